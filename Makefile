@@ -1,0 +1,45 @@
+# Two commands set up everything on a fresh machine: `make synth` and `make test`.
+# Nothing here needs an AWS account, credentials or a network lookup.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# jsii warns on every synth that Node 20 is end-of-life; the value names the major version.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_DEPRECATED := quiet
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: all bootstrap synth test lint bench docs clean
+
+all: synth
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+
+## Synthesize every stack in both profiles, run cdk-nag and cfn-lint, print a summary.
+synth: bootstrap
+	$(PY) -m tools.synth_all
+
+## Lint, then every test.
+test: bootstrap lint
+	$(PY) -m pytest
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy patterns stacks
+
+## Benchmarks: ratios measured side by side in one run (never timed tests).
+bench: bootstrap
+	$(PY) -m tools.bench
+
+clean:
+	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""Order events as the demo producers publish them, and the one effect each consumer has.
+
+An event: {"eventId": str, "eventType": str, "order": {"orderId": str, "customerId": str,
+"total": number, "requiresShipping": bool}}. The effect of a consumer is a counter in the ledger
+table, which doubles if the same event is applied twice: that is what idempotency prevents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+
+class MalformedEvent(ValueError):
+    """The message is not an order event; retrying it cannot help."""
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    event_id: str
+    event_type: str
+    order_id: str
+    total: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "orderId": self.order_id,
+            "total": str(self.total),
+        }
+
+
+def _text(document: dict[str, Any], name: str) -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedEvent(f"{name} must be a non-empty string")
+    return value
+
+
+def parse(body: str) -> OrderEvent:
+    try:
+        document = json.loads(body)
+    except (TypeError, json.JSONDecodeError) as error:
+        raise MalformedEvent(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise MalformedEvent("body must be a JSON object")
+    order = document.get("order")
+    if not isinstance(order, dict):
+        raise MalformedEvent("order must be an object")
+    total = order.get("total")
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
+        raise MalformedEvent("order.total must be a non-negative number")
+    return OrderEvent(
+        event_id=_text(document, "eventId"),
+        event_type=_text(document, "eventType"),
+        order_id=_text(order, "orderId"),
+        total=Decimal(str(total)),
+    )
+
+
+class Ledger:
+    """Counts what a consumer has done, per key, in the ledger table."""
+
+    def __init__(self, table_name: str | None = None, consumer: str | None = None) -> None:
+        self.table = boto3.resource("dynamodb").Table(table_name or os.environ["LEDGER_TABLE"])
+        self.consumer = consumer or os.environ["CONSUMER_NAME"]
+
+    def record(self, key: str, amount: Decimal) -> None:
+        self.table.update_item(
+            Key={"pk": f"{self.consumer}#{key}"},
+            UpdateExpression="ADD events :one, amount :amount",
+            ExpressionAttributeValues={":one": 1, ":amount": amount},
+        )

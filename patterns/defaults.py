@@ -1,0 +1,190 @@
+"""Secure defaults every pattern shares, in one place so a reviewer reads them once.
+
+- Profiles: `sandbox` (cheap, `cdk destroy` leaves nothing) and `production` (keeps data).
+- Encryption: customer-managed KMS keys with rotation.
+- Transport: every queue and topic denies requests that are not over TLS.
+- Failure: every queue has a dead-letter queue; DLQs keep messages for the maximum 14 days.
+- Logs: explicit log groups with the profile's retention and removal policy.
+- Acknowledgements of security findings: one finding, one construct, a real reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+PROFILE_CONTEXT_KEY = "profile"
+MIN_ACKNOWLEDGEMENT_REASON = 40
+DLQ_REASON = (
+    "This queue is itself a dead-letter queue; a DLQ of a DLQ would only move the problem, and "
+    "its alarm fires on the first message that arrives."
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much a deployment keeps and pays for."""
+
+    name: str
+    removal_policy: RemovalPolicy
+    """Applied to stateful resources: tables, keys, buckets, databases, log groups."""
+    log_retention: logs.RetentionDays
+    deletion_protection: bool
+    multi_az: bool
+    """Whether data and compute tiers are spread for availability (costs more)."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "production"
+
+
+SANDBOX = Profile(
+    name="sandbox",
+    removal_policy=RemovalPolicy.DESTROY,
+    log_retention=logs.RetentionDays.ONE_WEEK,
+    deletion_protection=False,
+    multi_az=False,
+)
+PRODUCTION = Profile(
+    name="production",
+    removal_policy=RemovalPolicy.RETAIN,
+    log_retention=logs.RetentionDays.ONE_YEAR,
+    deletion_protection=True,
+    multi_az=True,
+)
+PROFILES: dict[str, Profile] = {p.name: p for p in (SANDBOX, PRODUCTION)}
+
+
+def profile_named(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        valid = ", ".join(sorted(PROFILES))
+        raise ValueError(f"profile: unknown profile {name!r}; valid profiles are: {valid}") from None
+
+
+def profile_of(scope: IConstruct) -> Profile:
+    """The profile chosen with `-c profile=...` (sandbox when none is given)."""
+    name = scope.node.try_get_context(PROFILE_CONTEXT_KEY) or SANDBOX.name
+    return profile_named(str(name))
+
+
+def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on one construct (and its children), with the reason.
+
+    `finding` is a single finding id such as `AwsSolutions-SQS3` or
+    `AwsSolutions-IAM5[Resource::*]`; a whole stack or app is refused.
+    """
+    if isinstance(construct, (cdk.Stack, cdk.App, cdk.Stage)):
+        raise ValueError(f"acknowledge: {finding} must name one construct, not a whole stack or app")
+    if "*" in finding.split("[", 1)[0] or not finding.strip():
+        raise ValueError(f"acknowledge: {finding!r} is not a single finding id")
+    if len(reason.strip()) < MIN_ACKNOWLEDGEMENT_REASON:
+        raise ValueError(
+            f"acknowledge: the reason for {finding} must say why in at least "
+            f"{MIN_ACKNOWLEDGEMENT_REASON} characters"
+        )
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def encryption_key(
+    scope: Construct,
+    construct_id: str,
+    *,
+    profile: Profile,
+    description: str,
+    service_principals: tuple[str, ...] = (),
+) -> kms.Key:
+    """A customer-managed key with rotation, usable by the named AWS services.
+
+    Services that write into an encrypted queue or topic on their own (SNS, CloudWatch alarms,
+    EventBridge) cannot use the AWS-managed `alias/aws/sqs` key: messages they send to it vanish.
+    """
+    key = kms.Key(
+        scope,
+        construct_id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=profile.removal_policy,
+        pending_window=Duration.days(7 if not profile.is_production else 30),
+    )
+    for principal in service_principals:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{principal.split('.')[0].capitalize()}ToUseTheKey",
+                principals=[iam.ServicePrincipal(principal)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+    return key
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> sqs.Queue:
+    """Where messages go when they keep failing: kept for the longest time SQS allows."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    acknowledge(queue, "Serverless-SQSRedrivePolicy", DLQ_REASON)
+    return queue
+
+
+def secure_queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    dead_letter: sqs.IQueue,
+    max_receive_count: int,
+    visibility_timeout: Duration,
+    retention_period: Duration = Duration.days(4),
+) -> sqs.Queue:
+    """An encrypted, TLS-only queue that sends a message to `dead_letter` after N receives."""
+    if max_receive_count < 1:
+        raise ValueError(f"max_receive_count: must be at least 1, got {max_receive_count}")
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        visibility_timeout=visibility_timeout,
+        retention_period=retention_period,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter, max_receive_count=max_receive_count),
+    )
+
+
+def log_group(scope: Construct, construct_id: str, *, profile: Profile) -> logs.LogGroup:
+    """A log group that `cdk destroy` removes in sandbox and keeps in production."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=profile.log_retention,
+        removal_policy=profile.removal_policy,
+    )
+
+
+def new_alarm_topic(scope: Construct, construct_id: str, *, profile: Profile) -> sns.Topic:
+    """An encrypted, TLS-only topic CloudWatch alarms can publish to. Subscribe people to it."""
+    key = encryption_key(
+        scope,
+        f"{construct_id}Key",
+        profile=profile,
+        description="Encrypts alarm notifications",
+        service_principals=("cloudwatch.amazonaws.com",),
+    )
+    return sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)

@@ -1,0 +1,332 @@
+"""SNS fan-out: one event published once, delivered to many independent consumers.
+
+Each queue subscriber gets its own filter policy, its own subscription dead-letter queue (for
+messages SNS cannot deliver) and its own queue dead-letter queue (for messages its consumer
+keeps failing). Each function subscriber gets an on-failure destination for asynchronous
+invocations that keep failing. Every queue and the topic are encrypted with customer-managed
+keys SNS may use, accept TLS only, and are watched by alarms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Duration, Names
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from patterns import filter_policy as policies
+from patterns.defaults import (
+    DLQ_REASON,
+    Profile,
+    acknowledge,
+    dead_letter_queue,
+    encryption_key,
+    new_alarm_topic,
+    profile_of,
+    secure_queue,
+)
+
+VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda consumer's timeout
+ASYNC_FAILURES_REASON = (
+    "This function is invoked by SNS asynchronously with an on-failure destination (an SQS "
+    "queue), which records the event and the error, unlike a dead-letter queue."
+)
+SQS_CONSUMER_DLQ_REASON = (
+    "This function is invoked synchronously by an SQS event source; failed messages return to "
+    "the queue and its redrive policy moves them to the queue's dead-letter queue."
+)
+SQS_MAPPING_DESTINATION_REASON = (
+    "SQS event source mappings take no on-failure destination; the source queue's redrive policy "
+    "sends a message to its dead-letter queue after max_receive_count failed receives."
+)
+SEND_GRANT_REASON = (
+    "kms:GenerateDataKey* and kms:ReEncrypt* are what CDK grants to send to a KMS-encrypted "
+    "queue; the statement is scoped to this construct's one queue key."
+)
+
+
+@dataclass
+class QueueSubscriber:
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue | None
+    """None when the queue was passed in: it brings its own redrive."""
+    subscription_dead_letter_queue: sqs.Queue
+    consumer: lambda_.IFunction | None
+    alarms: list[cloudwatch.Alarm] = field(default_factory=list)
+
+
+@dataclass
+class FunctionSubscriber:
+    function: lambda_.IFunction
+    failure_queue: sqs.Queue
+    subscription_dead_letter_queue: sqs.Queue
+    alarms: list[cloudwatch.Alarm] = field(default_factory=list)
+
+
+class FanOut(Construct):
+    """A topic (new or existing) fanned out to queue and function subscribers.
+
+    Attributes: `topic`, `topic_key` (None for an existing topic), `queue_key`, `alarm_topic`,
+    `queues` and `functions` (subscribers by id), `alarms`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic | None = None,
+        topic_name: str | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        max_receive_count: int = 5,
+        oldest_message_age_alarm: Duration = Duration.minutes(15),
+        profile: Profile | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if topic is not None and topic_name is not None:
+            raise ValueError("topic: an existing topic was given together with topic_name; pass one")
+        if max_receive_count < 1:
+            raise ValueError(f"max_receive_count: must be at least 1, got {max_receive_count}")
+        if oldest_message_age_alarm.to_seconds() < 60:
+            raise ValueError("oldest_message_age_alarm: must be at least one minute")
+        self.profile = profile or profile_of(self)
+        self.max_receive_count = max_receive_count
+        self.oldest_message_age_alarm = oldest_message_age_alarm
+        self.topic_key: kms.Key | None = None
+        if topic is None:
+            self.topic_key = encryption_key(
+                self, "TopicKey", profile=self.profile, description=f"Encrypts {self.node.path} events"
+            )
+            topic = sns.Topic(
+                self, "Topic", topic_name=topic_name, master_key=self.topic_key, enforce_ssl=True
+            )
+        self.topic: sns.ITopic = topic
+        self.queue_key = encryption_key(
+            self,
+            "QueueKey",
+            profile=self.profile,
+            description=f"Encrypts {self.node.path} queues",
+            service_principals=("sns.amazonaws.com",),
+        )
+        self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
+            self, "AlarmTopic", profile=self.profile
+        )
+        self.queues: dict[str, QueueSubscriber] = {}
+        self.functions: dict[str, FunctionSubscriber] = {}
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def add_queue_subscriber(
+        self,
+        subscriber_id: str,
+        *,
+        queue: sqs.IQueue | None = None,
+        filter_policy: Mapping[str, Any] | None = None,
+        filter_policy_on_body: Mapping[str, Any] | None = None,
+        raw_message_delivery: bool = True,
+        consumer: lambda_.IFunction | None = None,
+        visibility_timeout: Duration | None = None,
+        max_receive_count: int | None = None,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+    ) -> QueueSubscriber:
+        """Subscribe a queue (new, or `queue`), optionally drained by `consumer`.
+
+        The consumer reads batches and reports failed records one by one
+        (ReportBatchItemFailures), so one bad message never sends its batch back.
+        """
+        self._check_new_subscriber(subscriber_id)
+        if queue is not None and (visibility_timeout is not None or max_receive_count is not None):
+            raise ValueError(
+                f"queue: subscriber {subscriber_id!r} passes an existing queue, so it cannot also "
+                "set visibility_timeout or max_receive_count (the queue already has them)"
+            )
+        scope = Construct(self, subscriber_id)
+        filters = _filters(filter_policy, filter_policy_on_body)
+        dead_letter: sqs.Queue | None = None
+        if queue is None:
+            dead_letter = dead_letter_queue(scope, "DeadLetterQueue", key=self.queue_key)
+            queue = secure_queue(
+                scope,
+                "Queue",
+                key=self.queue_key,
+                dead_letter=dead_letter,
+                max_receive_count=max_receive_count or self.max_receive_count,
+                visibility_timeout=_visibility(consumer, visibility_timeout, max_batching_window),
+            )
+        elif consumer is not None:
+            _visibility(consumer, queue_visibility(queue), max_batching_window)
+        undeliverable = self._subscription_dead_letter_queue(scope)
+        self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                queue,
+                raw_message_delivery=raw_message_delivery,
+                dead_letter_queue=undeliverable,
+                **filters,
+            )
+        )
+        if consumer is not None:
+            source = event_sources.SqsEventSource(
+                queue,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                max_concurrency=max_concurrency,
+                report_batch_item_failures=True,
+            )
+            consumer.add_event_source(source)
+            mapping = consumer.node.find_child(f"SqsEventSource:{Names.node_unique_id(queue.node)}")
+            acknowledge(
+                mapping, "Serverless-LambdaEventSourceMappingDestination", SQS_MAPPING_DESTINATION_REASON
+            )
+            acknowledge(consumer, "Serverless-LambdaDLQ", SQS_CONSUMER_DLQ_REASON)
+        subscriber = QueueSubscriber(queue, dead_letter, undeliverable, consumer)
+        subscriber.alarms.append(self._backlog_age_alarm(scope, queue))
+        for name, dlq in (("DeadLetterQueue", dead_letter), ("SubscriptionDeadLetterQueue", undeliverable)):
+            if dlq is not None:
+                subscriber.alarms.append(self._not_empty_alarm(scope, f"{name}NotEmpty", dlq))
+        self.queues[subscriber_id] = subscriber
+        self.alarms.extend(subscriber.alarms)
+        return subscriber
+
+    def add_function_subscriber(
+        self,
+        subscriber_id: str,
+        *,
+        function: lambda_.IFunction,
+        filter_policy: Mapping[str, Any] | None = None,
+        filter_policy_on_body: Mapping[str, Any] | None = None,
+        retry_attempts: int = 2,
+        max_event_age: Duration = Duration.hours(6),
+    ) -> FunctionSubscriber:
+        """Subscribe a function; invocations that still fail after `retry_attempts` land in
+        `failure_queue` with the event and the error."""
+        self._check_new_subscriber(subscriber_id)
+        if not 0 <= retry_attempts <= 2:
+            raise ValueError(f"retry_attempts: Lambda allows 0 to 2, got {retry_attempts}")
+        scope = Construct(self, subscriber_id)
+        filters = _filters(filter_policy, filter_policy_on_body)
+        failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.queue_key)
+        acknowledge(failure_queue, "AwsSolutions-SQS3", DLQ_REASON)
+        lambda_.EventInvokeConfig(
+            scope,
+            "AsyncInvokeConfig",
+            function=function,
+            on_failure=destinations.SqsDestination(failure_queue),
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+        )
+        acknowledge(function, "Serverless-LambdaDLQ", ASYNC_FAILURES_REASON)
+        if function.role is not None:
+            acknowledge(function.role, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", SEND_GRANT_REASON)
+            acknowledge(function.role, "AwsSolutions-IAM5[Action::kms:ReEncrypt*]", SEND_GRANT_REASON)
+        undeliverable = self._subscription_dead_letter_queue(scope)
+        self.topic.add_subscription(
+            subscriptions.LambdaSubscription(function, dead_letter_queue=undeliverable, **filters)
+        )
+        subscriber = FunctionSubscriber(function, failure_queue, undeliverable)
+        subscriber.alarms.append(self._not_empty_alarm(scope, "FailureQueueNotEmpty", failure_queue))
+        subscriber.alarms.append(
+            self._not_empty_alarm(scope, "SubscriptionDeadLetterQueueNotEmpty", undeliverable)
+        )
+        self.functions[subscriber_id] = subscriber
+        self.alarms.extend(subscriber.alarms)
+        return subscriber
+
+    def _check_new_subscriber(self, subscriber_id: str) -> None:
+        if subscriber_id in self.queues or subscriber_id in self.functions:
+            raise ValueError(f"subscriber_id: {subscriber_id!r} is already subscribed")
+
+    def _subscription_dead_letter_queue(self, scope: Construct) -> sqs.Queue:
+        queue = dead_letter_queue(scope, "SubscriptionDeadLetterQueue", key=self.queue_key)
+        acknowledge(queue, "AwsSolutions-SQS3", DLQ_REASON)
+        return queue
+
+    def _alarm(self, scope: Construct, alarm_id: str, **props: Any) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            scope,
+            alarm_id,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            **props,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def _not_empty_alarm(self, scope: Construct, alarm_id: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
+        return self._alarm(
+            scope,
+            alarm_id,
+            alarm_description=f"A message is waiting in dead-letter queue {queue.node.path}",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+
+    def _backlog_age_alarm(self, scope: Construct, queue: sqs.IQueue) -> cloudwatch.Alarm:
+        limit = int(self.oldest_message_age_alarm.to_seconds())
+        return self._alarm(
+            scope,
+            "OldestMessageTooOld",
+            alarm_description=f"The oldest message on {queue.node.path} is older than {limit} s",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=limit,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+
+
+def queue_visibility(queue: sqs.IQueue) -> Duration | None:
+    timeout = getattr(queue, "visibility_timeout", None)
+    return timeout if isinstance(timeout, Duration) else None
+
+
+def _visibility(
+    consumer: lambda_.IFunction | None,
+    requested: Duration | None,
+    batching_window: Duration | None,
+) -> Duration:
+    """The queue's visibility timeout: at least 6 x the consumer's timeout plus its batching
+    window, so a message is never handed to a second invocation while the first still runs."""
+    consumer_timeout = getattr(consumer, "timeout", None) if consumer is not None else None
+    if not isinstance(consumer_timeout, Duration):
+        return requested or Duration.seconds(60)
+    window = batching_window.to_seconds() if batching_window else 0
+    minimum = int(VISIBILITY_TO_TIMEOUT * consumer_timeout.to_seconds() + window)
+    if requested is None:
+        return Duration.seconds(minimum)
+    if requested.to_seconds() < minimum:
+        raise ValueError(
+            f"visibility_timeout: {int(requested.to_seconds())} s is below {minimum} s, which is "
+            f"{VISIBILITY_TO_TIMEOUT} x the consumer's timeout plus its batching window"
+        )
+    return requested
+
+
+def _filters(
+    filter_policy: Mapping[str, Any] | None, filter_policy_on_body: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    if filter_policy is not None and filter_policy_on_body is not None:
+        raise ValueError(
+            "filter_policy: SNS filters a subscription either on message attributes or on the "
+            "body; pass filter_policy or filter_policy_on_body, not both"
+        )
+    if filter_policy is not None:
+        return {"filter_policy": policies.attribute_filters("filter_policy", filter_policy)}
+    if filter_policy_on_body is not None:
+        body = policies.body_filters("filter_policy_on_body", filter_policy_on_body)
+        return {"filter_policy_with_message_body": body}
+    return {}

@@ -1,0 +1,12 @@
+"""Where the kit's runtime code lives, independent of the working directory."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lambda_dir(name: str) -> str:
+    path = ROOT / "lambda" / name
+    if not path.is_dir():
+        raise FileNotFoundError(f"no function code at {path}")
+    return str(path)

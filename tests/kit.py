@@ -1,0 +1,101 @@
+"""Helpers the tests share: synthesize the app once per profile, find resources by construct
+path (never by generated logical id), load handler code by file path."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from stacks import build_app
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ("sandbox", "production")
+PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
+
+
+@functools.cache
+def assembly(profile: str) -> cx_api.CloudAssembly:
+    """The whole app, synthesized once per test session and profile, security gate included:
+    an unacknowledged nag finding raises here."""
+    outdir = tempfile.mkdtemp(prefix=f"cdk.out.{profile}.")
+    app = cdk.App(context={"profile": profile, **PATH_METADATA}, outdir=outdir)
+    return build_app(app).synth()
+
+
+def template_json(stack: str, profile: str) -> dict[str, Any]:
+    return assembly(profile).get_stack_by_name(stack).template
+
+
+def template(stack: str, profile: str) -> Template:
+    return Template.from_json(template_json(stack, profile))
+
+
+def bare_stack(context: dict[str, Any] | None = None) -> cdk.Stack:
+    """A fresh App with the security gate, and one empty Stack to build a construct in."""
+    app = cdk.App(context={**PATH_METADATA, **(context or {})})
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    return cdk.Stack(app, "Bare")
+
+
+def path_of(resource: dict[str, Any]) -> str:
+    return str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
+
+
+def resources(
+    document: dict[str, Any], resource_type: str, path_contains: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, resource) of a type, optionally whose construct path contains a fragment."""
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] == resource_type and path_contains in path_of(resource):
+            yield logical_id, resource
+
+
+def one(document: dict[str, Any], resource_type: str, path_contains: str) -> tuple[str, dict[str, Any]]:
+    found = list(resources(document, resource_type, path_contains))
+    assert len(found) == 1, f"expected one {resource_type} at *{path_contains}*, found {len(found)}"
+    return found[0]
+
+
+def resolve_ref(document: dict[str, Any], value: Any) -> str:
+    """The logical id a {"Ref": ...} or {"Fn::GetAtt": [...]} points to."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise AssertionError(f"not a reference: {value!r}")
+
+
+def load_module(function_dir: str, module: str) -> ModuleType:
+    """Import `lambda/<function_dir>/<module>.py` under a unique name (lambda is a keyword).
+
+    The function's folder goes first on sys.path while it loads, as in the Lambda runtime, so
+    its sibling modules import as they would there.
+    """
+    folder = ROOT / "lambda" / function_dir
+    unique = f"lambda_{function_dir}_{module}"
+    spec = importlib.util.spec_from_file_location(unique, folder / f"{module}.py")
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(folder))
+    try:
+        for name in [n for n in sys.modules if n in _siblings(folder)]:
+            del sys.modules[name]  # a sibling of another function's folder with the same name
+        spec.loader.exec_module(loaded)
+    finally:
+        sys.path.remove(str(folder))
+    return loaded
+
+
+def _siblings(folder: Path) -> set[str]:
+    return {path.stem for path in folder.glob("*.py")}

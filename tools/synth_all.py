@@ -1,0 +1,79 @@
+"""`make synth`: synthesize every stack in every profile through the pinned CDK CLI, lint every
+template with cfn-lint, and print a summary. Exits non-zero on any nag or lint finding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from patterns.defaults import PROFILES
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
+
+
+def outdir(profile: str) -> Path:
+    """Sandbox, the default, goes where `cdk synth` puts it; other profiles beside it."""
+    return ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
+
+
+def synth(profile: str) -> None:
+    command = [str(CDK), "synth", "--quiet", "-c", f"profile={profile}", "-o", str(outdir(profile))]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
+    if result.returncode != 0:
+        report = outdir(profile) / "validation-report.json"
+        sys.stderr.write(result.stdout + result.stderr)
+        if report.exists():
+            sys.stderr.write(f"\nsecurity gate report: {report}\n")
+        raise SystemExit(f"cdk synth failed for profile {profile}")
+
+
+def acknowledged(assembly: Path, stack: str) -> int:
+    metadata = json.loads((assembly / f"{stack}.metadata.json").read_text())
+    return sum(
+        len(entry["data"])
+        for entries in metadata.values()
+        for entry in entries
+        if entry["type"] == ACKNOWLEDGED
+    )
+
+
+def lint(template: Path) -> list[str]:
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", str(template)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def main() -> int:
+    rows, failures = [], 0
+    for profile in PROFILES:
+        synth(profile)
+        assembly = outdir(profile)
+        for template in sorted(assembly.glob("*.template.json")):
+            stack = template.name.removesuffix(".template.json")
+            resources = len(json.loads(template.read_text()).get("Resources", {}))
+            findings = lint(template)
+            failures += len(findings)
+            for finding in findings:
+                print(finding, file=sys.stderr)
+            rows.append((profile, stack, resources, acknowledged(assembly, stack), len(findings)))
+    header = ("profile", "stack", "resources", "acknowledged", "lint findings")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)))
+    if failures:
+        print(f"cfn-lint: {failures} finding(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
