@@ -59,6 +59,8 @@ class FanOutStack(Stack):
         )
         fan_out.add_function_subscriber("Analytics", function=analytics.function)
 
+        self.fan_out = fan_out
+        self.orders_topic = fan_out.topic
         CfnOutput(self, "OrdersTopicArn", value=fan_out.topic.topic_arn)
         CfnOutput(self, "AlarmTopicArn", value=fan_out.alarm_topic.topic_arn)
         CfnOutput(self, "LedgerTable", value=ledger.table_name)

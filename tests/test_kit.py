@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 
 from patterns import defaults
-from stacks import STACKS, build_app
+from stacks import STACK_IDS, build_app
 from tests.kit import PROFILES, assembly, bare_stack, path_of, template_json
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
@@ -42,7 +42,7 @@ def acknowledgements(profile: str) -> list[tuple[str, str, str]]:
 
 def test_every_fixed_stack_id_is_synthesized() -> None:
     for profile in PROFILES:
-        assert {s.stack_name for s in assembly(profile).stacks} == set(STACKS)
+        assert {s.stack_name for s in assembly(profile).stacks} == set(STACK_IDS)
 
 
 def test_an_unknown_profile_fails_listing_the_valid_ones() -> None:
@@ -54,7 +54,7 @@ def test_an_unknown_profile_fails_listing_the_valid_ones() -> None:
 def test_every_acknowledgement_names_one_finding_on_one_construct_with_a_reason(profile: str) -> None:
     found = acknowledgements(profile)
     assert found, "the app acknowledges findings; this test would pass vacuously otherwise"
-    stack_paths = {f"/{stack}" for stack in STACKS}
+    stack_paths = {f"/{stack}" for stack in STACK_IDS}
     for path, finding, reason in found:
         assert path not in stack_paths and path != "/", f"{finding} acknowledged on a whole stack: {path}"
         rule = finding.split("::", 1)[-1]
@@ -76,7 +76,7 @@ def test_the_acknowledge_helper_refuses_blanket_or_unexplained_acknowledgements(
 def _resources(profile: str) -> list[tuple[str, dict[str, Any]]]:
     return [
         (f"{stack}:{path_of(resource)}", resource)
-        for stack in STACKS
+        for stack in STACK_IDS
         for resource in template_json(stack, profile)["Resources"].values()
     ]
 
@@ -92,7 +92,7 @@ def test_sandbox_leaves_nothing_behind_on_destroy() -> None:
 
 def test_sandbox_functions_log_to_groups_the_stack_owns() -> None:
     """A function without its own log group gets one from Lambda that `cdk destroy` leaves."""
-    for stack in STACKS:
+    for stack in STACK_IDS:
         document = template_json(stack, "sandbox")
         for where, resource in document["Resources"].items():
             if resource["Type"] == "AWS::Lambda::Function":
