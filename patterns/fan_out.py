@@ -16,6 +16,7 @@ from typing import Any
 from aws_cdk import Duration, Names
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -113,11 +114,18 @@ class FanOut(Construct):
             )
         self.topic: sns.ITopic = topic
         self.queue_key = encryption_key(
-            self,
-            "QueueKey",
-            profile=self.profile,
-            description=f"Encrypts {self.node.path} queues",
-            service_principals=("sns.amazonaws.com",),
+            self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} queues"
+        )
+        # SNS writes into the queues and the subscription DLQs itself, so the key must let it;
+        # the AWS-managed alias/aws/sqs key cannot, and messages sent to it vanish.
+        self.queue_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisTopicToDeliver",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"ArnEquals": {"aws:SourceArn": self.topic.topic_arn}},
+            )
         )
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
             self, "AlarmTopic", profile=self.profile
@@ -162,10 +170,10 @@ class FanOut(Construct):
                 "Queue",
                 key=self.queue_key,
                 dead_letter=dead_letter,
-                max_receive_count=max_receive_count or self.max_receive_count,
+                max_receive_count=self.max_receive_count if max_receive_count is None else max_receive_count,
                 visibility_timeout=_visibility(consumer, visibility_timeout, max_batching_window),
             )
-        elif consumer is not None:
+        elif consumer is not None and queue_visibility(queue) is not None:
             _visibility(consumer, queue_visibility(queue), max_batching_window)
         undeliverable = self._subscription_dead_letter_queue(scope)
         self.topic.add_subscription(
@@ -290,8 +298,13 @@ class FanOut(Construct):
 
 
 def queue_visibility(queue: sqs.IQueue) -> Duration | None:
-    timeout = getattr(queue, "visibility_timeout", None)
-    return timeout if isinstance(timeout, Duration) else None
+    """The visibility timeout of a queue defined in this app (SQS's default is 30 s);
+    None for an imported queue, whose settings synth cannot see."""
+    if not isinstance(queue, sqs.Queue):
+        return None
+    cfn_queue = queue.node.default_child
+    seconds = getattr(cfn_queue, "visibility_timeout", None)
+    return Duration.seconds(seconds if isinstance(seconds, (int, float)) else 30)
 
 
 def _visibility(
