@@ -76,14 +76,15 @@ def resolve_ref(document: dict[str, Any], value: Any) -> str:
     raise AssertionError(f"not a reference: {value!r}")
 
 
-def load_module(function_dir: str, module: str) -> ModuleType:
-    """Import `lambda/<function_dir>/<module>.py` under a unique name (lambda is a keyword).
+def load_module(function_dir: str, module: str, alias: str = "") -> ModuleType:
+    """Import `lambda/<function_dir>/<module>.py` under a unique name (lambda is a keyword);
+    `alias` gives a second, independent copy (e.g. one per function sharing the code).
 
     The function's folder goes first on sys.path while it loads, as in the Lambda runtime, so
     its sibling modules import as they would there.
     """
     folder = ROOT / "lambda" / function_dir
-    unique = f"lambda_{function_dir}_{module}"
+    unique = f"lambda_{function_dir}_{module}{'_' + alias if alias else ''}"
     spec = importlib.util.spec_from_file_location(unique, folder / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)

@@ -23,7 +23,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_event import Ledger, MalformedEvent, parse
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported record by record too, rather than raised.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 # Keyed on the producer's eventId, not the SQS message id: SNS may deliver one publish twice,
 # as two SQS messages with different ids but the same event.
