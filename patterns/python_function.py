@@ -56,7 +56,11 @@ class PythonFunction(Construct):
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 512,
         description: str | None = None,
+        invoked_synchronously_by: str | None = None,
     ) -> None:
+        """`invoked_synchronously_by` names the caller (e.g. "API Gateway") when nothing invokes
+        the function asynchronously: a dead-letter queue would then never receive anything.
+        Leave it unset for asynchronous callers and give the function a failure destination."""
         super().__init__(scope, construct_id)
         if timeout.to_seconds() < 1 or timeout.to_seconds() > 900:
             raise ValueError(f"timeout: must be between 1 and 900 seconds, got {timeout.to_seconds()}")
@@ -91,6 +95,13 @@ class PythonFunction(Construct):
                 **(environment or {}),
             },
         )
+        if invoked_synchronously_by:
+            acknowledge(
+                self.function,
+                "Serverless-LambdaDLQ",
+                f"Invoked synchronously by {invoked_synchronously_by}, which sees every failure; "
+                "Lambda sends only asynchronous invocations to a dead-letter queue.",
+            )
         acknowledge(
             self.role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
