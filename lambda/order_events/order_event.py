@@ -14,6 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
 
 class MalformedEvent(ValueError):
@@ -77,3 +82,17 @@ class Ledger:
             UpdateExpression="ADD events :one, amount :amount",
             ExpressionAttributeValues={":one": 1, ":amount": amount},
         )
+
+
+# Keyed on the producer's eventId, not the SQS or SNS message id: SNS may deliver one publish
+# twice, as two SQS messages with different ids but the same event.
+idempotency = IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=24 * 3600)
+_persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+_ledger = Ledger()
+
+
+@idempotent_function(data_keyword_argument="event", config=idempotency, persistence_store=_persistence)
+def apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
+    """Record `event` in the ledger under its `counted_by` field, once per eventId."""
+    _ledger.record(event[counted_by], Decimal(event["total"]))
+    return event

@@ -7,35 +7,17 @@ count, to its dead-letter queue); the rest of the batch is deleted.
 
 from __future__ import annotations
 
-import os
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from order_event import Ledger, MalformedEvent, parse
+from order_event import MalformedEvent, apply_once, idempotency, parse
 
 logger = Logger()
 # A batch whose every record failed is reported record by record too, rather than raised.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-# Keyed on the producer's eventId, not the SQS message id: SNS may deliver one publish twice,
-# as two SQS messages with different ids but the same event.
-idempotency = IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=24 * 3600)
-ledger = Ledger()
-
-
-@idempotent_function(data_keyword_argument="event", config=idempotency, persistence_store=persistence)
-def apply_once(event: dict[str, Any]) -> dict[str, Any]:
-    ledger.record(event["orderId"], Decimal(event["total"]))
-    return event
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -44,7 +26,7 @@ def record_handler(record: SQSRecord) -> None:
     except MalformedEvent as error:
         logger.error("malformed order event", message_id=record.message_id, reason=str(error))
         raise
-    apply_once(event=event.as_dict())
+    apply_once(event=event.as_dict(), counted_by="orderId")
     logger.info("applied order event", event_id=event.event_id, event_type=event.event_type)
 
 
