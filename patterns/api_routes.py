@@ -70,6 +70,8 @@ def check_routes(routes: Sequence[Route]) -> None:
             raise ValueError(f"{where}: a {route.method} request has no body to validate")
         if route.method in BODY_METHODS and route.body_schema is None:
             raise ValueError(f"{where}: give a body_schema; every body is validated")
+        if route.body_schema is not None:
+            json_schema(route.body_schema, f"{where}: body_schema")
         for name in [*route.query_parameters, *route.headers]:
             if not NAME.fullmatch(name):
                 raise ValueError(f"{where}: {name!r} is not a valid parameter name")

@@ -317,6 +317,10 @@ BAD_PROPS: list[tuple[dict[str, Any], str]] = [
         {"routes": [Route("GET", "/a", query_parameters={"bad name": True})]},
         "'bad name' is not a valid parameter",
     ),
+    (
+        {"routes": [Route("POST", "/a", body_schema={"type": "object", "oneOf": []})]},
+        "routes: POST /a: body_schema: JSON-schema keyword 'oneOf' is not supported",
+    ),
     ({"stage_name": "prod-1"}, "stage_name: letters, digits and _ only"),
     ({"throttling_rate_limit": 100, "throttling_burst_limit": 10}, "throttling_burst_limit: 10 is below"),
     ({"throttling_rate_limit": 0}, "throttling_rate_limit: rate and burst limits must both be at least 1"),
