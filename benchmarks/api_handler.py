@@ -3,7 +3,8 @@
 Cold start: each round starts fresh Python processes, interleaved, and times (inside the
 process, so interpreter start-up is left out) importing boto3 alone, then boto3 plus a DynamoDB
 client, then the handler module (Powertools logger, tracer with X-Ray patching as in Lambda,
-router, DynamoDB client). The ratio handler/boto3 is the figure; absolute times are context.
+router, DynamoDB client), and the X-Ray SDK alone, which Powertools' Tracer imports even when
+tracing is disabled. The ratio to boto3 alone is the figure; absolute times are context.
 
 Warm requests: the real handler in-process against moto, each route timed per call, next to the
 same read without the HTTP layer (OrderStore.get) and a bare boto3 GetItem, the floor moto itself
@@ -46,10 +47,12 @@ started = time.perf_counter()
 {code}
 print(time.perf_counter() - started)
 """
+# name -> (code, extra environment)
 COLD_CASES = {
-    "import boto3": "import boto3",
-    "import boto3 + DynamoDB client": "import boto3; boto3.client('dynamodb')",
-    "handler module (import + init)": "import app",
+    "import boto3": ("import boto3", {}),
+    "import boto3 + DynamoDB client": ("import boto3; boto3.client('dynamodb')", {}),
+    "handler module (import + init)": ("import app", {}),
+    "  of which: X-Ray SDK alone": ("import aws_xray_sdk.core", {}),
 }
 # As the stack deploys it (the tests check the template has these keys and index).
 TABLE = {
@@ -73,10 +76,11 @@ TABLE = {
 }
 
 
-def cold_once(code: str) -> float:
-    # As in Lambda: the tracer is on (it imports and patches with the X-Ray SDK).
+def cold_once(code: str, extra: dict[str, str]) -> float:
+    # As in Lambda: the tracer is on (it imports and patches with the X-Ray SDK) unless told.
     env = {**os.environ, **ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": "orders-api"}
     env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    env.update(extra)
     script = TIMED_IMPORT.format(folder=str(FUNCTION_DIR), code=code)
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True, cwd=FUNCTION_DIR
@@ -87,8 +91,8 @@ def cold_once(code: str) -> float:
 def cold_start() -> None:
     timings: dict[str, list[float]] = {name: [] for name in COLD_CASES}
     for _ in range(COLD_ROUNDS):
-        for name, code in COLD_CASES.items():
-            timings[name].append(cold_once(code))
+        for name, (code, extra) in COLD_CASES.items():
+            timings[name].append(cold_once(code, extra))
     boto3_alone = statistics.median(timings["import boto3"])
     print(f"cold start, median of {COLD_ROUNDS} fresh processes each (interleaved):")
     for name, values in timings.items():
