@@ -207,6 +207,25 @@ def test_a_base64_encoded_body_is_decoded_before_checks(api: Api) -> None:
     assert response["statusCode"] == 201
 
 
+@pytest.mark.parametrize(
+    "encoded", ["%%%not base64%%%", base64.b64encode(b"\xff\xfe{}").decode()], ids=["base64", "utf8"]
+)
+def test_a_body_that_cannot_be_decoded_is_a_400_not_a_500(api: Api, encoded: str) -> None:
+    event = proxy_event("POST", "/orders", body=NEW_ORDER, headers={"Idempotency-Key": "key-00000009"})
+    event["body"], event["isBase64Encoded"] = encoded, True
+    response = api.module.handler(event, FakeContext())
+    assert response["statusCode"] == 400, response
+    assert api.stored() == []
+
+
+def test_json_nested_deeper_than_python_parses_is_a_400_not_a_500(api: Api) -> None:
+    status, _, answer = api.call(
+        "POST", "/orders", body="[" * 4000 + "]" * 4000, headers={"Idempotency-Key": "key-00000001"}
+    )
+    assert status == 400 and answer["error"]["code"] == "BAD_REQUEST"
+    assert api.stored() == []
+
+
 def test_get_returns_the_order(api: Api) -> None:
     _, _, created = api.create()
     status, _, order = api.call("GET", f"/orders/{created['id']}")
@@ -352,6 +371,13 @@ def test_listing_a_customer_without_orders_is_an_empty_page(api: Api) -> None:
         {"customerId": "c-1", "limit": "0"},
         {"customerId": "c-1", "limit": "101"},
         {"customerId": "c-1", "limit": "ten"},
+        {"customerId": "c-1", "limit": "\u00b2"},
+        {"customerId": "c" * 3000},
+        {"customerId": "c 1"},
+        {
+            "customerId": "c-1",
+            "cursor": base64.urlsafe_b64encode(b'{"id":"","customerId":"c-1","createdAt":""}').decode(),
+        },
         {"customerId": "c-1", "cursor": "!!not-base64!!"},
         {"customerId": "c-1", "cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()},
     ],

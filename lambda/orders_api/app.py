@@ -32,6 +32,8 @@ MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", "8192"))
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # as customerId in schemas.json
+PAGE_SIZE = re.compile(r"^[0-9]{1,3}$")
 EXTRA_HEADERS = ["Idempotency-Key", "Content-Type", "Authorization"]
 
 
@@ -71,7 +73,10 @@ def _json(status: HTTPStatus, document: Any, headers: dict[str, str] | None = No
 def _body(schema_name: str) -> dict[str, Any]:
     """The request body as a JSON object matching its schema, or the 4xx saying why not."""
     event = app.current_event
-    raw = event.decoded_body or ""
+    try:
+        raw = event.decoded_body or ""
+    except (ValueError, UnicodeDecodeError):  # bad base64 or not UTF-8
+        raise ApiError(HTTPStatus.BAD_REQUEST, "the body is not UTF-8 text") from None
     if len(raw.encode()) > MAX_BODY_BYTES:
         raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
     media_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -79,7 +84,7 @@ def _body(schema_name: str) -> dict[str, Any]:
         raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise ApiError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
     try:
         validate(schema_name, document)
@@ -145,10 +150,12 @@ def get_order(order_id: str) -> Response[str]:
 def list_orders() -> Response[str]:
     event = app.current_event
     customer_id = event.get_query_string_value("customerId") or ""
-    if not customer_id:
-        raise ApiError(HTTPStatus.BAD_REQUEST, "the customerId query parameter is required")
+    if not CUSTOMER_ID.fullmatch(customer_id):
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, "the customerId query parameter is required: 1 to 64 of A-Z a-z 0-9 _.@-"
+        )
     limit_text = event.get_query_string_value("limit") or str(DEFAULT_PAGE_SIZE)
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
+    if not PAGE_SIZE.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
     try:
         page = store.by_customer(customer_id, int(limit_text), event.get_query_string_value("cursor"))

@@ -246,8 +246,12 @@ def decode_cursor(cursor: str, customer_id: str) -> dict[str, Any]:
     if (
         not isinstance(key, dict)
         or set(key) != CURSOR_KEYS
-        or not all(isinstance(value, str) for value in key.values())
+        or not all(isinstance(value, str) and 0 < len(value) <= 64 for value in key.values())
         or key["customerId"] != customer_id
     ):
         raise InvalidCursor("cursor does not belong to this query")
+    try:
+        uuid.UUID(key["id"])
+    except ValueError:
+        raise InvalidCursor("cursor does not belong to this query") from None
     return key
