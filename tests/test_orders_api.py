@@ -307,6 +307,7 @@ def test_update_of_an_unknown_order_is_a_404_and_creates_nothing(api: Api) -> No
     [
         {"items": ITEMS, "requiresShipping": True},
         {"version": 0, "items": ITEMS, "requiresShipping": True},
+        {"version": 10**40, "items": ITEMS, "requiresShipping": True},
         {"version": 1, "items": ITEMS, "requiresShipping": True, "customerId": "c-9"},
     ],
 )
