@@ -437,18 +437,33 @@ def test_without_allowed_origins_no_cors_headers_are_sent(api: Api) -> None:
     assert not any(name.startswith("access-control-") for name in headers)
 
 
-SAMPLES = [NEW_ORDER, *INVALID_CREATES.values(), {**NEW_ORDER, "requiresShipping": False}]
+UPDATE = {"version": 3, "items": ITEMS, "requiresShipping": True}
+SAMPLES = [
+    *(("createOrder", sample) for sample in [NEW_ORDER, {**NEW_ORDER, "requiresShipping": False}]),
+    *(("createOrder", sample) for sample in INVALID_CREATES.values()),
+    *(
+        ("updateOrder", sample)
+        for sample in [
+            UPDATE,
+            {**UPDATE, "version": 0},
+            {**UPDATE, "version": 2**31},
+            {**UPDATE, "version": 1.5},
+            {"items": ITEMS, "requiresShipping": True},
+            {**UPDATE, "customerId": "c-1"},
+            {**UPDATE, "items": [{"sku": "", "quantity": 1, "unitPriceCents": 1}]},
+        ]
+    ),
+]
 
 
 @pytest.mark.parametrize("sample", range(len(SAMPLES)))
 def test_the_handler_validator_agrees_with_a_reference_draft4_validator(sample: int) -> None:
     """API Gateway validates with the same schemas; the handler's checks must match them."""
     validation = load_module("orders_api", "validation")
-    schema = validation.SCHEMAS["createOrder"]
-    document = SAMPLES[sample]
-    reference_ok = jsonschema.Draft4Validator(schema).is_valid(document)
+    name, document = SAMPLES[sample]
+    reference_ok = jsonschema.Draft4Validator(validation.SCHEMAS[name]).is_valid(document)
     try:
-        validation.validate("createOrder", document)
+        validation.validate(name, document)
         ours_ok = True
     except validation.InvalidBody:
         ours_ok = False
