@@ -122,6 +122,7 @@ class ServerlessApi(Construct):
             throttling_rate_limit=throttling_rate_limit,
             throttling_burst_limit=throttling_burst_limit,
             daily_quota_per_api_key=daily_quota_per_api_key,
+            api_key_required=api_key_required,
             waf_rate_limit_per_ip=waf_rate_limit_per_ip,
             max_body_bytes=max_body_bytes,
             table_actions=table_actions,
@@ -395,6 +396,7 @@ def _check_props(
     throttling_rate_limit: int,
     throttling_burst_limit: int,
     daily_quota_per_api_key: int | None,
+    api_key_required: bool,
     waf_rate_limit_per_ip: int,
     max_body_bytes: int,
     table_actions: Sequence[str],
@@ -429,6 +431,11 @@ def _check_props(
         )
     if daily_quota_per_api_key is not None and daily_quota_per_api_key < 1:
         raise ValueError("daily_quota_per_api_key: must be at least 1 request")
+    if daily_quota_per_api_key is not None and not api_key_required:
+        raise ValueError(
+            "daily_quota_per_api_key: quotas count requests per API key, which callers send only "
+            "when api_key_required=True"
+        )
     if waf_rate_limit_per_ip < 10:
         raise ValueError(f"waf_rate_limit_per_ip: WAF allows 10 or more, got {waf_rate_limit_per_ip}")
     if not 1 <= max_body_bytes <= 10 * 1024 * 1024:

@@ -298,6 +298,17 @@ def test_the_web_acl_follows_the_prop_over_the_profile() -> None:
     assert without.web_acl is None
 
 
+def test_api_keys_can_be_required_with_a_daily_quota_per_key() -> None:
+    stack, api = build(api_key_required=True, daily_quota_per_api_key=1000)
+    template = Template.from_stack(stack)
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        assert method["Properties"]["ApiKeyRequired"] is True
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan", {"Quota": {"Limit": 1000, "Period": "DAY"}}
+    )
+    assert api.usage_plan is not None
+
+
 BAD_PROPS: list[tuple[dict[str, Any], str]] = [
     ({"cors_allowed_origins": ["*"]}, r"cors_allowed_origins: '\*' is refused"),
     ({"cors_allowed_origins": ["http://shop.example.com"]}, "cors_allowed_origins: 'http://shop"),
@@ -330,7 +341,8 @@ BAD_PROPS: list[tuple[dict[str, Any], str]] = [
     ({"table_actions": ["s3:GetObject"]}, "table_actions: 's3:GetObject'"),
     ({"waf_rate_limit_per_ip": 5}, "waf_rate_limit_per_ip: WAF allows 10 or more"),
     ({"max_body_bytes": 0}, "max_body_bytes: must be between"),
-    ({"daily_quota_per_api_key": 0}, "daily_quota_per_api_key: must be at least 1"),
+    ({"daily_quota_per_api_key": 0, "api_key_required": True}, "daily_quota_per_api_key: must be at least 1"),
+    ({"daily_quota_per_api_key": 1000}, "daily_quota_per_api_key: quotas count requests per API key"),
 ]
 
 
