@@ -4,7 +4,8 @@ Cold start: each round starts fresh Python processes, interleaved, and times (in
 process, so interpreter start-up is left out) importing boto3 alone, then boto3 plus a DynamoDB
 client, then the handler module (Powertools logger, tracer with X-Ray patching as in Lambda,
 router, DynamoDB client), and the X-Ray SDK alone, which Powertools' Tracer imports even when
-tracing is disabled. The ratio to boto3 alone is the figure; absolute times are context.
+tracing is disabled (it imports botocore and asyncio too, so its time overlaps boto3's). The
+ratio to boto3 alone is the figure; absolute times are context.
 
 Warm requests: the real handler in-process against moto, each route timed per call, next to the
 same read without the HTTP layer (OrderStore.get) and a bare boto3 GetItem, the floor moto itself
@@ -52,7 +53,7 @@ COLD_CASES = {
     "import boto3": ("import boto3", {}),
     "import boto3 + DynamoDB client": ("import boto3; boto3.client('dynamodb')", {}),
     "handler module (import + init)": ("import app", {}),
-    "  of which: X-Ray SDK alone": ("import aws_xray_sdk.core", {}),
+    "X-Ray SDK alone (+ its botocore)": ("import aws_xray_sdk.core", {}),
 }
 # As the stack deploys it (the tests check the template has these keys and index).
 TABLE = {
