@@ -123,6 +123,21 @@ def test_the_first_result_is_replayed_even_after_the_order_changed(api: Api) -> 
     assert len(api.orders()) == 1
 
 
+def test_a_key_past_its_window_creates_a_new_order(api: Api) -> None:
+    """TTL deletes expired markers lazily (up to days later); an expired one must not replay."""
+    _, _, first = api.create(key="old-key-001")
+    [marker] = [item for item in api.stored() if item.get("kind") == "idempotency"]
+    api.table.update_item(
+        Key={"id": marker["id"]},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
+    status, headers, second = api.create(key="old-key-001")
+    assert status == 201 and headers["idempotent-replayed"] == "false"
+    assert second["id"] != first["id"]
+    assert len(api.orders()) == 2
+
+
 def test_a_key_reused_for_a_different_request_is_refused_and_writes_nothing(api: Api) -> None:
     api.create(key="reused-key-1")
     before = api.stored()
