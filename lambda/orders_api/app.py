@@ -1,0 +1,220 @@
+"""The orders API behind API Gateway (REST, Lambda proxy integration, Cognito authorizer).
+
+Routes: POST /orders, GET /orders/{id}, GET /orders?customerId=, PUT /orders/{id},
+DELETE /orders/{id}. Every error is a JSON body {"error": {"code", "message"}, "requestId"},
+the same shape API Gateway's own gateway responses use; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders import (
+    CreateInProgress,
+    InvalidCursor,
+    KeyReused,
+    OrderNotFound,
+    OrderStore,
+    VersionConflict,
+)
+from validation import InvalidBody, validate
+
+MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", "8192"))
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # as customerId in schemas.json
+PAGE_SIZE = re.compile(r"^[0-9]{1,3}$")
+EXTRA_HEADERS = ["Idempotency-Key", "Content-Type", "Authorization"]
+
+
+class ApiError(Exception):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _cors() -> CORSConfig | None:
+    origins = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], allow_headers=EXTRA_HEADERS)
+
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(cors=_cors())
+store = OrderStore()
+
+
+def _error(status: HTTPStatus, message: str) -> Response[str]:
+    request_id = app.current_event.request_context.request_id
+    code = status.name  # e.g. NOT_FOUND, the style of API Gateway's response types
+    body = {"error": {"code": code, "message": message}, "requestId": request_id}
+    return Response(status_code=status.value, content_type="application/json", body=json.dumps(body))
+
+
+def _json(status: HTTPStatus, document: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status.value, content_type="application/json", body=json.dumps(document), headers=headers
+    )
+
+
+def _body(schema_name: str) -> dict[str, Any]:
+    """The request body as a JSON object matching its schema, or the 4xx saying why not."""
+    event = app.current_event
+    try:
+        raw = event.decoded_body or ""
+    except (ValueError, UnicodeDecodeError):  # bad base64 or not UTF-8
+        raise ApiError(HTTPStatus.BAD_REQUEST, "the body is not UTF-8 text") from None
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    media_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
+        raise ApiError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
+    try:
+        validate(schema_name, document)
+    except InvalidBody as error:
+        raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
+    return document
+
+
+def _order_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"order {raw!r} not found") from None
+
+
+def _caller() -> str:
+    claims = app.current_event.request_context.authorizer.claims or {}
+    subject = claims.get("sub")
+    if not subject:
+        raise ApiError(HTTPStatus.UNAUTHORIZED, "the request carries no authenticated caller")
+    return str(subject)
+
+
+@app.post("/orders")
+@tracer.capture_method
+def create_order() -> Response[str]:
+    key = app.current_event.headers.get("idempotency-key") or ""
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "send an Idempotency-Key header of 8 to 128 letters, digits or _.:- (a UUID works)",
+        )
+    caller = _caller()
+    request = _body("createOrder")
+    try:
+        created = store.create(caller, key, request)
+    except KeyReused:
+        raise ApiError(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was already used for a different request"
+        ) from None
+    except CreateInProgress:
+        raise ApiError(
+            HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry it"
+        ) from None
+    order = created.order
+    logger.info("order created", order_id=order["id"], replayed=created.replayed)
+    headers = {"Location": f"/orders/{order['id']}", "Idempotent-Replayed": str(created.replayed).lower()}
+    return _json(HTTPStatus.CREATED, order, headers)
+
+
+@app.get("/orders/<order_id>")
+@tracer.capture_method
+def get_order(order_id: str) -> Response[str]:
+    order_id = _order_id(order_id)
+    try:
+        return _json(HTTPStatus.OK, store.get(order_id))
+    except OrderNotFound:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"order {order_id} not found") from None
+
+
+@app.get("/orders")
+@tracer.capture_method
+def list_orders() -> Response[str]:
+    event = app.current_event
+    customer_id = event.get_query_string_value("customerId") or ""
+    if not CUSTOMER_ID.fullmatch(customer_id):
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, "the customerId query parameter is required: 1 to 64 of A-Z a-z 0-9 _.@-"
+        )
+    limit_text = event.get_query_string_value("limit") or str(DEFAULT_PAGE_SIZE)
+    if not PAGE_SIZE.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
+    try:
+        page = store.by_customer(customer_id, int(limit_text), event.get_query_string_value("cursor"))
+    except InvalidCursor as error:
+        raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
+    return _json(HTTPStatus.OK, page)
+
+
+@app.put("/orders/<order_id>")
+@tracer.capture_method
+def update_order(order_id: str) -> Response[str]:
+    order_id = _order_id(order_id)
+    changes = _body("updateOrder")
+    try:
+        return _json(HTTPStatus.OK, store.update(order_id, changes["version"], changes))
+    except OrderNotFound:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"order {order_id} not found") from None
+    except VersionConflict as conflict:
+        raise ApiError(
+            HTTPStatus.CONFLICT,
+            f"version {changes['version']} is stale: the order is at version {conflict.current_version}; "
+            "read it again and reapply your change",
+        ) from None
+
+
+@app.delete("/orders/<order_id>")
+@tracer.capture_method
+def delete_order(order_id: str) -> Response[str]:
+    order_id = _order_id(order_id)
+    try:
+        store.delete(order_id)
+    except OrderNotFound:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"order {order_id} not found") from None
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
+
+
+@app.exception_handler(ApiError)
+def api_error(error: ApiError) -> Response[str]:
+    if error.status >= 500:
+        logger.error("request failed", status=error.status.value, reason=error.message)
+    else:
+        logger.info("request refused", status=error.status.value, reason=error.message)
+    return _error(error.status, error.message)
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response[str]:
+    logger.exception("unexpected failure")
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "the request failed; retry it later")
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[str]:
+    return _error(
+        HTTPStatus.NOT_FOUND, f"no route for {app.current_event.http_method} {app.current_event.path}"
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,445 @@
+"""Serverless API: a REST API in API Gateway, callers signed in with Cognito, requests handled by
+one Lambda function (your code, routing inside it), data in a DynamoDB table. Nothing runs idle.
+
+Secure by default: every method needs a Cognito token and validates its parameters and body
+against your JSON schemas before your code runs; the stage is throttled, traced with X-Ray, and
+writes JSON access logs and execution logs into log groups the stack owns; errors API Gateway
+raises itself come back in the same JSON shape your handler uses; CORS is off unless you name
+the origins; in production a WAF web ACL with AWS managed rules guards the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from patterns import api_protection
+from patterns.api_routes import Route, TableIndex, check_routes, json_schema
+from patterns.defaults import Profile, acknowledge, log_group, new_alarm_topic, profile_of
+from patterns.python_function import PythonFunction
+from patterns.tables import on_demand_table
+
+DEFAULT_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's default maximum wait for a Lambda integration
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+ORIGIN = re.compile(r"^(https://[A-Za-z0-9.-]+|http://localhost|http://127\.0\.0\.1)(:[0-9]{1,5})?$")
+ERROR_TEMPLATE = (
+    '{"error":{"code":"$context.error.responseType","message":$context.error.messageString},'
+    '"requestId":"$context.requestId"}'
+)
+PREFLIGHT_REASON = (
+    "CORS preflight (OPTIONS) is answered by API Gateway itself with a mock integration; "
+    "browsers never send credentials on a preflight, so it cannot require a Cognito token."
+)
+SYNCHRONOUS_REASON = (
+    "API Gateway invokes this function synchronously and returns its error to the caller; "
+    "a dead-letter queue applies only to asynchronous invocations."
+)
+ACCOUNT_ROLE_REASON = (
+    "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for API Gateway's "
+    "account-level logging role, assumable only by apigateway.amazonaws.com; API Gateway "
+    "creates execution log groups named per API and stage, which no narrower static ARN covers."
+)
+NO_WAF_REASON = (
+    "This stage has no web ACL because web_acl=False (the sandbox default): a web ACL bills a "
+    "fixed monthly fee even idle; callers still need a Cognito token, inputs are validated and "
+    "the stage is throttled. The production profile associates AWS managed rules."
+)
+
+
+class ServerlessApi(Construct):
+    """A REST API whose `routes` all go to one Python function from `code_dir`.
+
+    Attributes: `api`, `stage`, `url`, `function` (the PythonFunction), `table`, `user_pool`,
+    `user_pool_client` (None for an existing pool), `authorizer`, `request_validator`,
+    `usage_plan`, `access_logs`, `execution_logs`, `web_acl` (None without WAF), `alarm_topic`,
+    `alarms`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code_dir: str,
+        handler: str,
+        routes: Sequence[Route],
+        service_name: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.seconds(10),
+        memory_size: int = 512,
+        table: dynamodb.ITableV2 | None = None,
+        table_partition_key: str = "id",
+        table_indexes: Sequence[TableIndex] = (),
+        table_time_to_live_attribute: str | None = None,
+        table_actions: Sequence[str] = DEFAULT_TABLE_ACTIONS,
+        user_pool: cognito.IUserPool | None = None,
+        mfa_required: bool | None = None,
+        cors_allowed_origins: Sequence[str] = (),
+        stage_name: str = "v1",
+        throttling_rate_limit: int = 50,
+        throttling_burst_limit: int = 100,
+        daily_quota_per_api_key: int | None = None,
+        api_key_required: bool = False,
+        web_acl: bool | None = None,
+        waf_rate_limit_per_ip: int = 2000,
+        set_account_logging_role: bool = True,
+        max_body_bytes: int = 8192,
+        latency_alarm: Duration = Duration.seconds(3),
+        alarm_topic: sns.ITopic | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        check_routes(routes)
+        _check_props(
+            timeout=timeout,
+            table=table,
+            table_time_to_live_attribute=table_time_to_live_attribute,
+            user_pool=user_pool,
+            mfa_required=mfa_required,
+            cors_allowed_origins=cors_allowed_origins,
+            stage_name=stage_name,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            daily_quota_per_api_key=daily_quota_per_api_key,
+            api_key_required=api_key_required,
+            waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+            max_body_bytes=max_body_bytes,
+            table_actions=table_actions,
+        )
+        self.profile = profile or profile_of(self)
+        self.table: dynamodb.ITableV2 = table or self._new_table(
+            table_partition_key, table_indexes, table_time_to_live_attribute
+        )
+        self.function = PythonFunction(
+            self,
+            "Handler",
+            code_dir=code_dir,
+            handler=handler,
+            profile=self.profile,
+            service_name=service_name or construct_id.lower(),
+            timeout=timeout,
+            memory_size=memory_size,
+            environment={
+                "TABLE_NAME": self.table.table_name,
+                "CORS_ALLOWED_ORIGINS": ",".join(cors_allowed_origins),
+                "MAX_BODY_BYTES": str(max_body_bytes),
+                **(environment or {}),
+            },
+        )
+        acknowledge(self.function.function, "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
+        self._grant_table(table_actions, table_indexes)
+
+        self.user_pool_client: cognito.UserPoolClient | None = None
+        if user_pool is None:
+            required = self.profile.is_production if mfa_required is None else mfa_required
+            user_pool, self.user_pool_client = api_protection.user_pool(
+                self, "Users", profile=self.profile, mfa_required=required
+            )
+        self.user_pool: cognito.IUserPool = user_pool
+        self.authorizer = apigateway.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.minutes(5)
+        )
+
+        self.access_logs = log_group(self, "AccessLogs", profile=self.profile)
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            description=f"{self.node.path} REST API",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=set_account_logging_role,
+            cloud_watch_role_removal_policy=self.profile.removal_policy,
+            deploy_options=apigateway.StageOptions(
+                stage_name=stage_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigateway.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,  # full request/response logging would write tokens and PII
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=access_log_format(),
+            ),
+            default_cors_preflight_options=_cors(cors_allowed_origins, routes),
+        )
+        self.stage = self.api.deployment_stage
+        self.url = self.api.url
+        if set_account_logging_role:
+            account_role = self.api.node.find_child("CloudWatchRole")
+            acknowledge(
+                account_role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                ACCOUNT_ROLE_REASON,
+            )
+        # API Gateway would create this group itself on first use, kept forever and outside the
+        # stack; created here it has the profile's retention and goes with `cdk destroy`.
+        self.execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage_name}",
+            retention=self.profile.log_retention,
+            removal_policy=self.profile.removal_policy,
+        )
+        self.stage.node.add_dependency(self.execution_logs)
+        self._gateway_responses(cors_allowed_origins)
+
+        self.request_validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False)
+        for route in routes:
+            self._add_route(route, integration, api_key_required)
+        for method in self.api.methods:
+            if method.http_method == "OPTIONS":
+                acknowledge(method, "AwsSolutions-APIG4", PREFLIGHT_REASON)
+                acknowledge(method, "AwsSolutions-COG4", PREFLIGHT_REASON)
+
+        self.usage_plan = self.api.add_usage_plan(
+            "UsagePlan",
+            description=f"Throttle and quota for API keys of {self.node.path}",
+            throttle=apigateway.ThrottleSettings(
+                rate_limit=throttling_rate_limit, burst_limit=throttling_burst_limit
+            ),
+            quota=apigateway.QuotaSettings(limit=daily_quota_per_api_key, period=apigateway.Period.DAY)
+            if daily_quota_per_api_key
+            else None,
+            api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
+        )
+
+        protect = self.profile.is_production if web_acl is None else web_acl
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if protect:
+            self.web_acl = api_protection.web_acl(
+                self, "WebAcl", stage=self.stage, rate_limit_per_ip=waf_rate_limit_per_ip
+            )
+        else:
+            acknowledge(self.stage, "AwsSolutions-APIG3", NO_WAF_REASON)
+
+        self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
+            self, "AlarmTopic", profile=self.profile
+        )
+        self.alarms = self._alarms(latency_alarm)
+
+    def _new_table(
+        self, partition_key: str, indexes: Sequence[TableIndex], time_to_live_attribute: str | None
+    ) -> dynamodb.TableV2:
+        table = on_demand_table(
+            self,
+            "Table",
+            profile=self.profile,
+            partition_key=partition_key,
+            time_to_live_attribute=time_to_live_attribute,
+        )
+        string = dynamodb.AttributeType.STRING
+        for index in indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=string),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=string) if index.sort_key else None,
+            )
+        return table
+
+    def _grant_table(self, actions: Sequence[str], indexes: Sequence[TableIndex]) -> None:
+        """The listed actions on the table and its named indexes only (no index/* wildcard)."""
+        arn = self.table.table_arn
+        self.function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(actions),
+                resources=[arn, *(f"{arn}/index/{index.name}" for index in indexes)],
+            )
+        )
+
+    def _add_route(self, route: Route, integration: apigateway.Integration, api_key_required: bool) -> None:
+        resource: apigateway.IResource = self.api.root
+        for segment in route.path.strip("/").split("/"):
+            resource = resource.get_resource(segment) or resource.add_resource(segment)
+        models = None
+        if route.body_schema is not None:
+            name = re.sub(r"[^A-Za-z0-9]", "", f"{route.method.title()}{route.path.title()}")
+            model = self.api.add_model(
+                f"{name}Model", content_type="application/json", schema=json_schema(route.body_schema)
+            )
+            models = {"application/json": model}
+        resource.add_method(
+            route.method,
+            integration,
+            authorizer=self.authorizer,
+            authorization_type=apigateway.AuthorizationType.COGNITO,
+            request_validator=self.request_validator,
+            request_parameters=route.request_parameters(),
+            request_models=models,
+            api_key_required=api_key_required,
+        )
+
+    def _gateway_responses(self, origins: Sequence[str]) -> None:
+        """Errors API Gateway answers itself (bad input, no token, throttled, WAF-blocked) in the
+        handler's JSON error shape. With one allowed origin, browsers may read them too."""
+        headers = {"Access-Control-Allow-Origin": f"'{origins[0]}'"} if len(origins) == 1 else None
+        for name, response_type in (
+            ("Default4xx", apigateway.ResponseType.DEFAULT_4_XX),
+            ("Default5xx", apigateway.ResponseType.DEFAULT_5_XX),
+        ):
+            self.api.add_gateway_response(
+                name,
+                type=response_type,
+                templates={"application/json": ERROR_TEMPLATE},
+                response_headers=headers,
+            )
+
+    def _alarms(self, latency: Duration) -> list[cloudwatch.Alarm]:
+        five_minutes = Duration.minutes(5)
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "ServerErrors",
+                alarm_description=f"{self.node.path} answered with a 5XX",
+                metric=self.api.metric_server_error(period=five_minutes, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "HandlerErrors",
+                alarm_description=f"{self.node.path} handler invocations failed",
+                metric=self.function.function.metric_errors(period=five_minutes, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "SlowResponses",
+                alarm_description=f"{self.node.path} p99 latency above {latency.to_seconds()} s",
+                metric=self.api.metric_latency(period=five_minutes, statistic="p99"),
+                threshold=latency.to_milliseconds(),
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        return alarms
+
+
+def access_log_format() -> apigateway.AccessLogFormat:
+    """One JSON object per request: who, what, outcome, and where time went."""
+    field = apigateway.AccessLogField
+    entries = {
+        "requestId": field.context_request_id(),
+        "extendedRequestId": field.context_extended_request_id(),
+        "requestTime": field.context_request_time(),
+        "ip": field.context_identity_source_ip(),
+        "userAgent": field.context_identity_user_agent(),
+        "caller": field.context_authorizer_claims("sub"),
+        "httpMethod": field.context_http_method(),
+        "resourcePath": field.context_resource_path(),
+        "protocol": field.context_protocol(),
+        "status": field.context_status(),
+        "responseLength": field.context_response_length(),
+        "responseLatency": field.context_response_latency(),
+        "integrationLatency": field.context_integration_latency(),
+        "integrationStatus": field.context_integration_status(),
+        "errorType": field.context_error_response_type(),
+        "errorMessage": field.context_error_message(),
+        "wafStatus": field.context_waf_response_code(),
+        "xrayTraceId": field.context_xray_trace_id(),
+    }
+    return apigateway.AccessLogFormat.custom(json.dumps(entries, separators=(",", ":")))
+
+
+def _cors(origins: Sequence[str], routes: Sequence[Route]) -> apigateway.CorsOptions | None:
+    if not origins:
+        return None
+    headers = {"Authorization", "Content-Type", *(name for r in routes for name in r.headers)}
+    return apigateway.CorsOptions(
+        allow_origins=list(origins),
+        allow_methods=sorted({route.method for route in routes}),
+        allow_headers=sorted(headers),
+        max_age=Duration.minutes(10),
+    )
+
+
+def _check_props(
+    *,
+    timeout: Duration,
+    table: dynamodb.ITableV2 | None,
+    table_time_to_live_attribute: str | None,
+    user_pool: cognito.IUserPool | None,
+    mfa_required: bool | None,
+    cors_allowed_origins: Sequence[str],
+    stage_name: str,
+    throttling_rate_limit: int,
+    throttling_burst_limit: int,
+    daily_quota_per_api_key: int | None,
+    api_key_required: bool,
+    waf_rate_limit_per_ip: int,
+    max_body_bytes: int,
+    table_actions: Sequence[str],
+) -> None:
+    if not 1 <= timeout.to_seconds() <= INTEGRATION_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"timeout: API Gateway waits at most {INTEGRATION_TIMEOUT_SECONDS} s for the handler, "
+            f"got {timeout.to_seconds()} s"
+        )
+    if table is not None and table_time_to_live_attribute is not None:
+        raise ValueError("table_time_to_live_attribute: an existing table already has its TTL setting")
+    if user_pool is not None and mfa_required is not None:
+        raise ValueError("mfa_required: an existing user_pool keeps its own MFA setting; pass one")
+    if isinstance(cors_allowed_origins, str):
+        raise ValueError("cors_allowed_origins: give a list of origins, not one string")
+    for origin in cors_allowed_origins:
+        if origin == "*":
+            raise ValueError("cors_allowed_origins: '*' is refused; name the origins that may call the API")
+        if not ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"cors_allowed_origins: {origin!r} is not an origin such as https://app.example.com "
+                "(https, no path; http only for localhost)"
+            )
+    if not STAGE_NAME.fullmatch(stage_name):
+        raise ValueError(f"stage_name: letters, digits and _ only, got {stage_name!r}")
+    if throttling_rate_limit < 1 or throttling_burst_limit < 1:
+        raise ValueError("throttling_rate_limit: rate and burst limits must both be at least 1")
+    if throttling_burst_limit < throttling_rate_limit:
+        raise ValueError(
+            f"throttling_burst_limit: {throttling_burst_limit} is below the rate limit "
+            f"{throttling_rate_limit}; the burst must absorb at least one second of traffic"
+        )
+    if daily_quota_per_api_key is not None and daily_quota_per_api_key < 1:
+        raise ValueError("daily_quota_per_api_key: must be at least 1 request")
+    if daily_quota_per_api_key is not None and not api_key_required:
+        raise ValueError(
+            "daily_quota_per_api_key: quotas count requests per API key, which callers send only "
+            "when api_key_required=True"
+        )
+    if waf_rate_limit_per_ip < 10:
+        raise ValueError(f"waf_rate_limit_per_ip: WAF allows 10 or more, got {waf_rate_limit_per_ip}")
+    if not 1 <= max_body_bytes <= 10 * 1024 * 1024:
+        raise ValueError("max_body_bytes: must be between 1 byte and API Gateway's 10 MB limit")
+    for action in table_actions:
+        if not action.startswith("dynamodb:") or "*" in action:
+            raise ValueError(f"table_actions: {action!r} is not one DynamoDB action (no wildcards)")
