@@ -7,9 +7,10 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
+from stacks.order_workflow_stack import OrderWorkflowStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut",)
+STACK_IDS = ("FanOut", "OrderWorkflow")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -21,5 +22,14 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     def described(what: str) -> str:
         return f"refarch: {what} ({profile.name} profile)"
 
-    FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
+    fan_out = FanOutStack(
+        app, "FanOut", profile=profile, description=described("SNS fan-out of order events")
+    )
+    OrderWorkflowStack(
+        app,
+        "OrderWorkflow",
+        profile=profile,
+        events_topic=fan_out.orders_topic,
+        description=described("Step Functions order saga"),
+    )
     return app
