@@ -162,7 +162,6 @@ class OrderWorkflow(Construct):
             logs=sfn.LogOptions(
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
-            removal_policy=self.profile.removal_policy,
         )
         # The SNS task grants sns:Publish only; an encrypted topic also needs its key, which
         # grant_publish adds (kms:Decrypt, kms:GenerateDataKey* on the topic's key).

@@ -109,6 +109,7 @@ def test_a_throttled_payment_is_retried_with_capped_jittered_backoff_then_succee
     # (interval 1 s, rate 2, cap 20 s) bounds the two waits by 1 s and 2 s.
     assert len(box.sleeps) == 2
     assert 0 <= box.sleeps[0] <= 1 and 0 <= box.sleeps[1] <= 2
+    assert box.sleeps != [1, 2], "without jitter the waits would be exactly 1 s and 2 s"
 
 
 def test_a_payment_whose_response_was_lost_is_retried_and_charges_once(box: Sandbox) -> None:
