@@ -44,7 +44,7 @@ def _sku_key() -> dict[str, Value]:
 
 
 def reserve_inventory(
-    scope: Construct, *, table: dynamodb.ITableV2, retry: RetryPolicy, max_concurrency: int
+    scope: Construct, *, table: dynamodb.ITable, retry: RetryPolicy, max_concurrency: int
 ) -> sfn.Map:
     """A Map over the order's lines; fails with OutOfStock or InvalidOrder (named errors)."""
     check_line = sfn.Choice(scope, "CheckLineItem")
@@ -108,7 +108,7 @@ def reserve_inventory(
     return reservation
 
 
-def release_inventory(scope: Construct, *, table: dynamodb.ITableV2) -> tuple[sfn.Map, sfn.TaskStateBase]:
+def release_inventory(scope: Construct, *, table: dynamodb.ITable) -> tuple[sfn.Map, sfn.TaskStateBase]:
     """The compensation of `reserve_inventory`: (the Map, its per-line update task)."""
     release = tasks.DynamoUpdateItem(
         scope,
@@ -133,7 +133,7 @@ def release_inventory(scope: Construct, *, table: dynamodb.ITableV2) -> tuple[sf
     return releasing, release
 
 
-def commit_inventory(scope: Construct, *, table: dynamodb.ITableV2, retry: RetryPolicy) -> sfn.Map:
+def commit_inventory(scope: Construct, *, table: dynamodb.ITable, retry: RetryPolicy) -> sfn.Map:
     """Once the order has shipped its reservations become sales: drop them from the SKU items
     (the stock stays taken), so the reservation maps hold only orders still in flight."""
     commit = tasks.DynamoUpdateItem(
@@ -161,7 +161,7 @@ def record_status(
     scope: Construct,
     construct_id: str,
     *,
-    table: dynamodb.ITableV2,
+    table: dynamodb.ITable,
     status: str,
     retry: RetryPolicy,
 ) -> tasks.DynamoUpdateItem:

@@ -16,14 +16,10 @@ after the order id, so a message delivered twice starts one execution.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Duration, Names, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -39,9 +35,8 @@ from patterns.defaults import (
     log_group,
     new_alarm_topic,
     profile_of,
-    secure_queue,
 )
-from patterns.python_function import PythonFunction
+from patterns.execution_starter import QueueStarter, alarm_on_any
 from patterns.saga import (
     COMPENSATION_FAILURE_PATH,
     FAILURE_PATH,
@@ -57,7 +52,6 @@ RETRYABLE_HANDLER_ERROR = "ProviderUnavailable"
 """A payment or shipment function raises an error of this name for a transient provider failure."""
 BUSINESS_OUTCOMES = (steps.OUT_OF_STOCK, PAYMENT_DECLINED)
 """Named errors that decline the order cleanly: the execution succeeds with status DECLINED."""
-STARTER_DIR = Path(__file__).resolve().parent.parent / "lambda" / "order_starter"
 
 LAMBDA_INVOKE_REASON = (
     "CDK grants lambda:InvokeFunction on the function and its versions/aliases (ARN:*); the "
@@ -71,26 +65,19 @@ STEP_FUNCTION_DLQ_REASON = (
     "The state machine invokes this function synchronously; its errors are retried and caught "
     "by the state machine, which sends what it cannot finish to its own dead-letter queue."
 )
-STARTER_DLQ_REASON = (
-    "The starter is invoked synchronously by an SQS event source; failed messages return to the "
-    "order queue and its redrive policy moves them to the queue's dead-letter queue."
-)
-STARTER_MAPPING_REASON = (
-    "SQS event source mappings take no on-failure destination; the order queue's redrive policy "
-    "sends a message to its dead-letter queue after max_receive_count failed receives."
-)
 KMS_GRANT_REASON = (
-    "kms:GenerateDataKey* and kms:ReEncrypt* are what CDK grants to send to or publish on a "
-    "KMS-encrypted queue or topic; the statement is scoped to those resources' keys."
+    "kms:GenerateDataKey* is what CDK grants to send to or publish on a KMS-encrypted queue or "
+    "topic; the statement is scoped to the keys of this workflow's queue and events topic."
 )
 
 
 class OrderWorkflow(Construct):
     """The saga state machine, its starter queue and function, and its alarms.
 
-    Attributes: `state_machine`, `orders_queue` (send orders here), `orders_dead_letter_queue`,
-    `dead_letter_queue` (orders a compensation could not finish), `inventory_table`,
-    `orders_table`, `events_topic`, `starter`, `log_group`, `alarm_topic`, `alarms`.
+    Attributes: `state_machine`, `orders_queue` (send orders here), `starter` (the QueueStarter:
+    its queue, dead-letter queue and function), `dead_letter_queue` (orders a person has to
+    finish), `inventory_table`, `orders_table`, `events_topic`, `queue_key`, `log_group`,
+    `alarm_topic`, `alarms`.
     """
 
     def __init__(
@@ -102,8 +89,8 @@ class OrderWorkflow(Construct):
         refund_function: lambda_.IFunction,
         shipment_function: lambda_.IFunction,
         events_topic: sns.ITopic | None = None,
-        inventory_table: dynamodb.ITableV2 | None = None,
-        orders_table: dynamodb.ITableV2 | None = None,
+        inventory_table: dynamodb.ITable | None = None,
+        orders_table: dynamodb.ITable | None = None,
         alarm_topic: sns.ITopic | None = None,
         task_timeout: Duration = Duration.seconds(30),
         execution_timeout: Duration = Duration.hours(1),
@@ -167,8 +154,16 @@ class OrderWorkflow(Construct):
         # grant_publish adds (kms:Decrypt, kms:GenerateDataKey* on the topic's key).
         self.events_topic.grant_publish(self.state_machine)
         self._acknowledge_findings(payment_function, refund_function, shipment_function)
-        self._starter()
-        self.alarms: list[cloudwatch.Alarm] = []
+        self.starter = QueueStarter(
+            self,
+            "Starter",
+            state_machine=self.state_machine,
+            key=self.queue_key,
+            alarm_topic=self.alarm_topic,
+            profile=self.profile,
+        )
+        self.orders_queue = self.starter.queue
+        self.alarms: list[cloudwatch.Alarm] = list(self.starter.alarms)
         self._alarms()
 
     # The state machine -------------------------------------------------------------------------
@@ -322,77 +317,29 @@ class OrderWorkflow(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{_nag_arn(function)}:*]", LAMBDA_INVOKE_REASON)
             acknowledge(function, "Serverless-LambdaDLQ", STEP_FUNCTION_DLQ_REASON)
 
-    # How orders arrive -------------------------------------------------------------------------
-
-    def _starter(self) -> None:
-        self.starter = PythonFunction(
-            self,
-            "Starter",
-            code_dir=str(STARTER_DIR),
-            handler="starter.handler",
-            profile=self.profile,
-            service_name="order-starter",
-            timeout=Duration.seconds(30),
-            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
-        )
-        self.state_machine.grant_start_execution(self.starter.function)
-        self.orders_dead_letter_queue = dead_letter_queue(
-            self, "OrderQueueDeadLetterQueue", key=self.queue_key
-        )
-        acknowledge(self.orders_dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
-        self.orders_queue = secure_queue(
-            self,
-            "OrderQueue",
-            key=self.queue_key,
-            dead_letter=self.orders_dead_letter_queue,
-            max_receive_count=5,
-            visibility_timeout=Duration.seconds(6 * 30),
-        )
-        self.starter.function.add_event_source(
-            event_sources.SqsEventSource(self.orders_queue, batch_size=10, report_batch_item_failures=True)
-        )
-        mapping = self.starter.function.node.find_child(
-            f"SqsEventSource:{Names.node_unique_id(self.orders_queue.node)}"
-        )
-        acknowledge(mapping, "Serverless-LambdaEventSourceMappingDestination", STARTER_MAPPING_REASON)
-        acknowledge(self.starter.function, "Serverless-LambdaDLQ", STARTER_DLQ_REASON)
-
     # Alarms -----------------------------------------------------------------------------------
-
-    def _alarm(self, alarm_id: str, description: str, metric: cloudwatch.IMetric) -> None:
-        alarm = cloudwatch.Alarm(
-            self,
-            alarm_id,
-            alarm_description=description,
-            metric=metric,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        self.alarms.append(alarm)
 
     def _alarms(self) -> None:
         minute = Duration.minutes(1)
         machine = self.state_machine
-        self._alarm("ExecutionsFailed", "An order execution failed", machine.metric_failed(period=minute))
-        self._alarm(
-            "ExecutionsTimedOut", "An order execution timed out", machine.metric_timed_out(period=minute)
-        )
-        self._alarm(
-            "ExecutionsThrottled",
-            "Starting executions was throttled",
-            machine.metric_throttled(period=minute),
-        )
-        for alarm_id, queue in (
-            ("DeadLetterQueueNotEmpty", self.dead_letter_queue),
-            ("OrderQueueDeadLetterQueueNotEmpty", self.orders_dead_letter_queue),
+        for alarm_id, description, metric in (
+            ("ExecutionsFailed", "An order execution failed", machine.metric_failed(period=minute)),
+            ("ExecutionsTimedOut", "An order execution timed out", machine.metric_timed_out(period=minute)),
+            (
+                "ExecutionsThrottled",
+                "Starting executions was throttled",
+                machine.metric_throttled(period=minute),
+            ),
+            (
+                "DeadLetterQueueNotEmpty",
+                "An order a person has to finish is in the workflow's dead-letter queue",
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=minute, statistic="Maximum"
+                ),
+            ),
         ):
-            self._alarm(
-                alarm_id,
-                f"A message is waiting in dead-letter queue {queue.node.path}",
-                queue.metric_approximate_number_of_messages_visible(period=minute, statistic="Maximum"),
+            self.alarms.append(
+                alarm_on_any(self, alarm_id, description=description, metric=metric, topic=self.alarm_topic)
             )
 
 

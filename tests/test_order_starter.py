@@ -115,3 +115,17 @@ def test_when_no_order_can_start_the_invocation_fails_and_the_whole_batch_return
         starter.handler(batch, context())
 
     assert executions(sfn, arn) == []
+
+
+def test_the_execution_name_comes_from_the_configured_field(
+    started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starter, sfn, arn = started
+    monkeypatch.setenv("EXECUTION_NAME_FIELD", "paymentId")
+
+    result = starter.handler(
+        sqs_event(json.dumps({"paymentId": "p-1"}), json.dumps({"orderId": "o-1"})), context()
+    )
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert executions(sfn, arn) == ["p-1"]

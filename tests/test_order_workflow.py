@@ -9,10 +9,14 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from patterns.defaults import SANDBOX
+from patterns.execution_starter import QueueStarter
 from patterns.order_workflow import OrderWorkflow
 from patterns.python_function import PythonFunction
 from patterns.saga import RetryPolicy
@@ -174,7 +178,9 @@ def test_orders_arrive_through_a_starter_that_reports_failed_records_one_by_one(
     _, mapping = one(document, "AWS::Lambda::EventSourceMapping", "/Orders/Starter/")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue_id = resolve_ref(document, mapping["Properties"]["EventSourceArn"])
-    assert "OrderQueue" in document["Resources"][queue_id]["Metadata"]["aws:cdk:path"]
+    assert document["Resources"][queue_id]["Metadata"]["aws:cdk:path"].endswith(
+        "/Orders/Starter/Queue/Resource"
+    )
     assert document["Resources"][queue_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 1
 
 
@@ -248,3 +254,26 @@ def test_contradictory_props_fail_at_synth_naming_the_prop(props: dict[str, Any]
     stack = bare_stack()
     with pytest.raises(ValueError, match=message):
         OrderWorkflow(stack, "Workflow", **_functions(stack), **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [({"name_field": " "}, "name_field: must name"), ({"batch_size": 11}, "batch_size: must be 1 to 10")],
+)
+def test_the_starter_refuses_props_sqs_or_the_handler_cannot_honour(
+    props: dict[str, Any], message: str
+) -> None:
+    stack = bare_stack()
+    machine = sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
+    )
+    with pytest.raises(ValueError, match=message):
+        QueueStarter(
+            stack,
+            "Starter",
+            state_machine=machine,
+            key=kms.Key(stack, "Key"),
+            alarm_topic=sns.Topic(stack, "Alarms"),
+            profile=SANDBOX,
+            **props,
+        )

@@ -1,4 +1,5 @@
-"""Starts one order workflow execution per order message, named after the order id.
+"""Starts one workflow execution per message, named after a field of the message: the order id
+(EXECUTION_NAME_FIELD, `orderId` by default).
 
 Step Functions keeps a Standard execution's name for 90 days, so a message delivered twice (SQS
 delivers at least once) or sent twice starts one execution: the second start either returns the
@@ -23,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What Step Functions accepts in an execution name, kept to a safe subset.
-ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -41,10 +42,15 @@ def order_of(body: str) -> dict[str, Any]:
         raise MalformedOrder(f"body is not JSON: {error}") from None
     if not isinstance(order, dict):
         raise MalformedOrder("body must be a JSON object")
-    order_id = order.get("orderId")
-    if not isinstance(order_id, str) or not ORDER_ID.match(order_id):
-        raise MalformedOrder("orderId must be 1-80 letters, digits, '-' or '_'")
+    field = name_field()
+    name = order.get(field)
+    if not isinstance(name, str) or not EXECUTION_NAME.match(name):
+        raise MalformedOrder(f"{field} must be 1-80 letters, digits, '-' or '_'")
     return order
+
+
+def name_field() -> str:
+    return os.environ.get("EXECUTION_NAME_FIELD", "orderId")
 
 
 def start(order: dict[str, Any]) -> str:
@@ -52,7 +58,7 @@ def start(order: dict[str, Any]) -> str:
     try:
         stepfunctions.start_execution(
             stateMachineArn=os.environ["STATE_MACHINE_ARN"],
-            name=order["orderId"],
+            name=order[name_field()],
             input=json.dumps(order, sort_keys=True),
         )
     except stepfunctions.exceptions.ExecutionAlreadyExists:
@@ -67,7 +73,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.error("malformed order message", message_id=record.message_id, reason=str(error))
         raise
     outcome = start(order)
-    logger.info("order workflow " + outcome, order_id=order["orderId"])
+    logger.info("workflow " + outcome, execution_name=order[name_field()])
 
 
 @logger.inject_lambda_context
