@@ -1,9 +1,9 @@
 """The order workflow's steps that need no code: DynamoDB, SNS and SQS direct integrations.
 
 The inventory table holds one item per SKU: `sku` (key), `available` (number) and
-`reservations` (a map of order id to quantity, `{}` when none). Reserving is one conditional
-update per line of the order: it takes stock only when enough is available AND this order holds
-no reservation of that SKU yet, so a retried reservation never takes stock twice. Releasing
+`reservations` (a map of "<orderId>:<line index>" to quantity, `{}` when none). Reserving is one
+conditional update per line of the order: it takes stock only when enough is available AND the
+line holds no reservation yet, so a retried reservation never takes stock twice. Releasing
 gives back exactly what the order holds and removes its reservation, so releasing twice (or
 releasing what was never reserved) changes nothing.
 """
@@ -28,8 +28,12 @@ Value = tasks.DynamoAttributeValue
 
 
 def _line_item_selector() -> dict[str, str]:
+    """One line of the order; `line` ("<orderId>:<index>") keys its reservation, so two lines of
+    the same SKU hold two reservations, and a retried line finds its own."""
     return {
-        "orderId": sfn.JsonPath.string_at(ORDER_ID),
+        "line": sfn.JsonPath.format(
+            "{}:{}", sfn.JsonPath.string_at(ORDER_ID), sfn.JsonPath.string_at("$$.Map.Item.Index")
+        ),
         "sku": sfn.JsonPath.string_at("$$.Map.Item.Value.sku"),
         "quantity": sfn.JsonPath.string_at("$$.Map.Item.Value.quantity"),
     }
@@ -56,14 +60,14 @@ def reserve_inventory(
         "ReserveLineItem",
         table=table,
         key=_sku_key(),
-        update_expression="SET available = available - :qty, reservations.#order = :qty",
-        condition_expression="available >= :qty AND attribute_not_exists(reservations.#order)",
-        expression_attribute_names={"#order": sfn.JsonPath.string_at(ORDER_ID)},
+        update_expression="SET available = available - :qty, reservations.#line = :qty",
+        condition_expression="available >= :qty AND attribute_not_exists(reservations.#line)",
+        expression_attribute_names={"#line": sfn.JsonPath.string_at("$.line")},
         expression_attribute_values={":qty": _quantity()},
         result_path=sfn.JsonPath.DISCARD,
     )
     retry.apply(reserve, TRANSIENT_DYNAMODB_ERRORS)
-    # The condition fails for two reasons: not enough stock, or this order already holds its
+    # The condition fails for two reasons: not enough stock, or this line already holds its
     # reservation (a retry of an update that did succeed). A consistent read tells which.
     lookup = tasks.DynamoGetItem(
         scope,
@@ -71,8 +75,8 @@ def reserve_inventory(
         table=table,
         key=_sku_key(),
         consistent_read=True,
-        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("reservations.#order")],
-        expression_attribute_names={"#order": sfn.JsonPath.string_at(ORDER_ID)},
+        projection_expression=[tasks.DynamoProjectionExpression().with_attribute("reservations.#line")],
+        expression_attribute_names={"#line": sfn.JsonPath.string_at("$.line")},
         result_path="$.lookup",
     )
     retry.apply(lookup, TRANSIENT_DYNAMODB_ERRORS)
@@ -115,9 +119,9 @@ def release_inventory(scope: Construct, *, table: dynamodb.ITable) -> tuple[sfn.
         "ReleaseLineItem",
         table=table,
         key=_sku_key(),
-        update_expression="SET available = available + reservations.#order REMOVE reservations.#order",
-        condition_expression="attribute_exists(reservations.#order)",
-        expression_attribute_names={"#order": sfn.JsonPath.string_at(ORDER_ID)},
+        update_expression="SET available = available + reservations.#line REMOVE reservations.#line",
+        condition_expression="attribute_exists(reservations.#line)",
+        expression_attribute_names={"#line": sfn.JsonPath.string_at("$.line")},
         result_path=sfn.JsonPath.DISCARD,
     )
     nothing_held = sfn.Succeed(scope, "NothingHeld")
@@ -141,8 +145,8 @@ def commit_inventory(scope: Construct, *, table: dynamodb.ITable, retry: RetryPo
         "CommitLineItem",
         table=table,
         key=_sku_key(),
-        update_expression="REMOVE reservations.#order",
-        expression_attribute_names={"#order": sfn.JsonPath.string_at(ORDER_ID)},
+        update_expression="REMOVE reservations.#line",
+        expression_attribute_names={"#line": sfn.JsonPath.string_at("$.line")},
         result_path=sfn.JsonPath.DISCARD,
     )
     retry.apply(commit, [sfn.Errors.TASKS_FAILED])

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from moto import mock_aws
+from moto.awslambda.exceptions import LambdaClientError
 
 from tests.order_workflow_harness import MOTO_CONFIG, Sandbox, order
 
@@ -59,6 +60,17 @@ def test_out_of_stock_declines_the_order_without_charging_and_gives_back_other_l
     assert (box.available("SKU-1"), box.available("SKU-2")) == (5, 1), "the line reserved was released"
     assert box.reservations("SKU-1") == {}
     assert box.messages(box.published_queue) == []
+
+
+def test_two_lines_of_the_same_sku_reserve_both_quantities_and_release_both(box: Sandbox) -> None:
+    twice = [{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU-1", "quantity": 2}]
+    assert box.run(order("o-pair", items=twice))["status"] == "SUCCEEDED"
+    assert box.available("SKU-1") == 1
+
+    too_many = [{"sku": "SKU-1", "quantity": 1}, {"sku": "SKU-1", "quantity": 1}]
+    assert box.run(order("o-pair-2", items=too_many))["status"] == "SUCCEEDED"
+    assert box.order_record("o-pair-2")["reason"] == "OutOfStock"
+    assert box.available("SKU-1") == 1 and box.reservations("SKU-1") == {}
 
 
 def test_a_declined_payment_releases_the_inventory_and_charges_nothing(box: Sandbox) -> None:
@@ -122,8 +134,6 @@ def test_a_payment_whose_response_was_lost_is_retried_and_charges_once(box: Sand
         response = real_invoke(function_name, body, response_headers)
         if "Payment" in function_name and lost["count"] == 0:
             lost["count"] += 1
-            from moto.awslambda.exceptions import LambdaClientError
-
             raise LambdaClientError("ServiceException", "The response was lost")
         return response
 
