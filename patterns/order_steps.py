@@ -112,8 +112,8 @@ def reserve_inventory(
     return reservation
 
 
-def release_inventory(scope: Construct, *, table: dynamodb.ITable) -> tuple[sfn.Map, sfn.TaskStateBase]:
-    """The compensation of `reserve_inventory`: (the Map, its per-line update task)."""
+def release_inventory(scope: Construct, *, table: dynamodb.ITable) -> sfn.Map:
+    """The compensation of `reserve_inventory`: gives back what each line holds, if anything."""
     release = tasks.DynamoUpdateItem(
         scope,
         "ReleaseLineItem",
@@ -134,7 +134,7 @@ def release_inventory(scope: Construct, *, table: dynamodb.ITable) -> tuple[sfn.
         result_path=sfn.JsonPath.DISCARD,
     )
     releasing.item_processor(release)
-    return releasing, release
+    return releasing
 
 
 def commit_inventory(scope: Construct, *, table: dynamodb.ITable, retry: RetryPolicy) -> sfn.Map:

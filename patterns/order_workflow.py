@@ -168,80 +168,69 @@ class OrderWorkflow(Construct):
 
     # The state machine -------------------------------------------------------------------------
 
+    def _report(self, construct_id: str, problem: str) -> sfn.TaskStateBase:
+        """A step that sends the order state and `problem` to the dead-letter queue."""
+        return steps.report_to_dead_letter_queue(
+            self, construct_id, queue=self.dead_letter_queue, problem=problem, retry=self.step_retry
+        )
+
+    def _report_and_stop(self, construct_id: str, problem: str) -> sfn.IChainable:
+        return self._report(construct_id, problem).next(self._needs_attention)
+
+    def _record(self, outcome: str, status: str, then: sfn.IChainable) -> sfn.IChainable:
+        task = steps.record_status(
+            self, f"RecordOrder{outcome}", table=self.orders_table, status=status, retry=self.step_retry
+        )
+        # Kept apart from $.failure, which holds why the order is ending this way.
+        task.add_catch(
+            self._report_and_stop(f"ReportUnrecorded{outcome}", f"{outcome}NotRecorded"),
+            result_path="$.recordFailure",
+        )
+        return task.next(then)
+
+    def _ending(self) -> sfn.Choice:
+        """How the saga ends: a compensation that gave up needs a person; business outcomes
+        decline the order; anything else fails it. Each outcome is recorded with its reason."""
+        ending = sfn.Choice(self, "HowTheOrderEnds")
+        gave_up = sfn.Fail(
+            self,
+            "CompensationFailed",
+            error="CompensationFailed",
+            cause="A compensation kept failing; the order and the error are in the dead-letter queue",
+        )
+        ending.when(
+            sfn.Condition.is_present(COMPENSATION_FAILURE_PATH),
+            self._record("NeedsAttention", "NEEDS_ATTENTION", gave_up),
+        )
+        business = [sfn.Condition.string_equals(f"{FAILURE_PATH}.Error", name) for name in BUSINESS_OUTCOMES]
+        declined = self._record("Declined", "DECLINED", sfn.Succeed(self, "OrderDeclined"))
+        ending.when(sfn.Condition.or_(*business), declined)
+        failed = sfn.Fail(
+            self, "OrderFailed", error_path=f"{FAILURE_PATH}.Error", cause_path=f"{FAILURE_PATH}.Cause"
+        )
+        return ending.otherwise(self._record("Failed", "FAILED", failed))
+
     def _definition(
         self, payment: lambda_.IFunction, refund: lambda_.IFunction, shipment: lambda_.IFunction
     ) -> sfn.IChainable:
-        retry, undo = self.step_retry, self.compensation_retry
-        needs_attention = sfn.Fail(
+        self._needs_attention = sfn.Fail(
             self,
             "OrderNeedsAttention",
             error_path="$.report.problem",
             cause="The order and the error are in the workflow's dead-letter queue",
         )
-
-        def report_only(construct_id: str, problem: str) -> sfn.TaskStateBase:
-            return steps.report_to_dead_letter_queue(
-                self, construct_id, queue=self.dead_letter_queue, problem=problem, retry=retry
-            )
-
-        def report(construct_id: str, problem: str) -> sfn.IChainable:
-            return report_only(construct_id, problem).next(needs_attention)
-
-        def record(construct_id: str, status: str, then: sfn.IChainable) -> sfn.IChainable:
-            task = steps.record_status(
-                self, f"RecordOrder{construct_id}", table=self.orders_table, status=status, retry=retry
-            )
-            # Kept apart from $.failure, which holds why the order is ending this way.
-            task.add_catch(
-                report(f"ReportUnrecorded{construct_id}", f"{construct_id}NotRecorded"),
-                result_path="$.recordFailure",
-            )
-            return task.next(then)
-
-        # How the saga ends: a compensation that gave up needs a person; business outcomes
-        # decline the order; anything else fails it. Each outcome is recorded with its reason.
-        outcome = sfn.Choice(self, "HowTheOrderEnds")
-        outcome.when(
-            sfn.Condition.is_present(COMPENSATION_FAILURE_PATH),
-            record(
-                "NeedsAttention",
-                "NEEDS_ATTENTION",
-                sfn.Fail(
-                    self,
-                    "CompensationFailed",
-                    error="CompensationFailed",
-                    cause="A compensation kept failing; the order and the error are in the dead-letter queue",
-                ),
-            ),
-        )
-        business = [sfn.Condition.string_equals(f"{FAILURE_PATH}.Error", name) for name in BUSINESS_OUTCOMES]
-        outcome.when(
-            sfn.Condition.or_(*business), record("Declined", "DECLINED", sfn.Succeed(self, "OrderDeclined"))
-        )
-        outcome.otherwise(
-            record(
-                "Failed",
-                "FAILED",
-                sfn.Fail(
-                    self,
-                    "OrderFailed",
-                    error_path=f"{FAILURE_PATH}.Error",
-                    cause_path=f"{FAILURE_PATH}.Cause",
-                ),
-            )
-        )
-
-        releasing, _ = steps.release_inventory(self, table=self.inventory_table)
+        retry, report = self.step_retry, self._report_and_stop
+        releasing = steps.release_inventory(self, table=self.inventory_table)
         refunding = self._lambda_step(
             "RefundPayment", refund, {"orderId": sfn.JsonPath.string_at(steps.ORDER_ID)}
         )
         saga = CompensationChain(
             [
-                Compensation(releasing, report_only("ReportReleaseFailed", "ReleaseInventoryFailed")),
-                Compensation(refunding, report_only("ReportRefundFailed", "RefundPaymentFailed")),
+                Compensation(releasing, self._report("ReportReleaseFailed", "ReleaseInventoryFailed")),
+                Compensation(refunding, self._report("ReportRefundFailed", "RefundPaymentFailed")),
             ],
-            retry=undo,
-            then=outcome,
+            retry=self.compensation_retry,
+            then=self._ending(),
         )
 
         reserving = steps.reserve_inventory(
