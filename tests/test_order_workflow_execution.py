@@ -189,3 +189,15 @@ def test_an_order_without_its_required_fields_fails_as_invalid_before_any_step(b
 
     assert (execution["status"], execution["error"]) == ("FAILED", "InvalidOrder")
     assert box.available("SKU-1") == 5 and box.handlers.calls == []
+
+
+def test_the_production_definition_runs_the_same_happy_path() -> None:
+    with mock_aws(config=MOTO_CONFIG):
+        sandbox = Sandbox("production")
+        sandbox.stock("SKU-1", 5)
+        with sandbox.running():
+            execution = sandbox.run(order("o-prod"))
+        assert execution["status"] == "SUCCEEDED"
+        assert sandbox.order_record("o-prod")["status"] == "COMPLETED"
+        assert sandbox.customer_totals("customer-of-o-prod") == {"charged": Decimal("42.5")}
+        assert [m["eventId"] for m in sandbox.messages(sandbox.published_queue)] == ["o-prod:OrderCompleted"]
