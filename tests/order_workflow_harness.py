@@ -28,7 +28,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from tests.kit import load_module, one, path_of, template_json
+from tests.kit import load_module, one, template_json
 
 STACK = "OrderWorkflow"
 ACCOUNT = "123456789012"
@@ -296,4 +296,4 @@ def order(order_id: str, *, lines: dict[str, int] | None = None, **overrides: An
     return {**base, **overrides}
 
 
-__all__ = ["MOTO_CONFIG", "Sandbox", "all_states", "definition_of", "order", "path_of"]
+__all__ = ["MOTO_CONFIG", "Sandbox", "all_states", "definition_of", "order"]
