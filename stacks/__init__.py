@@ -7,10 +7,11 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
+from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "ServerlessApi")
+STACK_IDS = ("FanOut", "ServerlessApi", "OrderWorkflow")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -22,11 +23,18 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     def described(what: str) -> str:
         return f"refarch: {what} ({profile.name} profile)"
 
-    FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
+    fan_out = FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
     ServerlessApiStack(
         app,
         "ServerlessApi",
         profile=profile,
         description=described("orders REST API: API Gateway, Cognito, Lambda, DynamoDB"),
+    )
+    OrderWorkflowStack(
+        app,
+        "OrderWorkflow",
+        profile=profile,
+        events_topic=fan_out.orders_topic,
+        description=described("Step Functions order saga"),
     )
     return app

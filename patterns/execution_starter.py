@@ -1,0 +1,125 @@
+"""Starting a Step Functions execution per message of an SQS queue, once per business key.
+
+The queue buffers what arrives while Step Functions throttles or a deployment is under way. The
+starter function names each execution after a field of the message (the order id), so a message
+delivered twice starts one execution. Records it cannot start are reported one by one (partial
+batch failures) and, after `max_receive_count` receives, moved to the queue's dead-letter queue,
+which alarms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Names
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from patterns.defaults import DLQ_REASON, Profile, acknowledge, dead_letter_queue, secure_queue
+from patterns.python_function import PythonFunction
+
+CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "order_starter"
+FUNCTION_TIMEOUT = Duration.seconds(30)
+VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda consumer's timeout
+
+STARTER_DLQ_REASON = (
+    "The starter is invoked synchronously by an SQS event source; failed messages return to the "
+    "queue and its redrive policy moves them to the queue's dead-letter queue."
+)
+STARTER_MAPPING_REASON = (
+    "SQS event source mappings take no on-failure destination; the queue's redrive policy sends "
+    "a message to its dead-letter queue after max_receive_count failed receives."
+)
+
+
+def alarm_on_any(
+    scope: Construct, alarm_id: str, *, description: str, metric: cloudwatch.IMetric, topic: sns.ITopic
+) -> cloudwatch.Alarm:
+    """An alarm that fires on the first datapoint >= 1, notifying `topic`."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        alarm_id,
+        alarm_description=description,
+        metric=metric,
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm
+
+
+class QueueStarter(Construct):
+    """An encrypted queue whose messages (JSON objects) each start one execution of
+    `state_machine`, named after the message's `name_field`.
+
+    Attributes: `queue`, `dead_letter_queue`, `function` (a PythonFunction), `alarms`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine: sfn.IStateMachine,
+        key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        profile: Profile,
+        name_field: str = "orderId",
+        max_receive_count: int = 5,
+        batch_size: int = 10,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not name_field.strip():
+            raise ValueError("name_field: must name the message field that identifies an execution")
+        if not 1 <= batch_size <= 10:
+            raise ValueError(f"batch_size: must be 1 to 10 (an SQS batch without a window), got {batch_size}")
+        self.function = PythonFunction(
+            self,
+            "Function",
+            code_dir=str(CODE_DIR),
+            handler="starter.handler",
+            profile=profile,
+            service_name="order-starter",
+            timeout=FUNCTION_TIMEOUT,
+            environment={
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "EXECUTION_NAME_FIELD": name_field,
+            },
+        )
+        state_machine.grant_start_execution(self.function.function)
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key)
+        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
+        self.queue = secure_queue(
+            self,
+            "Queue",
+            key=key,
+            dead_letter=self.dead_letter_queue,
+            max_receive_count=max_receive_count,
+            visibility_timeout=Duration.seconds(VISIBILITY_TO_TIMEOUT * FUNCTION_TIMEOUT.to_seconds()),
+        )
+        self.function.function.add_event_source(
+            event_sources.SqsEventSource(self.queue, batch_size=batch_size, report_batch_item_failures=True)
+        )
+        mapping = self.function.function.node.find_child(
+            f"SqsEventSource:{Names.node_unique_id(self.queue.node)}"
+        )
+        acknowledge(mapping, "Serverless-LambdaEventSourceMappingDestination", STARTER_MAPPING_REASON)
+        acknowledge(self.function.function, "Serverless-LambdaDLQ", STARTER_DLQ_REASON)
+        self.alarms = [
+            alarm_on_any(
+                self,
+                "DeadLetterQueueNotEmpty",
+                description=f"A message is waiting in dead-letter queue {self.dead_letter_queue.node.path}",
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                topic=alarm_topic,
+            )
+        ]

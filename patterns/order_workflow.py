@@ -1,0 +1,371 @@
+"""An order, from payment to shipment, as a saga in a Standard Step Functions state machine.
+
+Validate -> reserve inventory (DynamoDB) -> take payment (Lambda) -> arrange shipment (Lambda)
+-> record the order completed (DynamoDB) -> publish OrderCompleted (SNS). A failure after a step
+took effect runs the compensations of the steps done, newest first (refund payment, release
+inventory), then records the order as DECLINED (out of stock, payment declined: the execution
+succeeds, these are business outcomes) or FAILED with the reason (the execution fails). A
+compensation that keeps failing sends the order and the error to a dead-letter queue.
+
+Shipment is the pivot: once arranged, the order goes forward only; recording and publishing are
+retried, and if they still fail the order goes to the dead-letter queue rather than being undone.
+
+Orders arrive on an SQS queue; a small starter function starts one execution per order, named
+after the order id, so a message delivered twice starts one execution.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from patterns import order_steps as steps
+from patterns.defaults import (
+    DLQ_REASON,
+    Profile,
+    acknowledge,
+    dead_letter_queue,
+    encryption_key,
+    log_group,
+    new_alarm_topic,
+    profile_of,
+)
+from patterns.execution_starter import QueueStarter, alarm_on_any
+from patterns.saga import (
+    COMPENSATION_FAILURE_PATH,
+    FAILURE_PATH,
+    TRANSIENT_LAMBDA_ERRORS,
+    Compensation,
+    CompensationChain,
+    RetryPolicy,
+)
+from patterns.tables import on_demand_table
+
+PAYMENT_DECLINED = "PaymentDeclined"
+RETRYABLE_HANDLER_ERROR = "ProviderUnavailable"
+"""A payment or shipment function raises an error of this name for a transient provider failure."""
+BUSINESS_OUTCOMES = (steps.OUT_OF_STOCK, PAYMENT_DECLINED)
+"""Named errors that decline the order cleanly: the execution succeeds with status DECLINED."""
+
+LAMBDA_INVOKE_REASON = (
+    "CDK grants lambda:InvokeFunction on the function and its versions/aliases (ARN:*); the "
+    "statement names this workflow's payment and shipment functions only."
+)
+LOG_DELIVERY_REASON = (
+    "CloudWatch Logs delivery actions (logs:CreateLogDelivery and related) and X-Ray trace "
+    "actions support no resource-level permissions; AWS documents Resource '*'."
+)
+STEP_FUNCTION_DLQ_REASON = (
+    "The state machine invokes this function synchronously; its errors are retried and caught "
+    "by the state machine, which sends what it cannot finish to its own dead-letter queue."
+)
+KMS_GRANT_REASON = (
+    "kms:GenerateDataKey* is what CDK grants to send to or publish on a KMS-encrypted queue or "
+    "topic; the statement is scoped to the keys of this workflow's queue and events topic."
+)
+
+
+class OrderWorkflow(Construct):
+    """The saga state machine, its starter queue and function, and its alarms.
+
+    Attributes: `state_machine`, `orders_queue` (send orders here), `starter` (the QueueStarter:
+    its queue, dead-letter queue and function), `dead_letter_queue` (orders a person has to
+    finish), `inventory_table`, `orders_table`, `events_topic`, `queue_key`, `log_group`,
+    `alarm_topic`, `alarms`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        payment_function: lambda_.IFunction,
+        refund_function: lambda_.IFunction,
+        shipment_function: lambda_.IFunction,
+        events_topic: sns.ITopic | None = None,
+        inventory_table: dynamodb.ITable | None = None,
+        orders_table: dynamodb.ITable | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        task_timeout: Duration = Duration.seconds(30),
+        execution_timeout: Duration = Duration.hours(1),
+        step_retry: RetryPolicy | None = None,
+        compensation_retry: RetryPolicy | None = None,
+        reservation_concurrency: int = 10,
+        profile: Profile | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.profile = profile or profile_of(self)
+        self.step_retry = step_retry or RetryPolicy(
+            max_attempts=4, interval=Duration.seconds(1), max_delay=Duration.seconds(20)
+        )
+        self.compensation_retry = compensation_retry or RetryPolicy(
+            max_attempts=8, interval=Duration.seconds(2), max_delay=Duration.minutes(2)
+        )
+        self.step_retry.validate("step_retry")
+        self.compensation_retry.validate("compensation_retry")
+        _check_timeouts(task_timeout, execution_timeout, payment_function, refund_function, shipment_function)
+        if not 1 <= reservation_concurrency <= 40:
+            raise ValueError(f"reservation_concurrency: must be 1 to 40, got {reservation_concurrency}")
+        self.task_timeout = task_timeout
+        self.reservation_concurrency = reservation_concurrency
+
+        self.inventory_table = inventory_table or on_demand_table(
+            self, "Inventory", profile=self.profile, partition_key="sku"
+        )
+        self.orders_table = orders_table or on_demand_table(
+            self, "Orders", profile=self.profile, partition_key="orderId"
+        )
+        self.queue_key = encryption_key(
+            self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} queues"
+        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key)
+        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
+        if events_topic is None:
+            topic_key = encryption_key(
+                self, "TopicKey", profile=self.profile, description=f"Encrypts {self.node.path} events"
+            )
+            events_topic = sns.Topic(self, "Events", master_key=topic_key, enforce_ssl=True)
+        self.events_topic: sns.ITopic = events_topic
+        self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
+            self, "AlarmTopic", profile=self.profile
+        )
+
+        self.log_group = log_group(self, "ExecutionLogs", profile=self.profile)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(
+                self._definition(payment_function, refund_function, shipment_function)
+            ),
+            timeout=execution_timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        # The SNS task grants sns:Publish only; an encrypted topic also needs its key, which
+        # grant_publish adds (kms:Decrypt, kms:GenerateDataKey* on the topic's key).
+        self.events_topic.grant_publish(self.state_machine)
+        self._acknowledge_findings(payment_function, refund_function, shipment_function)
+        self.starter = QueueStarter(
+            self,
+            "Starter",
+            state_machine=self.state_machine,
+            key=self.queue_key,
+            alarm_topic=self.alarm_topic,
+            profile=self.profile,
+        )
+        self.orders_queue = self.starter.queue
+        self.alarms: list[cloudwatch.Alarm] = list(self.starter.alarms)
+        self._alarms()
+
+    # The state machine -------------------------------------------------------------------------
+
+    def _report(self, construct_id: str, problem: str) -> sfn.TaskStateBase:
+        """A step that sends the order state and `problem` to the dead-letter queue."""
+        return steps.report_to_dead_letter_queue(
+            self, construct_id, queue=self.dead_letter_queue, problem=problem, retry=self.step_retry
+        )
+
+    def _report_and_stop(self, construct_id: str, problem: str) -> sfn.IChainable:
+        return self._report(construct_id, problem).next(self._needs_attention)
+
+    def _record(self, outcome: str, status: str, then: sfn.IChainable) -> sfn.IChainable:
+        task = steps.record_status(
+            self, f"RecordOrder{outcome}", table=self.orders_table, status=status, retry=self.step_retry
+        )
+        # Kept apart from $.failure, which holds why the order is ending this way.
+        task.add_catch(
+            self._report_and_stop(f"ReportUnrecorded{outcome}", f"{outcome}NotRecorded"),
+            result_path="$.recordFailure",
+        )
+        return task.next(then)
+
+    def _ending(self) -> sfn.Choice:
+        """How the saga ends: a compensation that gave up needs a person; business outcomes
+        decline the order; anything else fails it. Each outcome is recorded with its reason."""
+        ending = sfn.Choice(self, "HowTheOrderEnds")
+        gave_up = sfn.Fail(
+            self,
+            "CompensationFailed",
+            error="CompensationFailed",
+            cause="A compensation kept failing; the order and the error are in the dead-letter queue",
+        )
+        ending.when(
+            sfn.Condition.is_present(COMPENSATION_FAILURE_PATH),
+            self._record("NeedsAttention", "NEEDS_ATTENTION", gave_up),
+        )
+        business = [sfn.Condition.string_equals(f"{FAILURE_PATH}.Error", name) for name in BUSINESS_OUTCOMES]
+        declined = self._record("Declined", "DECLINED", sfn.Succeed(self, "OrderDeclined"))
+        ending.when(sfn.Condition.or_(*business), declined)
+        failed = sfn.Fail(
+            self, "OrderFailed", error_path=f"{FAILURE_PATH}.Error", cause_path=f"{FAILURE_PATH}.Cause"
+        )
+        return ending.otherwise(self._record("Failed", "FAILED", failed))
+
+    def _definition(
+        self, payment: lambda_.IFunction, refund: lambda_.IFunction, shipment: lambda_.IFunction
+    ) -> sfn.IChainable:
+        self._needs_attention = sfn.Fail(
+            self,
+            "OrderNeedsAttention",
+            error_path="$.report.problem",
+            cause="The order and the error are in the workflow's dead-letter queue",
+        )
+        retry, report = self.step_retry, self._report_and_stop
+        releasing = steps.release_inventory(self, table=self.inventory_table)
+        refunding = self._lambda_step(
+            "RefundPayment", refund, {"orderId": sfn.JsonPath.string_at(steps.ORDER_ID)}
+        )
+        saga = CompensationChain(
+            [
+                Compensation(releasing, self._report("ReportReleaseFailed", "ReleaseInventoryFailed")),
+                Compensation(refunding, self._report("ReportRefundFailed", "RefundPaymentFailed")),
+            ],
+            retry=self.compensation_retry,
+            then=self._ending(),
+        )
+
+        reserving = steps.reserve_inventory(
+            self, table=self.inventory_table, retry=retry, max_concurrency=self.reservation_concurrency
+        )
+        saga.catch_into(reserving, undo_up_to=1, errors=[sfn.Errors.ALL])
+        paying = self._lambda_step(
+            "TakePayment", payment, sfn.JsonPath.object_at("$"), result=("$.payment", "chargeId")
+        )
+        retry.apply(paying, [*TRANSIENT_LAMBDA_ERRORS, RETRYABLE_HANDLER_ERROR])
+        saga.catch_into(paying, undo_up_to=1, errors=[PAYMENT_DECLINED])
+        # Any other failure may come after the charge went through (a timeout, a lost response):
+        # refunding is idempotent and refunds nothing when nothing was charged.
+        saga.catch_into(paying, undo_up_to=2, errors=[sfn.Errors.ALL])
+        shipping = self._lambda_step(
+            "ArrangeShipment", shipment, sfn.JsonPath.object_at("$"), result=("$.shipment", "shipmentId")
+        )
+        retry.apply(shipping, [*TRANSIENT_LAMBDA_ERRORS, RETRYABLE_HANDLER_ERROR])
+        saga.catch_into(shipping, undo_up_to=2, errors=[sfn.Errors.ALL])
+
+        committing = steps.commit_inventory(self, table=self.inventory_table, retry=retry)
+        committing.add_catch(
+            report("ReportUncommittedInventory", "InventoryNotCommitted"), result_path=FAILURE_PATH
+        )
+        completed = steps.record_status(
+            self, "RecordOrderCompleted", table=self.orders_table, status="COMPLETED", retry=retry
+        )
+        completed.add_catch(
+            report("ReportUnrecordedCompletion", "CompletionNotRecorded"), result_path=FAILURE_PATH
+        )
+        publishing = steps.publish_order_completed(self, topic=self.events_topic, retry=retry)
+        publishing.add_catch(
+            report("ReportUnpublishedCompletion", "CompletionNotPublished"), result_path=FAILURE_PATH
+        )
+
+        validate = sfn.Choice(self, "ValidateOrder")
+        invalid = sfn.Fail(self, "InvalidOrder", error=steps.INVALID_ORDER, cause="The order is malformed")
+        forward = (
+            reserving.next(paying)
+            .next(shipping)
+            .next(committing)
+            .next(completed)
+            .next(publishing)
+            .next(sfn.Succeed(self, "OrderCompleted"))
+        )
+        return validate.when(_valid_order(), forward).otherwise(invalid)
+
+    def _lambda_step(
+        self,
+        construct_id: str,
+        function: lambda_.IFunction,
+        payload: object,
+        result: tuple[str, str] | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A Lambda step without CDK's default retry (no jitter, no throttling: aws/aws-cdk#26470);
+        the caller adds the retry policy."""
+        return tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object({"order": payload}),
+            retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.duration(self.task_timeout),
+            result_selector={result[1]: sfn.JsonPath.string_at(f"$.Payload.{result[1]}")} if result else None,
+            result_path=result[0] if result else sfn.JsonPath.DISCARD,
+        )
+
+    def _acknowledge_findings(self, *functions: lambda_.IFunction) -> None:
+        policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LOG_DELIVERY_REASON)
+        acknowledge(policy, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", KMS_GRANT_REASON)
+        for function in functions:
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{_nag_arn(function)}:*]", LAMBDA_INVOKE_REASON)
+            acknowledge(function, "Serverless-LambdaDLQ", STEP_FUNCTION_DLQ_REASON)
+
+    # Alarms -----------------------------------------------------------------------------------
+
+    def _alarms(self) -> None:
+        minute = Duration.minutes(1)
+        machine = self.state_machine
+        for alarm_id, description, metric in (
+            ("ExecutionsFailed", "An order execution failed", machine.metric_failed(period=minute)),
+            ("ExecutionsTimedOut", "An order execution timed out", machine.metric_timed_out(period=minute)),
+            (
+                "ExecutionsThrottled",
+                "Starting executions was throttled",
+                machine.metric_throttled(period=minute),
+            ),
+            (
+                "DeadLetterQueueNotEmpty",
+                "An order a person has to finish is in the workflow's dead-letter queue",
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=minute, statistic="Maximum"
+                ),
+            ),
+        ):
+            self.alarms.append(
+                alarm_on_any(self, alarm_id, description=description, metric=metric, topic=self.alarm_topic)
+            )
+
+
+def _valid_order() -> sfn.Condition:
+    c = sfn.Condition
+    return c.and_(
+        c.is_string("$.orderId"),
+        c.is_string("$.customerId"),
+        c.is_present("$.items[0]"),
+        c.is_numeric("$.total"),
+        c.number_greater_than("$.total", 0),
+        c.is_string("$.paymentToken"),
+        c.is_boolean("$.requiresShipping"),
+    )
+
+
+def _check_timeouts(
+    task_timeout: Duration, execution_timeout: Duration, *functions: lambda_.IFunction
+) -> None:
+    if task_timeout.to_seconds() < 1:
+        raise ValueError("task_timeout: must be at least one second")
+    for function in functions:
+        timeout = getattr(function, "timeout", None)
+        if isinstance(timeout, Duration) and timeout.to_seconds() > task_timeout.to_seconds():
+            raise ValueError(
+                f"task_timeout: {int(task_timeout.to_seconds())} s is shorter than the timeout of "
+                f"{function.node.path} ({int(timeout.to_seconds())} s); the step would give up on a "
+                "call that is still running"
+            )
+    if execution_timeout.to_seconds() <= task_timeout.to_seconds():
+        raise ValueError("execution_timeout: must be longer than task_timeout")
+
+
+def _nag_arn(function: lambda_.IFunction) -> str:
+    """How cdk-nag names a function's ARN in a finding id: `<LogicalId.Arn>` for a function of
+    this app, the ARN itself for an imported one."""
+    arn = Stack.of(function).resolve(function.function_arn)
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        return f"<{arn['Fn::GetAtt'][0]}.Arn>"
+    return str(arn)

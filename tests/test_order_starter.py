@@ -1,0 +1,131 @@
+"""The starter, run in-process against moto's Step Functions: one execution per order id,
+duplicates are success, malformed messages are reported one by one and the rest goes on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from moto import mock_aws
+
+from tests.kit import load_module
+
+PASS_THROUGH = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+def context() -> Any:
+    return SimpleNamespace(
+        function_name="starter",
+        memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:starter",
+        aws_request_id="request-1",
+    )
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{index}",
+                "receiptHandle": f"r-{index}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:orders",
+                "awsRegion": "eu-west-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name="orders", definition=PASS_THROUGH, roleArn="arn:aws:iam::123456789012:role/orders"
+        )["stateMachineArn"]
+        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        yield load_module("order_starter", "starter"), sfn, arn
+
+
+def executions(sfn: Any, arn: str) -> list[str]:
+    return sorted(e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"])
+
+
+def test_each_order_starts_one_execution_named_after_it(started: tuple[Any, Any, str]) -> None:
+    starter, sfn, arn = started
+    orders = [json.dumps({"orderId": f"o-{n}", "total": n}) for n in (1, 2)]
+
+    result = starter.handler(sqs_event(*orders), context())
+
+    assert result == {"batchItemFailures": []}
+    assert executions(sfn, arn) == ["o-1", "o-2"]
+    described = sfn.describe_execution(executionArn=f"{arn.replace(':stateMachine:', ':execution:')}:o-1")
+    assert json.loads(described["input"]) == {"orderId": "o-1", "total": 1}
+
+
+def test_an_order_delivered_again_or_sent_again_is_success_and_starts_nothing_new(
+    started: tuple[Any, Any, str],
+) -> None:
+    starter, sfn, arn = started
+    first = json.dumps({"orderId": "o-7", "total": 10})
+    edited = json.dumps({"orderId": "o-7", "total": 99})
+
+    assert starter.handler(sqs_event(first), context()) == {"batchItemFailures": []}
+    assert starter.handler(sqs_event(first, edited), context()) == {"batchItemFailures": []}
+
+    assert executions(sfn, arn) == ["o-7"]
+
+
+def test_malformed_messages_are_reported_one_by_one_and_the_rest_still_starts(
+    started: tuple[Any, Any, str],
+) -> None:
+    starter, sfn, arn = started
+    bodies = [
+        "not json",
+        json.dumps(["an", "array"]),
+        json.dumps({"total": 3}),
+        json.dumps({"orderId": "has spaces in it"}),
+        json.dumps({"orderId": "o-ok"}),
+    ]
+
+    result = starter.handler(sqs_event(*bodies), context())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"m-{n}"} for n in range(4)]}
+    assert executions(sfn, arn) == ["o-ok"]
+
+
+def test_when_no_order_can_start_the_invocation_fails_and_the_whole_batch_returns(
+    started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starter, sfn, arn = started
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn + "-gone")
+    batch = sqs_event(json.dumps({"orderId": "o-lost"}), json.dumps({"orderId": "o-lost-too"}))
+
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        starter.handler(batch, context())
+
+    assert executions(sfn, arn) == []
+
+
+def test_the_execution_name_comes_from_the_configured_field(
+    started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starter, sfn, arn = started
+    monkeypatch.setenv("EXECUTION_NAME_FIELD", "paymentId")
+
+    result = starter.handler(
+        sqs_event(json.dumps({"paymentId": "p-1"}), json.dumps({"orderId": "o-1"})), context()
+    )
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert executions(sfn, arn) == ["p-1"]
