@@ -23,7 +23,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     def described(what: str) -> str:
         return f"refarch: {what} ({profile.name} profile)"
 
-    fan_out = FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
+    fan_out = FanOutStack(
+        app, "FanOut", profile=profile, description=described("SNS fan-out of order events")
+    )
     ServerlessApiStack(
         app,
         "ServerlessApi",
