@@ -7,9 +7,10 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
+from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut",)
+STACK_IDS = ("FanOut", "WorkerFleet")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -22,4 +23,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         return f"refarch: {what} ({profile.name} profile)"
 
     FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
+    WorkerFleetStack(
+        app, "WorkerFleet", profile=profile, description=described("SQS worker fleet scaled on queue depth")
+    )
     return app
