@@ -83,7 +83,7 @@ def worker_user_data(
         "set -euo pipefail",
         "dnf install -y python3-boto3 amazon-cloudwatch-agent unzip",
         f"useradd --system --no-create-home --shell /sbin/nologin {SERVICE}",
-        f"install -d -o {SERVICE} -m 0750 /var/log/{SERVICE}",
+        f"install -d -o {SERVICE} -m 0755 /var/log/{SERVICE}",  # the CloudWatch agent reads it
         f"install -d -m 0755 /etc/{SERVICE} {CODE_DIR}",
     )
     archive = user_data.add_s3_download_command(
