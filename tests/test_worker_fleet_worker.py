@@ -243,15 +243,17 @@ def test_sigterm_mid_batch_leaves_no_message_unfinished_and_invisible(aws: Aws, 
 def test_the_heartbeat_keeps_a_long_job_invisible_to_other_receives(aws: Aws, tmp_path: Path) -> None:
     job_id = aws.submit(tmp_path, "long.txt", b"long\n")
     real_job = demo_job.FingerprintJob(aws.s3, "output")
+    runs: list[str] = []
 
     def long_job(body: dict[str, Any]) -> Any:
-        time.sleep(2.5)  # 2.5 x the visibility timeout
+        runs.append(body["jobId"])
+        time.sleep(5)  # 2.5 x the visibility timeout; free slots keep polling meanwhile
         return real_job(body)
 
-    worker = new_worker(aws, long_job, visibility_timeout_seconds=1, heartbeat_seconds=0.3)
+    worker = new_worker(aws, long_job, visibility_timeout_seconds=2, heartbeat_seconds=0.5)
     run_until(worker, lambda: worker.counters.succeeded == 1)
-    time.sleep(1.2)  # had the message been received twice, the second run would end by now
-    assert worker.counters.succeeded == 1
+    # Had the message become visible mid-job, a free slot would have started it a second time.
+    assert runs == [job_id]
     assert aws.versions(demo_job.result_keys(job_id)[1]) == 1
     assert aws.counts(aws.queue_url) == (0, 0)
 
