@@ -46,6 +46,7 @@ from patterns.worker_fleet_scaling import (
 
 DEFAULT_INSTANCE_TYPE = ec2.InstanceType("t4g.small")  # Graviton: cheaper per unit of work
 LIFECYCLE_HOOK_NAME = "drain-workers"
+DEFAULT_VISIBILITY = Duration.minutes(2)  # the worker extends it while a job runs
 MAX_HOOK_TIMEOUT = Duration.hours(2)  # the longest a termination lifecycle hook may wait
 SESSION_MANAGER_POLICY = "AmazonSSMManagedInstanceCore"
 SESSION_MANAGER_REASON = (
@@ -110,84 +111,33 @@ class WorkerFleet(Construct):
         self.queue, self.dead_letter_queue = self._job_queue(
             queue, dead_letter_queue, max_receive_count, visibility_timeout
         )
-        visibility = visibility_timeout or Duration.minutes(2)
         self.vpc = vpc or self._new_vpc()
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=self.vpc,
-            description="Workers: no inbound rule; outbound HTTPS to AWS APIs and package repositories",
-            allow_all_outbound=False,
-        )
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.log_group = log_group(self, "WorkerLogs", profile=self.profile)
-        self.role = iam.Role(
-            self,
-            "InstanceRole",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"Workers of {self.node.path}: consume one queue, Session Manager, own logs",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SESSION_MANAGER_POLICY)],
-        )
-        acknowledge(
-            self.role,
-            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SESSION_MANAGER_POLICY}]",
-            SESSION_MANAGER_REASON,
-        )
-        self.queue.grant_consume_messages(self.role)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
         code = s3_assets.Asset(self, "WorkerCode", path=worker_code, exclude=["__pycache__", "*.pyc"])
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[code.bucket.arn_for_objects(code.s3_object_key)]
-            )
-        )
+        self.role = self._instance_role(code)
         stop_timeout = int(drain_timeout.to_seconds()) + 30
         environment = {
-            **(worker_environment or {}),
             "AWS_REGION": Aws.REGION,
             "AWS_DEFAULT_REGION": Aws.REGION,
             "QUEUE_URL": self.queue.queue_url,
             "CONCURRENCY": str(concurrency_per_instance),
-            "VISIBILITY_TIMEOUT_SECONDS": str(int(visibility.to_seconds())),
+            "VISIBILITY_TIMEOUT_SECONDS": str(int((visibility_timeout or DEFAULT_VISIBILITY).to_seconds())),
             "DRAIN_SECONDS": str(int(drain_timeout.to_seconds())),
             "LIFECYCLE_HOOK_NAME": LIFECYCLE_HOOK_NAME,
         }
-        self.launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            instance_type=instance_type,
-            machine_image=machine_image or _amazon_linux_for(instance_type),
-            role=self.role,
-            security_group=self.security_group,
-            user_data=worker_user_data(
-                code=code,
-                command=worker_command,
-                environment=environment,
-                log_group=self.log_group,
-                stop_timeout_seconds=stop_timeout,
-            ),
-            require_imdsv2=True,
-            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
-            http_put_response_hop_limit=1,
-            instance_metadata_tags=True,  # the worker reads its group's name from IMDS
-            detailed_monitoring=True,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        16,
-                        encrypted=True,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+        clashing = sorted(set(worker_environment or {}) & set(environment))
+        if clashing:
+            raise ValueError(f"worker_environment: {', '.join(clashing)} are set by the construct")
+        environment.update(worker_environment or {})
+        user_data = worker_user_data(
+            code=code,
+            command=worker_command,
+            environment=environment,
+            log_group=self.log_group,
+            stop_timeout_seconds=stop_timeout,
         )
+        self.security_group = self._security_group()
+        self.launch_template = self._launch_template(instance_type, machine_image, user_data)
         self.notification_topic = self._notification_topic()
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
@@ -209,7 +159,7 @@ class WorkerFleet(Construct):
             "DrainOnScaleIn",
             lifecycle_hook_name=LIFECYCLE_HOOK_NAME,
             lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-            heartbeat_timeout=Duration.seconds(stop_timeout + 30),
+            heartbeat_timeout=Duration.seconds(stop_timeout + 30),  # outlasts systemd's stop timeout
             default_result=autoscaling.DefaultResult.CONTINUE,
         )
         self._allow_completing_the_lifecycle_action()
@@ -245,6 +195,77 @@ class WorkerFleet(Construct):
         default_policy = self.role.node.find_child("DefaultPolicy")
         acknowledge(default_policy, wildcard_resource(self, objects), OUTPUT_PREFIX_REASON)
 
+    def _instance_role(self, code: s3_assets.Asset) -> iam.Role:
+        """Session Manager, consume this queue, write its own logs, read its own code."""
+        role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Workers of {self.node.path}: consume one queue, Session Manager, own logs",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SESSION_MANAGER_POLICY)],
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SESSION_MANAGER_POLICY}]",
+            SESSION_MANAGER_REASON,
+        )
+        self.queue.grant_consume_messages(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[code.bucket.arn_for_objects(code.s3_object_key)]
+            )
+        )
+        return role
+
+    def _security_group(self) -> ec2.SecurityGroup:
+        group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=self.vpc,
+            description="Workers: no inbound rule; outbound HTTPS to AWS APIs and package repositories",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+        return group
+
+    def _launch_template(
+        self,
+        instance_type: ec2.InstanceType,
+        machine_image: ec2.IMachineImage | None,
+        user_data: ec2.UserData,
+    ) -> ec2.LaunchTemplate:
+        return ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            instance_type=instance_type,
+            machine_image=machine_image or _amazon_linux_for(instance_type),
+            role=self.role,
+            security_group=self.security_group,
+            user_data=user_data,
+            require_imdsv2=True,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            http_put_response_hop_limit=1,
+            instance_metadata_tags=True,  # the worker reads its group's name from IMDS
+            detailed_monitoring=True,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        16,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+
     def _job_queue(
         self,
         queue: sqs.IQueue | None,
@@ -265,7 +286,7 @@ class WorkerFleet(Construct):
                 key=self.queue_key,
                 dead_letter=dlq,
                 max_receive_count=max_receive_count or 5,
-                visibility_timeout=visibility_timeout or Duration.minutes(2),
+                visibility_timeout=visibility_timeout or DEFAULT_VISIBILITY,
             ), dlq
         if max_receive_count is not None:
             raise ValueError("max_receive_count: an existing queue brings its own redrive policy")

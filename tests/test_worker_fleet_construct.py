@@ -264,6 +264,7 @@ def test_nonsense_latency_or_processing_time_is_refused(
         ({"min_capacity": 5, "max_capacity": 2}, "min_capacity: 5 is above max_capacity 2"),
         ({"concurrency_per_instance": 0}, "concurrency_per_instance"),
         ({"drain_timeout": Duration.seconds(5)}, "drain_timeout"),
+        ({"worker_environment": {"QUEUE_URL": "elsewhere"}}, "worker_environment: QUEUE_URL are set by"),
         ({"dead_letter_queue": "given without a queue"}, "dead_letter_queue: only with an existing queue"),
     ],
 )
