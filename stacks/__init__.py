@@ -9,9 +9,10 @@ from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
+from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "ServerlessApi", "OrderWorkflow")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -25,6 +26,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
 
     fan_out = FanOutStack(
         app, "FanOut", profile=profile, description=described("SNS fan-out of order events")
+    )
+    WorkerFleetStack(
+        app, "WorkerFleet", profile=profile, description=described("SQS worker fleet scaled on queue depth")
     )
     ServerlessApiStack(
         app,

@@ -10,3 +10,11 @@ def lambda_dir(name: str) -> str:
     if not path.is_dir():
         raise FileNotFoundError(f"no function code at {path}")
     return str(path)
+
+
+def runtime_dir(name: str) -> str:
+    """Code that runs outside Lambda (e.g. on EC2 workers), shipped as an asset."""
+    path = ROOT / "runtime" / name
+    if not path.is_dir():
+        raise FileNotFoundError(f"no runtime code at {path}")
+    return str(path)

@@ -1,0 +1,347 @@
+"""The worker fleet's worker (runtime/worker_fleet), run for real against moto's SQS and S3."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.kit import ROOT
+
+RUNTIME = ROOT / "runtime" / "worker_fleet"
+MODULES = ("telemetry", "sqs_worker", "instance_lifecycle", "demo_job", "run_worker", "producer")
+MAX_RECEIVES = 3
+
+
+def _load() -> dict[str, ModuleType]:
+    """Import the runtime's modules by their own names, as they import each other on the instance."""
+    for name in MODULES:
+        sys.modules.pop(name, None)
+    sys.path.insert(0, str(RUNTIME))
+    try:
+        return {name: importlib.import_module(name) for name in MODULES}
+    finally:
+        sys.path.remove(str(RUNTIME))
+
+
+RT = _load()
+sqs_worker, demo_job, producer = RT["sqs_worker"], RT["demo_job"], RT["producer"]
+
+
+class Aws:
+    """One input bucket, one versioned output bucket, a job queue redriving to a DLQ."""
+
+    def __init__(self) -> None:
+        region = {"LocationConstraint": "eu-west-1"}
+        self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        self.bodies: dict[str, str] = {}
+        self.s3.create_bucket(Bucket="input", CreateBucketConfiguration=region)  # type: ignore[arg-type]
+        self.s3.create_bucket(Bucket="output", CreateBucketConfiguration=region)  # type: ignore[arg-type]
+        # Versioning shows every write: a job written twice would leave two versions.
+        self.s3.put_bucket_versioning(Bucket="output", VersioningConfiguration={"Status": "Enabled"})
+        self.dlq_url = self.sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])
+        redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": MAX_RECEIVES}
+        self.queue_url = self.sqs.create_queue(
+            QueueName="jobs", Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "30"}
+        )["QueueUrl"]
+
+    def submit(self, tmp: Path, name: str, content: bytes) -> str:
+        path = tmp / name
+        path.write_bytes(content)
+        job_id = str(producer.submit(self.s3, self.sqs, bucket="input", queue_url=self.queue_url, path=path))
+        self.bodies[job_id] = json.dumps(
+            {"jobId": job_id, "input": {"bucket": "input", "key": f"uploads/{job_id}/{name}"}}
+        )
+        return job_id
+
+    def send(self, body: str, queue_url: str | None = None) -> None:
+        self.sqs.send_message(QueueUrl=queue_url or self.queue_url, MessageBody=body)
+
+    def counts(self, queue_url: str) -> tuple[int, int]:
+        """(visible, in flight) messages."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        found = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]  # type: ignore[arg-type]
+        return int(found[names[0]]), int(found[names[1]])
+
+    def versions(self, key: str) -> int:
+        listed = self.s3.list_object_versions(Bucket="output", Prefix=key)
+        return len([v for v in listed.get("Versions", []) if v["Key"] == key])
+
+    def summary(self, job_id: str) -> dict[str, Any]:
+        key = demo_job.result_keys(job_id)[1]
+        return dict(json.loads(self.s3.get_object(Bucket="output", Key=key)["Body"].read()))
+
+    def dead_letters(self) -> list[str]:
+        found = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10)
+        return [m["Body"] for m in found.get("Messages", [])]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        yield Aws()
+
+
+def new_worker(aws: Aws, job: Callable[[dict[str, Any]], Any] | None = None, **settings: Any) -> Any:
+    options = {
+        "concurrency": 4,
+        "wait_seconds": 1,
+        "retry_delay_seconds": 0,
+        "drain_seconds": 5.0,
+        **settings,
+    }
+    options.setdefault("visibility_timeout_seconds", 30)
+    options.setdefault("heartbeat_seconds", 10.0)
+    telemetry = RT["telemetry"].Telemetry("test", stream=io.StringIO())
+    return sqs_worker.Worker(
+        aws.sqs,
+        sqs_worker.Settings(queue_url=aws.queue_url, **options),
+        job or demo_job.FingerprintJob(aws.s3, "output"),
+        telemetry,
+    )
+
+
+def run_until(worker: Any, done: Callable[[], bool], timeout: float = 30) -> None:
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not done():
+            assert time.monotonic() < deadline, f"gave up waiting; counters: {worker.counters}"
+            time.sleep(0.05)
+    finally:
+        worker.stop("test over")
+        thread.join(15)
+    assert not thread.is_alive()
+
+
+def logged(worker: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in worker.log._stream.getvalue().splitlines()]
+
+
+def test_each_job_is_processed_exactly_once_even_when_delivered_twice(aws: Aws, tmp_path: Path) -> None:
+    contents = {f"file{i}.txt": f"line one of {i}\nline two\n".encode() * (i + 1) for i in range(12)}
+    jobs = {aws.submit(tmp_path, name, content): content for name, content in contents.items()}
+    duplicated = list(jobs)[:5]
+    for job_id in duplicated:  # the same job on the queue a second time, as SQS may deliver it
+        aws.send(aws.bodies[job_id])
+    worker = new_worker(aws)
+    run_until(worker, lambda: worker.counters.succeeded == len(jobs) + len(duplicated))
+    for job_id, content in jobs.items():
+        content_key, summary_key = demo_job.result_keys(job_id)
+        assert aws.versions(summary_key) == 1 and aws.versions(content_key) == 1, job_id
+        summary = aws.summary(job_id)
+        assert summary["sha256"] == hashlib.sha256(content).hexdigest()
+        assert summary["lines"] == content.count(b"\n")
+        body = aws.s3.get_object(Bucket="output", Key=content_key)["Body"].read()
+        assert gzip.decompress(body) == content
+    assert aws.counts(aws.queue_url) == (0, 0)
+    assert aws.dead_letters() == []
+    metrics = [r for r in logged(worker) if "_aws" in r]
+    assert len(metrics) == len(jobs) + len(duplicated)
+    assert {r["outcome"] for r in metrics} == {"succeeded"}
+
+
+def test_a_poison_job_lands_in_the_dlq_after_the_receive_count_and_nothing_else_is_lost(
+    aws: Aws, tmp_path: Path
+) -> None:
+    good = [aws.submit(tmp_path, f"ok{i}.txt", b"fine\n") for i in range(6)]
+    poison = json.dumps({"jobId": "poison", "input": {"bucket": "input", "key": "uploads/never-uploaded"}})
+    aws.send(poison)
+    worker = new_worker(aws)
+    run_until(worker, lambda: worker.counters.failed >= MAX_RECEIVES and worker.counters.succeeded == 6)
+    # moto moves a message to the DLQ when it is received once more after the last allowed
+    # receive; a short second run makes that receive.
+    again = new_worker(aws)
+    run_until(again, lambda: aws.counts(aws.dlq_url)[0] == 1)
+    assert worker.counters.failed == MAX_RECEIVES and again.counters.failed == 0
+    assert aws.dead_letters() == [poison]
+    assert aws.counts(aws.queue_url) == (0, 0)
+    assert all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in good)
+    failures = [r for r in logged(worker) if r.get("message") == "job failed"]
+    assert [r["receives"] for r in failures] == [1, 2, 3] and {r["job_id"] for r in failures} == {"poison"}
+
+
+def test_a_malformed_job_is_reported_and_the_worker_goes_on(aws: Aws, tmp_path: Path) -> None:
+    aws.send("this is not json")
+    aws.send(json.dumps({"jobId": 42}))
+    aws.send(json.dumps({"jobId": "no-input"}))
+    good = [aws.submit(tmp_path, f"ok{i}.txt", b"fine\n") for i in range(4)]
+    worker = new_worker(aws)
+    run_until(
+        worker, lambda: worker.counters.malformed == 3 * MAX_RECEIVES and worker.counters.succeeded == 4
+    )
+    reports = [r for r in logged(worker) if r.get("message") == "malformed job"]
+    reasons = {r["reason"] for r in reports}
+    assert any("not JSON" in reason for reason in reasons)
+    assert any("jobId" in reason for reason in reasons)
+    assert any("input" in reason for reason in reasons)
+    assert all(r["level"] == "ERROR" and r["message_id"] for r in reports)
+    assert all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in good)
+    assert {r["outcome"] for r in logged(worker) if "_aws" in r} == {"succeeded", "malformed"}
+
+
+def test_sigterm_mid_batch_leaves_no_message_unfinished_and_invisible(aws: Aws, tmp_path: Path) -> None:
+    """Some jobs finish, the slow ones are still running when SIGTERM comes: after the drain
+    every message is either deleted with its result written, or visible on the queue again."""
+    fast = [aws.submit(tmp_path, f"fast{i}.txt", b"quick\n") for i in range(3)]
+    slow = [aws.submit(tmp_path, f"slow{i}.txt", b"slow\n") for i in range(3)]
+    real_job = demo_job.FingerprintJob(aws.s3, "output")
+    gate, started = threading.Event(), threading.Semaphore(0)
+
+    def job(body: dict[str, Any]) -> Any:
+        if body["jobId"] in slow:
+            started.release()
+            gate.wait(30)
+        return real_job(body)
+
+    worker = new_worker(aws, job, concurrency=6, drain_seconds=0.5)
+
+    def terminate_when_slow_jobs_run() -> None:
+        for _ in slow:
+            assert started.acquire(timeout=20)
+        while worker.counters.succeeded < len(fast):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: worker.stop("SIGTERM"))
+    killer = threading.Thread(target=terminate_when_slow_jobs_run)
+    try:
+        killer.start()
+        assert worker.run() == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        gate.set()
+        killer.join(10)
+    assert worker.stop_reason == "SIGTERM"
+    visible, invisible = aws.counts(aws.queue_url)
+    assert (visible, invisible) == (len(slow), 0)
+    assert worker.counters.released == len(slow)
+    assert all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in fast)
+    waiting = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["jobId"] for m in waiting) == sorted(slow)
+
+
+def test_the_heartbeat_keeps_a_long_job_invisible_to_other_receives(aws: Aws, tmp_path: Path) -> None:
+    job_id = aws.submit(tmp_path, "long.txt", b"long\n")
+    real_job = demo_job.FingerprintJob(aws.s3, "output")
+    runs: list[str] = []
+
+    def long_job(body: dict[str, Any]) -> Any:
+        runs.append(body["jobId"])
+        time.sleep(5)  # 2.5 x the visibility timeout; free slots keep polling meanwhile
+        return real_job(body)
+
+    worker = new_worker(aws, long_job, visibility_timeout_seconds=2, heartbeat_seconds=0.5)
+    run_until(worker, lambda: worker.counters.succeeded == 1)
+    # Had the message become visible mid-job, a free slot would have started it a second time.
+    assert runs == [job_id]
+    assert aws.versions(demo_job.result_keys(job_id)[1]) == 1
+    assert aws.counts(aws.queue_url) == (0, 0)
+
+
+class FakeInstance(BaseHTTPRequestHandler):
+    """IMDSv2 and the Auto Scaling query API on loopback (moto 5.2.5 has no
+    CompleteLifecycleAction): records what the worker sends."""
+
+    target_state = "InService"
+    completions: list[dict[str, str]] = []  # noqa: RUF012
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: str, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def do_PUT(self) -> None:
+        self._reply(200, "token-123") if self.path == "/latest/api/token" else self._reply(404, "")
+
+    def do_GET(self) -> None:
+        if self.headers.get("X-aws-ec2-metadata-token") != "token-123":
+            return self._reply(401, "")
+        answers = {
+            "/latest/meta-data/autoscaling/target-lifecycle-state": type(self).target_state,
+            "/latest/meta-data/instance-id": "i-0123456789abcdef0",
+            "/latest/meta-data/tags/instance/aws:autoscaling:groupName": "fleet-group",
+        }
+        path = urllib.parse.unquote(self.path)
+        self._reply(200, answers[path]) if path in answers else self._reply(404, "")
+
+    def do_POST(self) -> None:
+        form = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        type(self).completions.append(dict(urllib.parse.parse_qsl(form)))
+        body = '<CompleteLifecycleActionResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
+        body += "<CompleteLifecycleActionResult/><ResponseMetadata><RequestId>1</RequestId>"
+        body += "</ResponseMetadata></CompleteLifecycleActionResponse>"
+        self._reply(200, body, "text/xml")
+
+
+def test_scale_in_drains_then_completes_the_lifecycle_action(aws: Aws, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeInstance)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeInstance.target_state, FakeInstance.completions = "InService", []
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        env = {
+            "QUEUE_URL": aws.queue_url,
+            "OUTPUT_BUCKET": "output",
+            "WAIT_SECONDS": "1",
+            "LIFECYCLE_HOOK_NAME": "drain-workers",
+            "IMDS_URL": url,
+        }
+        session = boto3.session.Session()
+        autoscaling = session.client("autoscaling", endpoint_url=url)
+        worker = RT["run_worker"].build(env, session=session)
+        worker.lifecycle.autoscaling = autoscaling  # the fake endpoint; SQS and S3 stay on moto
+        worker.settings = sqs_worker.Settings(**{**worker.settings.__dict__, "lifecycle_poll_seconds": 0.1})
+        worker.log._stream = io.StringIO()
+        job_id = aws.submit(tmp_path, "a.txt", b"a\n")
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while worker.counters.succeeded < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert FakeInstance.completions == []
+        FakeInstance.target_state = "Terminated"
+        thread.join(15)
+        assert not thread.is_alive() and worker.stop_reason == "scale-in"
+    finally:
+        server.shutdown()
+        server.server_close()
+    [call] = FakeInstance.completions
+    assert call["Action"] == "CompleteLifecycleAction"
+    assert call["LifecycleHookName"] == "drain-workers"
+    assert call["AutoScalingGroupName"] == "fleet-group"
+    assert call["InstanceId"] == "i-0123456789abcdef0"
+    assert call["LifecycleActionResult"] == "CONTINUE"
+    assert aws.versions(demo_job.result_keys(job_id)[1]) == 1
+    assert "lifecycle action completed" in [r.get("message") for r in logged(worker)]
+
+
+def test_settings_refuse_a_heartbeat_slower_than_the_visibility_timeout() -> None:
+    with pytest.raises(ValueError, match="heartbeat_seconds"):
+        sqs_worker.Settings(queue_url="q", visibility_timeout_seconds=10, heartbeat_seconds=10)
+    with pytest.raises(ValueError, match="concurrency"):
+        sqs_worker.Settings(queue_url="q", concurrency=0)
