@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ from stacks import build_app
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("sandbox", "production")
 PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
+# The feature flags and defaults `cdk synth` reads from cdk.json: without them the in-process
+# templates would differ from what the CLI synthesizes and deploys.
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
 @functools.cache
@@ -29,7 +33,7 @@ def assembly(profile: str) -> cx_api.CloudAssembly:
     """The whole app, synthesized once per test session and profile, security gate included:
     an unacknowledged nag finding raises here."""
     outdir = tempfile.mkdtemp(prefix=f"cdk.out.{profile}.")
-    app = cdk.App(context={"profile": profile, **PATH_METADATA}, outdir=outdir)
+    app = cdk.App(context={**CDK_JSON_CONTEXT, "profile": profile, **PATH_METADATA}, outdir=outdir)
     return build_app(app).synth()
 
 
@@ -42,8 +46,10 @@ def template(stack: str, profile: str) -> Template:
 
 
 def bare_stack(context: dict[str, Any] | None = None) -> cdk.Stack:
-    """A fresh App with the security gate, and one empty Stack to build a construct in."""
-    app = cdk.App(context={**PATH_METADATA, **(context or {})})
+    """A fresh App with the security gate, and one empty Stack to build a construct in.
+
+    Like a user's app made by `cdk init`, it carries cdk.json's feature flags."""
+    app = cdk.App(context={**CDK_JSON_CONTEXT, **PATH_METADATA, **(context or {})})
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return cdk.Stack(app, "Bare")
 
@@ -74,6 +80,16 @@ def resolve_ref(document: dict[str, Any], value: Any) -> str:
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return str(value["Fn::GetAtt"][0])
     raise AssertionError(f"not a reference: {value!r}")
+
+
+def cross_stack_name(value: Any) -> str | None:
+    """The output a value reads from another stack (Fn::ImportValue, or Fn::GetStackOutput,
+    which CDK writes under the recommended flags), or None for a value of this stack."""
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        return str(value["Fn::ImportValue"])
+    if isinstance(value, dict) and "Fn::GetStackOutput" in value:
+        return str(value["Fn::GetStackOutput"]["OutputName"])
+    return None
 
 
 def load_module(function_dir: str, module: str, alias: str = "") -> ModuleType:

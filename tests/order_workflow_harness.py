@@ -28,7 +28,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from tests.kit import load_module, one, template_json
+from tests.kit import cross_stack_name, load_module, one, template_json
 
 STACK = "OrderWorkflow"
 ACCOUNT = "123456789012"
@@ -47,8 +47,8 @@ def _token_name(token: dict[str, Any]) -> str:
         return str(token["Ref"])
     if "Fn::GetAtt" in token:
         return str(token["Fn::GetAtt"][0])
-    if "Fn::ImportValue" in token:
-        return str(token["Fn::ImportValue"])
+    if (name := cross_stack_name(token)) is not None:
+        return name
     raise AssertionError(f"unexpected token in the definition: {token!r}")
 
 

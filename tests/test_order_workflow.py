@@ -21,7 +21,7 @@ from patterns.order_workflow import OrderWorkflow
 from patterns.python_function import PythonFunction
 from patterns.saga import RetryPolicy
 from stacks.paths import lambda_dir
-from tests.kit import PROFILES, bare_stack, one, resolve_ref, resources, template_json
+from tests.kit import PROFILES, bare_stack, cross_stack_name, one, resolve_ref, resources, template_json
 from tests.order_workflow_harness import STACK, all_states, definition_of
 
 FORWARD_TASKS = ("TakePayment", "ArrangeShipment", "RecordOrderCompleted", "PublishOrderCompleted")
@@ -162,11 +162,14 @@ def test_the_workflow_publishes_to_the_fan_out_topic_with_its_key() -> None:
     document = template_json(STACK, "sandbox")
     _, policy = one(document, "AWS::IAM::Policy", "/StateMachine/Role/")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    imports = {
-        str(statement["Resource"].get("Fn::ImportValue", "")): statement["Action"]
-        for statement in statements
-        if isinstance(statement["Resource"], dict)
-    }
+    imports: dict[str, Any] = {}
+    for statement in statements:
+        targets = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for target in targets:
+            if (name := cross_stack_name(target)) is not None:
+                imports[name] = statement["Action"]
     topic = next(name for name in imports if "OrderEventsTopic" in name and "Key" not in name)
     key = next(name for name in imports if "OrderEventsTopicKey" in name)
     assert imports[topic] == "sns:Publish"
