@@ -1,0 +1,138 @@
+"""A stack's Mermaid flowchart: one node per resource a person cares about, labelled by its
+construct path, inside its VPC's subnet tier when it has one, with its plumbing as a note."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from tools.diagrams import catalog
+from tools.diagrams.edges import FAILURE, INTERNET, edges
+from tools.diagrams.markup import slug, text
+from tools.diagrams.template import Template
+
+SUBNET_GROUPS = frozenset(
+    {
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::ElastiCache::SubnetGroup",
+        "AWS::DAX::SubnetGroup",
+        "AWS::DocDB::DBSubnetGroup",
+        "AWS::Redshift::ClusterSubnetGroup",
+        "AWS::RDS::DBCluster",
+    }
+)
+ALARM = "AWS::CloudWatch::Alarm"
+ALARM_ACTIONS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+COUNTED = ("alarm", "resource", "subnet")  # "1 alarm" reads better than "alarm"
+NOTIFIED_BY = "~notified by alarms"  # sorts after the folded kinds
+
+
+def plural(word: str, count: int) -> str:
+    if count == 1:
+        return f"{count} {word}" if word in COUNTED else word
+    if word.endswith("y") and not word.endswith("ey"):
+        return f"{count} {word[:-1]}ies"
+    return f"{count} {word}" + ("" if word.endswith("s") else "s")
+
+
+def notes(t: Template) -> dict[str, list[str]]:
+    """For each node, what is folded into it (counted by kind) and what reports to it."""
+    folded: dict[str, Counter[str]] = defaultdict(Counter)
+    for logical_id in t.resources:
+        resource_type = t.type_of(logical_id)
+        if resource_type in catalog.CONNECTORS:
+            continue
+        if not t.is_node(logical_id):
+            kind = catalog.kind(resource_type)
+            if logical_id in t.custom_resource_helpers:
+                kind = "custom resource function"
+            for node in t.served_by(logical_id):
+                folded[node][kind] += 1
+        if resource_type == ALARM:
+            for target in t.refs_in(logical_id, *ALARM_ACTIONS):
+                for node in t.served_by(target):
+                    folded[node][NOTIFIED_BY] += 1
+    for node in t.nodes:
+        if t.type_of(node) == "AWS::KMS::Key":
+            users = t.owners(node, frozenset({node}), keys_fold=True)
+            folded[node][f"encrypts {plural('resource', len(users))}"] += 1
+    return {node: [_note(word, count) for word, count in sorted(c.items())] for node, c in folded.items()}
+
+
+def _note(word: str, count: int) -> str:
+    if word == NOTIFIED_BY:
+        return f"notified by {plural('alarm', count)}"
+    return word if word.startswith("encrypts") else plural(word, count)
+
+
+def tiers(t: Template) -> dict[str, tuple[str, str]]:
+    """Subnet id -> (VPC logical id, tier label) from the subnet tags CDK writes."""
+    found = {}
+    for logical_id in t.resources:
+        if t.type_of(logical_id) != catalog.SUBNET:
+            continue
+        tags = {tag.get("Key"): tag.get("Value") for tag in t.properties(logical_id).get("Tags", [])}
+        name, kind = tags.get("aws-cdk:subnet-name"), tags.get("aws-cdk:subnet-type")
+        label = f"{name} subnets" if name else "subnets"
+        if kind and kind != name:
+            label += f" ({kind.lower()})"
+        vpcs = t.refs_in(logical_id, "VpcId")
+        if vpcs:
+            found[logical_id] = (vpcs[0], label)
+    return found
+
+
+def placement(t: Template) -> dict[str, tuple[str, str]]:
+    """Node -> (VPC, tier label), or (VPC, "") when it spans tiers, for nodes in subnets."""
+    subnets = tiers(t)
+    placed = {}
+    for node in t.nodes:
+        reached = set(t.refs_in(node))
+        for other in list(reached):
+            if t.type_of(other) in SUBNET_GROUPS:
+                reached |= set(t.refs_in(other))
+        spots = {subnets[s] for s in reached if s in subnets}
+        if not spots:  # in a VPC, not in its subnets (a target group, an endpoint)
+            spots = {(vpc, "") for vpc in t.refs_in(node, "VpcId") if t.type_of(vpc) == catalog.VPC}
+        vpcs = {vpc for vpc, _ in spots}
+        if len(vpcs) == 1:
+            labels = {label for _, label in spots}
+            placed[node] = (vpcs.pop(), labels.pop() if len(labels) == 1 else "")
+    return placed
+
+
+def node_line(t: Template, node: str, folded: list[str]) -> str:
+    opening, closing = catalog.SHAPE.get(t.type_of(node), ("[", "]"))
+    label = f"{t.path(node)}<br/>{catalog.kind(t.type_of(node))}"
+    if folded:
+        label += "<br/>+ " + ", ".join(folded)
+    return f'{node}{opening}"{text(label)}"{closing}'.replace("#lt;br/#gt;", "<br/>")
+
+
+def flowchart(t: Template) -> str:
+    folded = notes(t)
+    placed = placement(t)
+    links = edges(t)
+    containers = sorted({vpc for vpc, _ in placed.values()})
+    lines = ["flowchart LR"]
+    if any(link.source == INTERNET for link in links):
+        lines.append(f"  {INTERNET}((Internet))")
+    for node in t.nodes:
+        if node not in placed and node not in containers:
+            lines.append("  " + node_line(t, node, folded.get(node, [])))
+    for vpc in containers:
+        title = f"{t.path(vpc)}<br/>VPC" + ("<br/>+ " + ", ".join(folded[vpc]) if folded.get(vpc) else "")
+        lines.append(f'  subgraph {vpc}["{text(title).replace("#lt;br/#gt;", "<br/>")}"]')
+        members = sorted((label, node) for node, (where, label) in placed.items() if where == vpc)
+        for tier in sorted({label for label, _ in members}):
+            inner = "    "
+            if tier:
+                lines.append(f'    subgraph {vpc}_{slug(tier)}["{text(tier)}"]')
+                inner = "      "
+            lines += [inner + node_line(t, n, folded.get(n, [])) for label, n in members if label == tier]
+            if tier:
+                lines.append("    end")
+        lines.append("  end")
+    for link in links:
+        arrow = "-.->" if link.style == FAILURE else "-->"
+        lines.append(f'  {link.source} {arrow}|"{text(link.label)}"| {link.target}')
+    return "\n".join(lines) + "\n"
