@@ -378,3 +378,12 @@ def test_stacks_of_a_nested_stage_assembly_are_found(tmp_path: Path) -> None:
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert [t.stack for t in cloud_assembly.load(tmp_path)] == sorted(TEMPLATES)
+
+
+def test_markers_quoted_in_a_code_block_are_left_alone(tmp_path: Path) -> None:
+    write_pages(tmp_path)
+    quoted = "```markdown\n<!-- diagram:Api:begin -->\n<!-- diagram:Api:end -->\n```\n"
+    (tmp_path / "docs" / "howto.md").write_text(quoted)
+    result = pages.refresh(list(TEMPLATES.values()), tmp_path)
+    assert result.problems == []
+    assert tmp_path / "docs" / "howto.md" not in result.changed
