@@ -114,11 +114,24 @@ def test_rest_api_methods_are_edges_to_their_integrations() -> None:
     found = links("Api")
     assert ("Orders", "Handler", FLOW, "GET /orders/{id}, POST /orders") in found
     assert ("Orders", "Flow", FLOW, "PUT /") in found  # a service integration, its role left out
-    assert len([edge for edge in found if edge[0] == "Orders"]) == 2  # the MOCK method has none
+    methods = {label for edge in found if edge[0] == "Orders" for label in edge[3].split(", ")}
+    assert "GET /" not in methods  # a MOCK integration calls nothing
 
 
 def test_http_api_routes_go_through_their_integration() -> None:
     assert ("Items", "Handler", FLOW, "POST /items") in links("Api")
+
+
+def test_authorizers_and_web_acls_are_edges_of_the_api() -> None:
+    found = links("Api")
+    assert ("Orders", "Users", FLOW, "authorizer") in found
+    assert ("Firewall", "Orders", FLOW, "protects") in found
+    assert notes_by_path("Api")["Users"] == ["user pool client"]
+
+
+def test_a_dashboard_is_a_node_with_no_edges() -> None:
+    assert "Dashboard" in node_paths("Api")
+    assert not [edge for edge in links("Api") if "Dashboard" in (edge[0], edge[1])]
 
 
 def test_api_plumbing_folds_into_the_api() -> None:
@@ -256,6 +269,16 @@ def test_unknown_types_are_plain_nodes_with_their_references() -> None:
     assert 'Widget["Gadgets/Widget<br/>AWS::Acme::Widget"]' in flowchart(t)
 
 
+def test_values_imported_from_another_stack_are_nodes_named_by_the_exporting_stack() -> None:
+    imported = "Events/Topic in stack Messaging"
+    assert (imported, "Mail/Inbox", FLOW, "sqs") in links("Oddities")  # a cross-stack subscription
+    assert ("Gadgets/Widget", imported, FLOW, "Topic") in links("Oddities")
+    assert ("Batch", imported, FLOW, "sns:publish") in links("Workflow")
+    assert f"sns:publish {imported}" in machine("Workflow", "Batch")
+    chart = flowchart(TEMPLATES["Oddities"])
+    assert 'import_Messaging_EventsTopicArn["Events/Topic in stack Messaging<br/>imported"]' in chart
+
+
 def test_custom_resources_and_their_functions_fold_into_the_resource_they_manage() -> None:
     assert notes_by_path("Oddities")["Uploads"] == ["custom resource", "custom resource function", "role"]
 
@@ -285,7 +308,7 @@ def test_output_does_not_depend_on_resource_order() -> None:
         shuffled = list(t.document["Resources"].items())
         random.Random(7).shuffle(shuffled)
         document = {**t.document, "Resources": dict(shuffled)}
-        again = Template(t.stack, document, t.paths_from_metadata)
+        again = Template(t.stack, document, t.paths_from_metadata, t.exports)
         assert flowchart(again) == flowchart(t), stack
 
 
@@ -324,6 +347,7 @@ def test_overview_links_each_stack_to_its_page_and_draws_cross_stack_references(
     readme = pages.refresh(list(TEMPLATES.values()), tmp_path).changed[tmp_path / "README.md"]
     assert "| Workflow | [docs/workflow.md](docs/workflow.md) | 12 | 7 |" in readme
     assert 'stack_Messaging -->|"Events/Topic"| stack_Oddities' in readme
+    assert 'stack_Messaging -->|"Events/Topic"| stack_Workflow' in readme
     assert readme.endswith("<!-- diagram:overview:end -->\nEnd.\n")
 
 

@@ -55,6 +55,12 @@ FOLD_INTO_REFERENCED: dict[str, tuple[str, ...]] = {
     "AWS::ApiGateway::GatewayResponse": ("RestApiId",),
     "AWS::ApiGateway::UsagePlan": ("ApiStages",),
     "AWS::ApiGatewayV2::Route": ("ApiId",),
+    "AWS::ApiGateway::UsagePlanKey": ("UsagePlanId",),
+    "AWS::Cognito::UserPoolClient": ("UserPoolId",),
+    "AWS::Cognito::UserPoolDomain": ("UserPoolId",),
+    "AWS::Cognito::UserPoolResourceServer": ("UserPoolId",),
+    "AWS::Cognito::UserPoolGroup": ("UserPoolId",),
+    "AWS::CloudWatch::CompositeAlarm": ("AlarmRule",),
     "AWS::ApiGatewayV2::Integration": ("ApiId",),
     "AWS::ApiGatewayV2::Stage": ("ApiId",),
     "AWS::ApiGatewayV2::Authorizer": ("ApiId",),
@@ -88,8 +94,13 @@ FOLD_INTO_REFERRER = frozenset(
         "AWS::Lambda::LayerVersion",
         "AWS::KMS::Key",
         "AWS::IAM::ManagedPolicy",
+        "AWS::ECS::TaskDefinition",
+        "AWS::ApiGateway::ApiKey",
     }
 )
+
+# Nodes whose references are not connections: a dashboard names what it charts.
+NO_REFERENCE_EDGES = frozenset({"AWS::CloudWatch::Dashboard"})
 
 # Types whose references never make them the owner of what they refer to: policies grant,
 # alarms watch, ingress rules connect, key policies name principals.
@@ -102,6 +113,7 @@ NEVER_OWNS = frozenset(
         "AWS::S3::BucketPolicy",
         "AWS::Lambda::Permission",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::CompositeAlarm",
         "AWS::CloudWatch::Dashboard",
         "AWS::EC2::SecurityGroupIngress",
         "AWS::EC2::SecurityGroupEgress",
@@ -124,6 +136,9 @@ CONNECTORS = frozenset(
         "AWS::ApiGateway::Method",
         "AWS::ApiGatewayV2::Route",
         "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGateway::Authorizer",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
 
@@ -195,6 +210,17 @@ KIND = {
     "AWS::ApiGateway::Stage": "stage",
     "AWS::ApiGateway::Account": "API Gateway account",
     "AWS::CloudFormation::CustomResource": "custom resource",
+    "AWS::Cognito::UserPool": "user pool",
+    "AWS::Cognito::UserPoolClient": "user pool client",
+    "AWS::Cognito::UserPoolDomain": "user pool domain",
+    "AWS::WAFv2::WebACL": "web ACL",
+    "AWS::CloudWatch::Dashboard": "dashboard",
+    "AWS::CloudWatch::CompositeAlarm": "composite alarm",
+    "AWS::ECS::Cluster": "ECS cluster",
+    "AWS::ECS::Service": "ECS service",
+    "AWS::ECS::TaskDefinition": "task definition",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "scalable target",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "scaling policy",
 }
 
 # Mermaid shapes (opening, closing) by type; the default is a rectangle.

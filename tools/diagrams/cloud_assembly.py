@@ -18,7 +18,28 @@ class AssemblyError(Exception):
 
 
 def load(cdk_out: Path) -> list[Template]:
-    """Every stack in the assembly (nested stage assemblies included), sorted by display name."""
+    """Every stack in the assembly (nested stage assemblies included), sorted by display name,
+    each knowing what the others export."""
+    templates = _load(cdk_out)
+    exports = {name: f"{path} in stack {stack}" for stack, name, path in exported(templates)}
+    for template in templates:
+        template.exports = exports
+    return templates
+
+
+def exported(templates: list[Template]) -> list[tuple[str, str, str]]:
+    """(stack, export name, construct path of the exported resource) of every export."""
+    found = []
+    for t in templates:
+        for output in t.document.get("Outputs", {}).values():
+            name = output.get("Export", {}).get("Name")
+            if isinstance(name, str):
+                targets = [i for i in t.refs_of(output.get("Value")) if i in t.resources]
+                found.append((t.stack, name, t.path(targets[0]) if targets else name))
+    return sorted(found)
+
+
+def _load(cdk_out: Path) -> list[Template]:
     manifest_file = cdk_out / "manifest.json"
     if not manifest_file.is_file():
         raise AssemblyError(f"{cdk_out}: no manifest.json; is this a cdk.out folder? Run `cdk synth` first")
@@ -27,7 +48,7 @@ def load(cdk_out: Path) -> list[Template]:
     for artifact_id, artifact in sorted(manifest.get("artifacts", {}).items()):
         properties = artifact.get("properties", {})
         if artifact.get("type") == NESTED_ASSEMBLY:
-            templates += load(cdk_out / properties["directoryName"])
+            templates += _load(cdk_out / properties["directoryName"])
         elif artifact.get("type") == STACK:
             document = json.loads((cdk_out / properties["templateFile"]).read_text())
             name = artifact.get("displayName", artifact_id)

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tools.diagrams import catalog
 from tools.diagrams.state_machine import task_actions
-from tools.diagrams.template import Template
+from tools.diagrams.template import Template, is_import
 
 INTERNET = "Internet"
 # Policy documents grant or restrict access; they say nothing about where data flows.
@@ -150,6 +151,16 @@ def http_route(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
     yield Raw(_ids(t.refs_in(i, "ApiId")), _ids(targets), str(p.get("RouteKey", "route")))
 
 
+def authorizer(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
+    api = t.refs_in(i, "RestApiId", "ApiId")
+    providers = t.refs_in(i, "ProviderARNs", "AuthorizerUri", "JwtConfiguration")
+    yield Raw(_ids(api), _ids(providers), "authorizer")
+
+
+def web_acl_association(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
+    yield Raw(_ids(t.refs_in(i, "WebACLArn")), _ids(t.refs_in(i, "ResourceArn")), "protects")
+
+
 def queue(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
     redrive = p.get("RedrivePolicy", {})
     after = f" after {redrive['maxReceiveCount']} receives" if "maxReceiveCount" in redrive else ""
@@ -201,6 +212,9 @@ RULES: dict[str, tuple[Rule, tuple[str, ...]]] = {
     "AWS::EC2::SecurityGroupIngress": (security_group_ingress, ()),
     "AWS::ApiGateway::Method": (rest_method, ()),
     "AWS::ApiGatewayV2::Route": (http_route, ()),
+    "AWS::ApiGateway::Authorizer": (authorizer, ()),
+    "AWS::ApiGatewayV2::Authorizer": (authorizer, ()),
+    "AWS::WAFv2::WebACLAssociation": (web_acl_association, ()),
     "AWS::SQS::Queue": (queue, ("RedrivePolicy",)),
     "AWS::SNS::Topic": (topic, ("Subscription",)),
     "AWS::Lambda::Function": (function, ("DeadLetterConfig",)),
@@ -221,7 +235,7 @@ def _generic(t: Template, i: str, skip: tuple[str, ...]) -> Iterator[Raw]:
         target = reference.target
         if not reference.where or reference.where[0] in skip or reference.where[0] in POLICY_PROPERTIES:
             continue
-        if not t.is_node(target):
+        if not t.is_node(target) and not is_import(target):
             continue
         if t.type_of(target) in ("AWS::KMS::Key", "AWS::EC2::VPC"):
             continue
@@ -236,7 +250,7 @@ def raw_edges(t: Template) -> Iterator[Raw]:
         rule, skip = RULES.get(t.type_of(logical_id), (None, ()))
         if rule is not None:
             yield from rule(t, logical_id, t.properties(logical_id))
-        if t.is_node(logical_id):
+        if t.is_node(logical_id) and t.type_of(logical_id) not in catalog.NO_REFERENCE_EDGES:
             yield from _generic(t, logical_id, skip)
 
 

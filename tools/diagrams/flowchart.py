@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from tools.diagrams import catalog
 from tools.diagrams.edges import FAILURE, INTERNET, edges
 from tools.diagrams.markup import slug, text
-from tools.diagrams.template import Template
+from tools.diagrams.template import IMPORT, Template, is_import
 
 SUBNET_GROUPS = frozenset(
     {
@@ -108,6 +108,11 @@ def node_line(t: Template, node: str, folded: list[str]) -> str:
     return f'{node}{opening}"{text(label)}"{closing}'.replace("#lt;br/#gt;", "<br/>")
 
 
+def mermaid_id(node: str) -> str:
+    """Logical ids are safe as they are; an imported value gets an id from its export name."""
+    return "import_" + slug(node.removeprefix(IMPORT)) if is_import(node) else node
+
+
 def flowchart(t: Template) -> str:
     folded = notes(t)
     placed = placement(t)
@@ -116,6 +121,9 @@ def flowchart(t: Template) -> str:
     lines = ["flowchart LR"]
     if any(link.source == INTERNET for link in links):
         lines.append(f"  {INTERNET}((Internet))")
+    for imported in sorted({n for link in links for n in (link.source, link.target) if is_import(n)}):
+        label = text(f"{t.path(imported)}<br/>imported").replace("#lt;br/#gt;", "<br/>")
+        lines.append(f'  {mermaid_id(imported)}["{label}"]')
     for node in t.nodes:
         if node not in placed and node not in containers:
             lines.append("  " + node_line(t, node, folded.get(node, [])))
@@ -134,5 +142,6 @@ def flowchart(t: Template) -> str:
         lines.append("  end")
     for link in links:
         arrow = "-.->" if link.style == FAILURE else "-->"
-        lines.append(f'  {link.source} {arrow}|"{text(link.label)}"| {link.target}')
+        source, target = mermaid_id(link.source), mermaid_id(link.target)
+        lines.append(f'  {source} {arrow}|"{text(link.label)}"| {target}')
     return "\n".join(lines) + "\n"

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.diagrams import cloud_assembly
 from tools.diagrams.flowchart import flowchart
 from tools.diagrams.markup import text
 from tools.diagrams.state_machine import state_machines
-from tools.diagrams.template import Template
+from tools.diagrams.template import IMPORT, Template, is_import
 
 BEGIN = re.compile(r"<!-- diagram:(?P<key>[\w./:-]+):begin -->")
 FENCE = re.compile(r"(```|~~~)")
@@ -110,29 +111,15 @@ def _stack_id(stack: str) -> str:
 
 def cross_stack(templates: list[Template]) -> list[tuple[str, str, str]]:
     """(exporting stack, importing stack, exported resource path) for each Fn::ImportValue."""
-    exports: dict[str, tuple[str, str]] = {}
-    for t in templates:
-        for output in t.document.get("Outputs", {}).values():
-            name = output.get("Export", {}).get("Name")
-            if isinstance(name, str):
-                targets = t.refs_of(output.get("Value"))
-                exports[name] = (t.stack, t.path(targets[0]) if targets else name)
+    exports = {name: (stack, path) for stack, name, path in cloud_assembly.exported(templates)}
     found = set()
     for t in templates:
-        for name in _imports(t.document.get("Resources", {})):
-            if name in exports and exports[name][0] != t.stack:
-                found.add((exports[name][0], t.stack, exports[name][1]))
+        for logical_id in t.resources:
+            for target in t.refs_in(logical_id):
+                name = target.removeprefix(IMPORT)
+                if is_import(target) and name in exports and exports[name][0] != t.stack:
+                    found.add((exports[name][0], t.stack, exports[name][1]))
     return sorted(found)
-
-
-def _imports(value: object) -> list[str]:
-    if isinstance(value, dict):
-        if isinstance(value.get("Fn::ImportValue"), str):
-            return [value["Fn::ImportValue"]]
-        return [name for item in value.values() for name in _imports(item)]
-    if isinstance(value, list):
-        return [name for item in value for name in _imports(item)]
-    return []
 
 
 @dataclass

@@ -78,13 +78,12 @@ def token_name(t: Template, token: Any) -> str:
     if isinstance(token, dict) and "Fn::GetAtt" in token:
         target = token["Fn::GetAtt"]
         return _path(t, target[0] if isinstance(target, list) else str(target).split(".")[0])
-    if isinstance(token, dict) and "Fn::ImportValue" in token:
-        return f"import {token['Fn::ImportValue']}"
-    return "token"
+    referred = t.refs_of(token)  # an imported value, or a resource inside another function
+    return _path(t, referred[0]) if referred else "token"
 
 
 def _path(t: Template, logical_id: str) -> str:
-    if logical_id not in t.resources:
+    if not t.exists(logical_id):
         return logical_id
     served = t.served_by(logical_id)
     return t.path(served[0] if served else logical_id)

@@ -13,6 +13,15 @@ from typing import Any
 from tools.diagrams import catalog
 
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+IMPORT = "import:"
+"""Prefix of the id standing for a value imported from another stack (Fn::ImportValue)."""
+IMPORTED_TYPE = "Fn::ImportValue"
+
+
+def is_import(logical_id: str) -> bool:
+    return logical_id.startswith(IMPORT)
+
+
 PathKey = tuple[str | int, ...]
 
 
@@ -32,6 +41,9 @@ def references(value: Any, where: PathKey = (), local: frozenset[str] = frozense
         if "Ref" in value and isinstance(value["Ref"], str):
             if not value["Ref"].startswith("AWS::"):
                 yield Reference(value["Ref"], where)
+            return
+        if isinstance(value.get("Fn::ImportValue"), str):
+            yield Reference(IMPORT + value["Fn::ImportValue"], where)
             return
         if "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"]
@@ -59,6 +71,8 @@ class Template:
     document: dict[str, Any]
     paths_from_metadata: dict[str, str] = field(default_factory=dict)
     """Logical id -> construct path from the stack's metadata file, when the template has none."""
+    exports: dict[str, str] = field(default_factory=dict)
+    """Export name -> "Stack/construct path" of what another stack exports under that name."""
 
     def __post_init__(self) -> None:
         self.resources: dict[str, dict[str, Any]] = {
@@ -69,22 +83,31 @@ class Template:
         self.outgoing: dict[str, list[Reference]] = {}
         self.incoming: dict[str, list[tuple[str, Reference]]] = defaultdict(list)
         for logical_id, resource in self.resources.items():
-            found = [r for r in references(resource.get("Properties", {})) if r.target in self.resources]
+            found = [r for r in references(resource.get("Properties", {})) if self.exists(r.target)]
             self.outgoing[logical_id] = sorted(set(found), key=lambda r: (r.target, str(r.where)))
             for reference in self.outgoing[logical_id]:
                 self.incoming[reference.target].append((logical_id, reference))
 
+    def exists(self, logical_id: str) -> bool:
+        """A resource of this template, or a value imported from another stack."""
+        return logical_id in self.resources or is_import(logical_id)
+
     def type_of(self, logical_id: str) -> str:
+        if is_import(logical_id):
+            return IMPORTED_TYPE
         return str(self.resources[logical_id]["Type"])
 
     def properties(self, logical_id: str) -> dict[str, Any]:
-        return dict(self.resources[logical_id].get("Properties", {}))
+        return dict(self.resources.get(logical_id, {}).get("Properties", {}))
 
     def has_path_metadata(self) -> bool:
         return any("aws:cdk:path" in r.get("Metadata", {}) for r in self.resources.values())
 
     def path(self, logical_id: str) -> str:
         """The construct path inside the stack, without CDK's default child names."""
+        if is_import(logical_id):
+            name = logical_id.removeprefix(IMPORT)
+            return self.exports.get(name, name)
         full = self.resources.get(logical_id, {}).get("Metadata", {}).get("aws:cdk:path")
         full = full or self.paths_from_metadata.get(logical_id)
         if not full:
@@ -108,7 +131,7 @@ class Template:
         )
 
     def refs_of(self, value: Any) -> list[str]:
-        return sorted({r.target for r in references(value) if r.target in self.resources})
+        return sorted({r.target for r in references(value) if self.exists(r.target)})
 
     def referrers(self, logical_id: str) -> list[str]:
         return sorted({source for source, _ in self.incoming.get(logical_id, [])})
@@ -158,7 +181,7 @@ class Template:
     @functools.cache  # noqa: B019 (a template lives as long as its diagram)
     def served_by(self, logical_id: str) -> tuple[str, ...]:
         """The nodes a resource serves: itself for a node, else the nodes its plumbing folds into."""
-        if self.is_node(logical_id):
+        if self.is_node(logical_id) or is_import(logical_id):
             return (logical_id,)
         return tuple(sorted(self._owners_of(logical_id, self.nodes)))
 
