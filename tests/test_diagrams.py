@@ -280,7 +280,22 @@ def test_values_imported_from_another_stack_are_nodes_named_by_the_exporting_sta
 
 
 def test_custom_resources_and_their_functions_fold_into_the_resource_they_manage() -> None:
-    assert notes_by_path("Oddities")["Uploads"] == ["custom resource", "custom resource function", "role"]
+    folded = notes_by_path("Oddities")
+    assert folded["Uploads"] == ["2 custom resources", "2 custom resource functions", "2 roles"]
+    assert folded["Processor"] == ["role"]  # named in the notifications, but not what they manage
+
+
+def test_s3_notifications_and_eventbridge_targets() -> None:
+    found = links("Oddities")
+    assert ("Uploads", "Processor", FLOW, "notifies") in found
+    assert ("Nightly", "Processor", FLOW, "target") in found
+
+
+def test_plumbing_naming_several_nodes_folds_into_the_most_specific() -> None:
+    folded = notes_by_path("Oddities")
+    assert folded["Service"] == ["scalable target", "task definition"]
+    assert "Cluster" not in folded  # the scalable target names the cluster too
+    assert ("Service", "Cluster", FLOW, "runs in") in links("Oddities")
 
 
 def test_paths_come_from_the_metadata_file_when_the_template_has_none() -> None:

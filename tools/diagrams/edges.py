@@ -27,6 +27,7 @@ POLICY_PROPERTIES = frozenset(
 )
 ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 FLOW, FAILURE = "flow", "failure"
+LABELS = {"Targets": "target", "Cluster": "runs in"}
 
 
 @dataclass(frozen=True, order=True)
@@ -161,6 +162,15 @@ def web_acl_association(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]
     yield Raw(_ids(t.refs_in(i, "WebACLArn")), _ids(t.refs_in(i, "ResourceArn")), "protects")
 
 
+def bucket_notifications(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
+    """CDK writes S3 event notifications as a custom resource."""
+    yield Raw(_ids(t.refs_in(i, "BucketName")), _ids(t.refs_in(i, "NotificationConfiguration")), "notifies")
+
+
+def bucket_notifications_native(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
+    yield Raw((i,), _ids(t.refs_in(i, "NotificationConfiguration")), "notifies")
+
+
 def queue(t: Template, i: str, p: dict[str, Any]) -> Iterator[Raw]:
     redrive = p.get("RedrivePolicy", {})
     after = f" after {redrive['maxReceiveCount']} receives" if "maxReceiveCount" in redrive else ""
@@ -215,6 +225,8 @@ RULES: dict[str, tuple[Rule, tuple[str, ...]]] = {
     "AWS::ApiGateway::Authorizer": (authorizer, ()),
     "AWS::ApiGatewayV2::Authorizer": (authorizer, ()),
     "AWS::WAFv2::WebACLAssociation": (web_acl_association, ()),
+    "Custom::S3BucketNotifications": (bucket_notifications, ()),
+    "AWS::S3::Bucket": (bucket_notifications_native, ("NotificationConfiguration",)),
     "AWS::SQS::Queue": (queue, ("RedrivePolicy",)),
     "AWS::SNS::Topic": (topic, ("Subscription",)),
     "AWS::Lambda::Function": (function, ("DeadLetterConfig",)),
@@ -241,7 +253,7 @@ def _generic(t: Template, i: str, skip: tuple[str, ...]) -> Iterator[Raw]:
             continue
         where = reference.where
         variable = where[:2] == ("Environment", "Variables") and len(where) > 2
-        label = str(where[2]) if variable else str(where[0])
+        label = str(where[2]) if variable else LABELS.get(str(where[0]), str(where[0]))
         yield Raw((i,), (target,), label)
 
 

@@ -190,17 +190,31 @@ class Template:
         found: set[str] = set()
         properties = catalog.FOLD_INTO_REFERENCED.get(resource_type)
         if catalog.is_custom_resource(resource_type):
-            others = {k for k in self.properties(logical_id) if k != "ServiceToken"}
-            properties = tuple(sorted(others))
+            properties = self._custom_resource_subjects(logical_id)
         if properties:
             for target in self.refs_in(logical_id, *properties):
                 found |= self._through(target, seen, keys_fold)
+            found = self._most_specific(found)
         folds_down = resource_type in catalog.FOLD_INTO_REFERRER or resource_type == "AWS::Lambda::Function"
         if not found and folds_down:
             for source in self.referrers(logical_id):
                 if self.type_of(source) not in catalog.NEVER_OWNS:
                     found |= self._through(source, seen, keys_fold)
         return found
+
+    def _custom_resource_subjects(self, logical_id: str) -> tuple[str, ...]:
+        """The properties naming what a custom resource manages: those that are themselves a
+        reference (BucketName: {"Ref": ...}), else any but its ServiceToken."""
+        properties = {k: v for k, v in self.properties(logical_id).items() if k != "ServiceToken"}
+        direct = [
+            k for k, v in properties.items() if isinstance(v, dict) and ({"Ref", "Fn::GetAtt"} & set(v))
+        ]
+        return tuple(sorted(direct or properties))
+
+    def _most_specific(self, candidates: set[str]) -> set[str]:
+        """Drop a candidate another one refers to (an ECS cluster, when its service is there)."""
+        referred = {target for c in candidates if not is_import(c) for target in self.refs_in(c)}
+        return {c for c in candidates if c not in referred} or candidates
 
     def _through(self, other: str, seen: frozenset[str], keys_fold: bool) -> set[str]:
         if other in seen:
