@@ -180,6 +180,7 @@ def test_the_happy_path_is_thick_and_avoids_choices_that_fail() -> None:
     assert 'Paid ==>|"$.total #gt; 0"| Record_order' in saga
     assert 'Paid -->|"$.payment == declined"| Order_failed' in saga
     assert 'Paid -->|"default"| Nothing_to_do' in saga
+    assert 'Paid -->|"$.coupon is not present"| Nothing_to_do' in saga
     definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}
     assert happy_path(definition) == {"A": "B", "B": None}
 
@@ -227,8 +228,13 @@ def test_security_group_ingress_between_tiers_and_from_the_internet() -> None:
     assert (INTERNET, "Web/Alb", FLOW, "allows tcp 443") in found
     assert ("Web/Alb", "App/ASG", FLOW, "allows tcp 8080") in found  # through its launch template
     assert ("App/ASG", "Data/Proxy", FLOW, "allows tcp 5432") in found
-    assert ("App/ASG", "Data/Cache", FLOW, "allows tcp 6379") in found
+    assert ("App/ASG", "Data/Cache", FLOW, "allows tcp 6379, user data") in found
     assert ("Api", "Data/Cache", FLOW, "allows tcp 6379") in found  # the function shares the group
+
+
+def test_what_a_launch_template_or_task_definition_names_is_used_by_its_group_or_service() -> None:
+    assert ("App/ASG", "Data/Cache", FLOW, "allows tcp 6379, user data") in links("Network")
+    assert ("Service", "Mail/Inbox", FLOW, "INBOX_URL") in links("Oddities")
 
 
 def test_read_replicas_and_proxy_targets() -> None:
@@ -274,9 +280,10 @@ def test_values_imported_from_another_stack_are_nodes_named_by_the_exporting_sta
     assert (imported, "Mail/Inbox", FLOW, "sqs") in links("Oddities")  # a cross-stack subscription
     assert ("Gadgets/Widget", imported, FLOW, "Topic") in links("Oddities")
     assert ("Batch", imported, FLOW, "sns:publish") in links("Workflow")
+    assert ("Release", imported, FLOW, "TOPIC_ARN") in links("Workflow")  # by Fn::GetStackOutput
     assert f"sns:publish {imported}" in machine("Workflow", "Batch")
     chart = flowchart(TEMPLATES["Oddities"])
-    assert 'import_Messaging_EventsTopicArn["Events/Topic in stack Messaging<br/>imported"]' in chart
+    assert 'import_Events_Topic_in_stack_Messaging["Events/Topic in stack Messaging<br/>imported"]' in chart
 
 
 def test_custom_resources_and_their_functions_fold_into_the_resource_they_manage() -> None:
@@ -323,7 +330,7 @@ def test_output_does_not_depend_on_resource_order() -> None:
         shuffled = list(t.document["Resources"].items())
         random.Random(7).shuffle(shuffled)
         document = {**t.document, "Resources": dict(shuffled)}
-        again = Template(t.stack, document, t.paths_from_metadata, t.exports)
+        again = Template(t.stack, document, t.paths_from_metadata, exports=t.exports)
         assert flowchart(again) == flowchart(t), stack
 
 

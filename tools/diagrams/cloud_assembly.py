@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tools.diagrams.template import Template
+from tools.diagrams.template import Template, stack_output
 
 STACK = "aws:cloudformation:stack"
 NESTED_ASSEMBLY = "cdk:cloud-assembly"
@@ -22,20 +22,20 @@ def load(cdk_out: Path) -> list[Template]:
     each knowing what the others export."""
     templates = _load(cdk_out)
     exports = {name: f"{path} in stack {stack}" for stack, name, path in exported(templates)}
-    for template in templates:
-        template.exports = exports
-    return templates
+    return [Template(t.stack, t.document, t.paths_from_metadata, t.stack_name, exports) for t in templates]
 
 
 def exported(templates: list[Template]) -> list[tuple[str, str, str]]:
-    """(stack, export name, construct path of the exported resource) of every export."""
+    """(stack, name, construct path of the exported resource) of every output another stack can
+    read: by its export name (Fn::ImportValue) or by stack and output (Fn::GetStackOutput)."""
     found = []
     for t in templates:
-        for output in t.document.get("Outputs", {}).values():
-            name = output.get("Export", {}).get("Name")
-            if isinstance(name, str):
-                targets = [i for i in t.refs_of(output.get("Value")) if i in t.resources]
-                found.append((t.stack, name, t.path(targets[0]) if targets else name))
+        for output_id, output in t.document.get("Outputs", {}).items():
+            targets = [i for i in t.refs_of(output.get("Value")) if i in t.resources]
+            names = [stack_output(t.stack_name, output_id), output.get("Export", {}).get("Name")]
+            for name in names:
+                if isinstance(name, str):
+                    found.append((t.stack, name, t.path(targets[0]) if targets else name))
     return sorted(found)
 
 
@@ -52,7 +52,8 @@ def _load(cdk_out: Path) -> list[Template]:
         elif artifact.get("type") == STACK:
             document = json.loads((cdk_out / properties["templateFile"]).read_text())
             name = artifact.get("displayName", artifact_id)
-            templates.append(Template(name, document, _paths(cdk_out, artifact)))
+            stack_name = properties.get("stackName", artifact_id)
+            templates.append(Template(name, document, _paths(cdk_out, artifact), stack_name))
     return sorted(templates, key=lambda t: t.stack)
 
 

@@ -27,7 +27,14 @@ POLICY_PROPERTIES = frozenset(
 )
 ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 FLOW, FAILURE = "flow", "failure"
-LABELS = {"Targets": "target", "Cluster": "runs in"}
+# Labels for references found by property name, where the name alone reads badly.
+LABELS = {
+    "Targets": "target",
+    "Cluster": "runs in",
+    "NotificationConfigurations": "notifications",
+    "LoadBalancerAttributes": "access logs",
+    "LoggingConfiguration": "logs",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -241,8 +248,15 @@ RULES: dict[str, tuple[Rule, tuple[str, ...]]] = {
 }
 
 
+# Plumbing that carries a node's runtime configuration: what it names, the node uses.
+CONFIG_CARRIERS = frozenset(
+    {"AWS::EC2::LaunchTemplate", "AWS::AutoScaling::LaunchConfiguration", "AWS::ECS::TaskDefinition"}
+)
+
+
 def _generic(t: Template, i: str, skip: tuple[str, ...]) -> Iterator[Raw]:
-    """A reference from one node's properties to another node: it uses it."""
+    """A reference from one node's properties (or its launch template or task definition) to
+    another node: it uses it."""
     for reference in t.outgoing.get(i, []):
         target = reference.target
         if not reference.where or reference.where[0] in skip or reference.where[0] in POLICY_PROPERTIES:
@@ -251,10 +265,21 @@ def _generic(t: Template, i: str, skip: tuple[str, ...]) -> Iterator[Raw]:
             continue
         if t.type_of(target) in ("AWS::KMS::Key", "AWS::EC2::VPC"):
             continue
-        where = reference.where
-        variable = where[:2] == ("Environment", "Variables") and len(where) > 2
-        label = str(where[2]) if variable else LABELS.get(str(where[0]), str(where[0]))
-        yield Raw((i,), (target,), label)
+        yield Raw(t.served_by(i), (target,), _label(t, i, reference.where))
+
+
+def _label(t: Template, i: str, where: tuple[str | int, ...]) -> str:
+    """The environment variable carrying a reference, or what the property is for."""
+    if where[:2] == ("Environment", "Variables") and len(where) > 2:
+        return str(where[2])
+    if "UserData" in where:
+        return "user data"
+    if "Environment" in where:  # a container's [{"Name": ..., "Value": ...}]
+        entry: Any = t.properties(i)
+        for step in where[: where.index("Environment") + 2]:
+            entry = entry[step]
+        return str(entry.get("Name", "Environment"))
+    return LABELS.get(str(where[0]), str(where[0]))
 
 
 def raw_edges(t: Template) -> Iterator[Raw]:
@@ -262,8 +287,11 @@ def raw_edges(t: Template) -> Iterator[Raw]:
         rule, skip = RULES.get(t.type_of(logical_id), (None, ()))
         if rule is not None:
             yield from rule(t, logical_id, t.properties(logical_id))
-        if t.is_node(logical_id) and t.type_of(logical_id) not in catalog.NO_REFERENCE_EDGES:
+        resource_type = t.type_of(logical_id)
+        if t.is_node(logical_id) and resource_type not in catalog.NO_REFERENCE_EDGES:
             yield from _generic(t, logical_id, skip)
+        elif resource_type in CONFIG_CARRIERS:
+            yield from _generic(t, logical_id, ("IamInstanceProfile", "ExecutionRoleArn", "TaskRoleArn"))
 
 
 def edges(t: Template) -> list[Edge]:

@@ -108,9 +108,13 @@ def node_line(t: Template, node: str, folded: list[str]) -> str:
     return f'{node}{opening}"{text(label)}"{closing}'.replace("#lt;br/#gt;", "<br/>")
 
 
-def mermaid_id(node: str) -> str:
-    """Logical ids are safe as they are; an imported value gets an id from its export name."""
-    return "import_" + slug(node.removeprefix(IMPORT)) if is_import(node) else node
+def mermaid_ids(nodes: set[str]) -> dict[str, str]:
+    """Logical ids are safe as they are; an imported value gets one from what it is."""
+    ids: dict[str, str] = {}
+    for node in sorted(nodes):
+        base = "import_" + slug(node.removeprefix(IMPORT)) if is_import(node) else node
+        ids[node] = base if base not in ids.values() else f"{base}_{len(ids)}"
+    return ids
 
 
 def flowchart(t: Template) -> str:
@@ -121,9 +125,11 @@ def flowchart(t: Template) -> str:
     lines = ["flowchart LR"]
     if any(link.source == INTERNET for link in links):
         lines.append(f"  {INTERNET}((Internet))")
-    for imported in sorted({n for link in links for n in (link.source, link.target) if is_import(n)}):
+    imports = {n for link in links for n in (link.source, link.target) if is_import(n)}
+    ids = mermaid_ids(imports)
+    for imported in sorted(imports):
         label = text(f"{t.path(imported)}<br/>imported").replace("#lt;br/#gt;", "<br/>")
-        lines.append(f'  {mermaid_id(imported)}["{label}"]')
+        lines.append(f'  {ids[imported]}["{label}"]')
     for node in t.nodes:
         if node not in placed and node not in containers:
             lines.append("  " + node_line(t, node, folded.get(node, [])))
@@ -142,6 +148,6 @@ def flowchart(t: Template) -> str:
         lines.append("  end")
     for link in links:
         arrow = "-.->" if link.style == FAILURE else "-->"
-        source, target = mermaid_id(link.source), mermaid_id(link.target)
+        source, target = ids.get(link.source, link.source), ids.get(link.target, link.target)
         lines.append(f'  {source} {arrow}|"{text(link.label)}"| {target}')
     return "\n".join(lines) + "\n"

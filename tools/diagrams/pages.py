@@ -16,7 +16,7 @@ from tools.diagrams import cloud_assembly
 from tools.diagrams.flowchart import flowchart
 from tools.diagrams.markup import text
 from tools.diagrams.state_machine import state_machines
-from tools.diagrams.template import IMPORT, Template, is_import
+from tools.diagrams.template import IMPORT, Template, is_import, references
 
 BEGIN = re.compile(r"<!-- diagram:(?P<key>[\w./:-]+):begin -->")
 FENCE = re.compile(r"(```|~~~)")
@@ -114,11 +114,10 @@ def cross_stack(templates: list[Template]) -> list[tuple[str, str, str]]:
     exports = {name: (stack, path) for stack, name, path in cloud_assembly.exported(templates)}
     found = set()
     for t in templates:
-        for logical_id in t.resources:
-            for target in t.refs_in(logical_id):
-                name = target.removeprefix(IMPORT)
-                if is_import(target) and name in exports and exports[name][0] != t.stack:
-                    found.add((exports[name][0], t.stack, exports[name][1]))
+        for reference in references(t.document.get("Resources", {})):
+            name = reference.target.removeprefix(IMPORT)
+            if is_import(reference.target) and name in exports and exports[name][0] != t.stack:
+                found.add((exports[name][0], t.stack, exports[name][1]))
     return sorted(found)
 
 

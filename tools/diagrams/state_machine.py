@@ -193,13 +193,17 @@ def _condition(d: Definition, rule: dict[str, Any]) -> str:
     for key, value in rule.items():
         if key in ("Variable", "Next", "Comment", "Assign", "Output"):
             continue
-        operator = next((op for suffix, op in COMPARISONS.items() if key.endswith(suffix)), key)
-        if key.endswith("Path"):
-            operator = next((op for suffix, op in COMPARISONS.items() if key[:-4].endswith(suffix)), key)
         if key.startswith("Is"):
-            return f"{variable} {key[2:].lower()} {str(value).lower()}"
+            return f"{variable} is {'' if value else 'not '}{key[2:].lower()}"
+        operator = next(
+            (op for suffix, op in COMPARISONS.items() if key.removesuffix("Path").endswith(suffix)), key
+        )
         return f"{variable} {operator} {json.dumps(value) if not isinstance(value, str) else value}"
     return "choice"
+
+
+def _short(condition: str, limit: int = 60) -> str:
+    return condition if len(condition) <= limit else condition[: limit - 1].rstrip() + "…"
 
 
 @dataclass
@@ -268,7 +272,7 @@ def transitions(d: Definition, state: dict[str, Any]) -> Iterator[tuple[str | No
     if state.get("End") or state.get("Type") == "Succeed":
         yield None, "", "-->"
     for rule in state.get("Choices", []):
-        yield rule.get("Next"), _condition(d, rule)[:60], "-->"
+        yield rule.get("Next"), _short(_condition(d, rule)), "-->"
     if "Default" in state:
         yield state["Default"], "default", "-->"
     for catch in state.get("Catch", []):

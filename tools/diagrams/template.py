@@ -18,6 +18,11 @@ IMPORT = "import:"
 IMPORTED_TYPE = "Fn::ImportValue"
 
 
+def stack_output(stack_name: str, output: str) -> str:
+    """The name an output goes by when another stack reads it with Fn::GetStackOutput."""
+    return f"{stack_name}/{output}"
+
+
 def is_import(logical_id: str) -> bool:
     return logical_id.startswith(IMPORT)
 
@@ -45,6 +50,10 @@ def references(value: Any, where: PathKey = (), local: frozenset[str] = frozense
         if isinstance(value.get("Fn::ImportValue"), str):
             yield Reference(IMPORT + value["Fn::ImportValue"], where)
             return
+        output = value.get("Fn::GetStackOutput")
+        if isinstance(output, dict) and isinstance(output.get("StackName"), str):
+            yield Reference(IMPORT + stack_output(output["StackName"], str(output.get("OutputName"))), where)
+            return
         if "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"]
             yield Reference(target[0] if isinstance(target, list) else str(target).split(".")[0], where)
@@ -71,10 +80,13 @@ class Template:
     document: dict[str, Any]
     paths_from_metadata: dict[str, str] = field(default_factory=dict)
     """Logical id -> construct path from the stack's metadata file, when the template has none."""
+    stack_name: str = ""
+    """The CloudFormation stack name (the display name when not given)."""
     exports: dict[str, str] = field(default_factory=dict)
-    """Export name -> "Stack/construct path" of what another stack exports under that name."""
+    """Name another stack reads a value by -> what the value is ("Topic in stack FanOut")."""
 
     def __post_init__(self) -> None:
+        self.stack_name = self.stack_name or self.stack
         self.resources: dict[str, dict[str, Any]] = {
             logical_id: resource
             for logical_id, resource in self.document.get("Resources", {}).items()
@@ -83,7 +95,8 @@ class Template:
         self.outgoing: dict[str, list[Reference]] = {}
         self.incoming: dict[str, list[tuple[str, Reference]]] = defaultdict(list)
         for logical_id, resource in self.resources.items():
-            found = [r for r in references(resource.get("Properties", {})) if self.exists(r.target)]
+            found = [self._canonical(r) for r in references(resource.get("Properties", {}))]
+            found = [r for r in found if self.exists(r.target)]
             self.outgoing[logical_id] = sorted(set(found), key=lambda r: (r.target, str(r.where)))
             for reference in self.outgoing[logical_id]:
                 self.incoming[reference.target].append((logical_id, reference))
@@ -106,8 +119,7 @@ class Template:
     def path(self, logical_id: str) -> str:
         """The construct path inside the stack, without CDK's default child names."""
         if is_import(logical_id):
-            name = logical_id.removeprefix(IMPORT)
-            return self.exports.get(name, name)
+            return logical_id.removeprefix(IMPORT)
         full = self.resources.get(logical_id, {}).get("Metadata", {}).get("aws:cdk:path")
         full = full or self.paths_from_metadata.get(logical_id)
         if not full:
@@ -131,7 +143,14 @@ class Template:
         )
 
     def refs_of(self, value: Any) -> list[str]:
-        return sorted({r.target for r in references(value) if self.exists(r.target)})
+        return sorted({r.target for r in map(self._canonical, references(value)) if self.exists(r.target)})
+
+    def _canonical(self, reference: Reference) -> Reference:
+        """An imported value named by what it is, however the stack reads it."""
+        if not is_import(reference.target):
+            return reference
+        name = reference.target.removeprefix(IMPORT)
+        return Reference(IMPORT + self.exports.get(name, name), reference.where)
 
     def referrers(self, logical_id: str) -> list[str]:
         return sorted({source for source, _ in self.incoming.get(logical_id, [])})
