@@ -368,8 +368,8 @@ def test_overview_links_each_stack_to_its_page_and_draws_cross_stack_references(
     write_pages(tmp_path)
     readme = pages.refresh(list(TEMPLATES.values()), tmp_path).changed[tmp_path / "README.md"]
     assert "| Workflow | [docs/workflow.md](docs/workflow.md) | 12 | 7 |" in readme
-    assert 'stack_Messaging -->|"Events/Topic"| stack_Oddities' in readme
-    assert 'stack_Messaging -->|"Events/Topic"| stack_Workflow' in readme
+    assert 'stack_Oddities -->|"uses Events/Topic"| stack_Messaging' in readme
+    assert 'stack_Workflow -->|"uses Events/Topic"| stack_Messaging' in readme
     assert readme.endswith("<!-- diagram:overview:end -->\nEnd.\n")
 
 

@@ -94,14 +94,15 @@ def _pages_of(root: Path) -> dict[str, str]:
 
 
 def overview(templates: list[Template], where: dict[str, str]) -> str:
-    """A table of the stacks with links to their pages, and the references between stacks."""
+    """A table of the stacks with links to their pages, and a diagram of which stack uses what
+    from another (read with Fn::ImportValue or Fn::GetStackOutput)."""
     rows = ["| Stack | Diagram | Resources | Drawn as nodes |", "|---|---|---|---|"]
     for t in templates:
         page = f"[{where[t.stack]}]({where[t.stack]})" if t.stack in where else "none"
         rows.append(f"| {t.stack} | {page} | {len(t.resources)} | {len(t.nodes)} |")
     lines = ["flowchart LR"] + [f'  {_stack_id(t.stack)}["{text(t.stack)}"]' for t in templates]
     for exporter, importer, label in cross_stack(templates):
-        lines.append(f'  {_stack_id(exporter)} -->|"{text(label)}"| {_stack_id(importer)}')
+        lines.append(f'  {_stack_id(importer)} -->|"uses {text(label)}"| {_stack_id(exporter)}')
     return "\n".join(rows) + "\n\n" + mermaid("\n".join(lines) + "\n")
 
 
