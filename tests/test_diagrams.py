@@ -185,6 +185,24 @@ def test_the_happy_path_is_thick_and_avoids_choices_that_fail() -> None:
     assert happy_path(definition) == {"A": "B", "B": None}
 
 
+def test_states_named_like_mermaid_words_or_the_start_get_other_ids() -> None:
+    states = {"start": {"Type": "Pass", "Next": "end"}, "end": {"Type": "Succeed"}}
+    t = Template(
+        "S",
+        {
+            "Resources": {
+                "M": {
+                    "Type": "AWS::StepFunctions::StateMachine",
+                    "Properties": {"Definition": {"StartAt": "start", "States": states}},
+                }
+            }
+        },
+    )
+    diagram = dict(state_machines(t))["M"]
+    assert check_flowchart(diagram) == []
+    assert "start ==> start_0" in diagram and "start_0 ==> end_1" in diagram and "end_1 ==> finish" in diagram
+
+
 def test_parallel_and_map_states_are_subgraphs_of_their_branches() -> None:
     saga = machine("Workflow", "Saga")
     assert 'subgraph Tell_everyone["Tell everyone<br/>Parallel"]' in saga
@@ -284,6 +302,12 @@ def test_values_imported_from_another_stack_are_nodes_named_by_the_exporting_sta
     assert f"sns:publish {imported}" in machine("Workflow", "Batch")
     chart = flowchart(TEMPLATES["Oddities"])
     assert 'import_Events_Topic_in_stack_Messaging["Events/Topic in stack Messaging<br/>imported"]' in chart
+
+
+def test_a_logical_id_mermaid_reserves_gets_another_id() -> None:
+    chart = flowchart(TEMPLATES["Oddities"])
+    assert 'r_end{{"end<br/>SNS topic"}}' in chart
+    assert 'Widget -->|"Outbox"| r_end' in chart
 
 
 def test_custom_resources_and_their_functions_fold_into_the_resource_they_manage() -> None:

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 from tools.diagrams import catalog
 from tools.diagrams.edges import FAILURE, INTERNET, edges
-from tools.diagrams.markup import slug, text
+from tools.diagrams.markup import RESERVED, slug, text
 from tools.diagrams.template import IMPORT, Template, is_import
 
 SUBNET_GROUPS = frozenset(
@@ -100,21 +100,33 @@ def placement(t: Template) -> dict[str, tuple[str, str]]:
     return placed
 
 
-def node_line(t: Template, node: str, folded: list[str]) -> str:
-    opening, closing = catalog.SHAPE.get(t.type_of(node), ("[", "]"))
-    label = f"{t.path(node)}<br/>{catalog.kind(t.type_of(node))}"
-    if folded:
-        label += "<br/>+ " + ", ".join(folded)
-    return f'{node}{opening}"{text(label)}"{closing}'.replace("#lt;br/#gt;", "<br/>")
+INTERNET_ID = "the_internet"  # an underscore: no logical id can take it
+
+
+def lines_label(*parts: str) -> str:
+    """Label lines, each escaped, joined by Mermaid line breaks."""
+    return "<br/>".join(text(part) for part in parts if part)
 
 
 def mermaid_ids(nodes: set[str]) -> dict[str, str]:
-    """Logical ids are safe as they are; an imported value gets one from what it is."""
-    ids: dict[str, str] = {}
-    for node in sorted(nodes):
-        base = "import_" + slug(node.removeprefix(IMPORT)) if is_import(node) else node
+    """Logical ids are Mermaid ids as they are, unless Mermaid reserves the word; an imported
+    value gets one from what it is; the internet its own."""
+    ids = {INTERNET: INTERNET_ID}
+    for node in sorted(nodes - {INTERNET}):
+        if is_import(node):
+            base = "import_" + slug(node.removeprefix(IMPORT))
+        else:
+            base = f"r_{node}" if node.lower() in RESERVED else node
         ids[node] = base if base not in ids.values() else f"{base}_{len(ids)}"
     return ids
+
+
+def node_line(t: Template, node_id: str, node: str, folded: list[str]) -> str:
+    opening, closing = catalog.SHAPE.get(t.type_of(node), ("[", "]"))
+    notes_line = "+ " + ", ".join(folded) if folded else ""
+    return (
+        f'{node_id}{opening}"{lines_label(t.path(node), catalog.kind(t.type_of(node)), notes_line)}"{closing}'
+    )
 
 
 def flowchart(t: Template) -> str:
@@ -122,32 +134,31 @@ def flowchart(t: Template) -> str:
     placed = placement(t)
     links = edges(t)
     containers = sorted({vpc for vpc, _ in placed.values()})
+    ids = mermaid_ids({n for link in links for n in (link.source, link.target)} | set(t.nodes))
     lines = ["flowchart LR"]
     if any(link.source == INTERNET for link in links):
-        lines.append(f"  {INTERNET}((Internet))")
-    imports = {n for link in links for n in (link.source, link.target) if is_import(n)}
-    ids = mermaid_ids(imports)
-    for imported in sorted(imports):
-        label = text(f"{t.path(imported)}<br/>imported").replace("#lt;br/#gt;", "<br/>")
-        lines.append(f'  {ids[imported]}["{label}"]')
+        lines.append(f"  {INTERNET_ID}((Internet))")
+    for imported in sorted(n for n in ids if is_import(n)):
+        lines.append(f'  {ids[imported]}["{lines_label(t.path(imported), "imported")}"]')
     for node in t.nodes:
         if node not in placed and node not in containers:
-            lines.append("  " + node_line(t, node, folded.get(node, [])))
+            lines.append("  " + node_line(t, ids[node], node, folded.get(node, [])))
     for vpc in containers:
-        title = f"{t.path(vpc)}<br/>VPC" + ("<br/>+ " + ", ".join(folded[vpc]) if folded.get(vpc) else "")
-        lines.append(f'  subgraph {vpc}["{text(title).replace("#lt;br/#gt;", "<br/>")}"]')
+        notes_line = "+ " + ", ".join(folded[vpc]) if folded.get(vpc) else ""
+        lines.append(f'  subgraph {ids[vpc]}["{lines_label(t.path(vpc), "VPC", notes_line)}"]')
         members = sorted((label, node) for node, (where, label) in placed.items() if where == vpc)
         for tier in sorted({label for label, _ in members}):
             inner = "    "
             if tier:
-                lines.append(f'    subgraph {vpc}_{slug(tier)}["{text(tier)}"]')
+                lines.append(f'    subgraph {ids[vpc]}_{slug(tier)}["{text(tier)}"]')
                 inner = "      "
-            lines += [inner + node_line(t, n, folded.get(n, [])) for label, n in members if label == tier]
+            for label, node in members:
+                if label == tier:
+                    lines.append(inner + node_line(t, ids[node], node, folded.get(node, [])))
             if tier:
                 lines.append("    end")
         lines.append("  end")
     for link in links:
         arrow = "-.->" if link.style == FAILURE else "-->"
-        source, target = ids.get(link.source, link.source), ids.get(link.target, link.target)
-        lines.append(f'  {source} {arrow}|"{text(link.label)}"| {target}')
+        lines.append(f'  {ids[link.source]} {arrow}|"{text(link.label)}"| {ids[link.target]}')
     return "\n".join(lines) + "\n"

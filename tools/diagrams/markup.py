@@ -13,3 +13,9 @@ def text(value: str) -> str:
 def slug(value: str) -> str:
     """An identifier Mermaid accepts, from any name."""
     return re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_")
+
+
+# Words Mermaid's flowchart grammar reserves: never usable as a node id.
+RESERVED = frozenset(
+    {"end", "subgraph", "graph", "flowchart", "style", "class", "classdef", "click", "default"}
+)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.diagrams.markup import slug, text
+from tools.diagrams.markup import RESERVED, slug, text
 from tools.diagrams.template import SUB_VARIABLE, Template
 
 TOKEN = re.compile(r"@@token(\d+)@@")
@@ -216,7 +216,8 @@ class Drawing:
         key = (scope, name)
         if key not in self.ids:
             base = slug(f"{scope}_{name}") or "state"
-            self.ids[key] = base if base not in self.ids.values() else f"{base}_{len(self.ids)}"
+            taken = base in self.ids.values() or base in ("start", "finish") or base.lower() in RESERVED
+            self.ids[key] = f"{base}_{len(self.ids)}" if taken else base
         return self.ids[key]
 
     def edge(self, source: str, target: str, arrow: str, label: str = "", indent: str = "  ") -> None:
