@@ -14,8 +14,8 @@ from tools.diagrams import catalog
 
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 IMPORT = "import:"
-"""Prefix of the id standing for a value imported from another stack (Fn::ImportValue)."""
-IMPORTED_TYPE = "Fn::ImportValue"
+"""Prefix of the id standing for a value read from another stack."""
+IMPORTED_TYPE = "Fn::ImportValue"  # the type such an id answers to
 
 
 def stack_output(stack_name: str, output: str) -> str:
@@ -37,11 +37,12 @@ class Reference:
     """Where in the referring resource's properties, e.g. ("Environment", "Variables", "TABLE")."""
 
 
-def references(value: Any, where: PathKey = (), local: frozenset[str] = frozenset()) -> Iterator[Reference]:
-    """Every Ref, Fn::GetAtt and Fn::Sub variable in a value, pseudo parameters excluded."""
+def references(value: Any, where: PathKey = ()) -> Iterator[Reference]:
+    """Every Ref, Fn::GetAtt, Fn::Sub variable and cross-stack read (Fn::ImportValue,
+    Fn::GetStackOutput) in a value, pseudo parameters excluded."""
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield from references(item, (*where, index), local)
+            yield from references(item, (*where, index))
     elif isinstance(value, dict):
         if "Ref" in value and isinstance(value["Ref"], str):
             if not value["Ref"].startswith("AWS::"):
@@ -67,10 +68,10 @@ def references(value: Any, where: PathKey = (), local: frozenset[str] = frozense
                 name = match.group(1).split(".")[0]
                 if not name.startswith("AWS::") and name not in names:
                     yield Reference(name, where)
-            yield from references(variables, where, names)
+            yield from references(variables, where)
             return
         for key, item in value.items():
-            yield from references(item, (*where, key), local)
+            yield from references(item, (*where, key))
 
 
 @dataclass(eq=False)
