@@ -185,6 +185,23 @@ def test_the_happy_path_is_thick_and_avoids_choices_that_fail() -> None:
     assert happy_path(definition) == {"A": "B", "B": None}
 
 
+def test_a_definition_written_with_fn_sub_is_resolved_too() -> None:
+    task = {"Type": "Task", "Resource": "arn:${AWS::Partition}:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": "${Fn.Arn}", "Payload": {"table": "${Table}"}}
+    body = json.dumps({"StartAt": "Go", "States": {"Go": task}})
+    resources = {
+        "Fn": {"Type": "AWS::Lambda::Function", "Metadata": {"aws:cdk:path": "S/Worker/Resource"}},
+        "Sm": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"DefinitionString": {"Fn::Sub": body}},
+        },
+    }
+    t = Template("S", {"Resources": resources})
+    diagram = dict(state_machines(t))["Sm"]
+    assert "lambda:invoke Worker" in diagram
+    assert ("Sm", "Fn", FLOW, "lambda:invoke") in {(e.source, e.target, e.style, e.label) for e in edges(t)}
+
+
 def test_states_named_like_mermaid_words_or_the_start_get_other_ids() -> None:
     states = {"start": {"Type": "Pass", "Next": "end"}, "end": {"Type": "Succeed"}}
     t = Template(

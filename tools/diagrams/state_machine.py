@@ -23,7 +23,6 @@ COMPARISONS = {
     "LessThanEquals": "<=",
     "Matches": "matches",
 }
-TARGET_KEYS = ("FunctionName", "TableName", "TopicArn", "QueueUrl", "StateMachineArn", "EventBusName")
 
 
 @dataclass
