@@ -202,22 +202,22 @@ def test_a_definition_written_with_fn_sub_is_resolved_too() -> None:
     assert ("Sm", "Fn", FLOW, "lambda:invoke") in {(e.source, e.target, e.style, e.label) for e in edges(t)}
 
 
+def diagram_of(definition: dict[str, object]) -> str:
+    machine = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"Definition": definition}}
+    return dict(state_machines(Template("S", {"Resources": {"M": machine}})))["M"]
+
+
 def test_states_named_like_mermaid_words_or_the_start_get_other_ids() -> None:
     states = {"start": {"Type": "Pass", "Next": "end"}, "end": {"Type": "Succeed"}}
-    t = Template(
-        "S",
-        {
-            "Resources": {
-                "M": {
-                    "Type": "AWS::StepFunctions::StateMachine",
-                    "Properties": {"Definition": {"StartAt": "start", "States": states}},
-                }
-            }
-        },
-    )
-    diagram = dict(state_machines(t))["M"]
+    diagram = diagram_of({"StartAt": "start", "States": states})
     assert check_flowchart(diagram) == []
     assert "start ==> start_0" in diagram and "start_0 ==> end_1" in diagram and "end_1 ==> finish" in diagram
+
+
+def test_a_branch_start_never_takes_the_id_of_a_state() -> None:
+    branch = {"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}}
+    states = {"P": {"Type": "Parallel", "Branches": [branch], "Next": "P b0"}, "P b0": {"Type": "Succeed"}}
+    assert check_flowchart(diagram_of({"StartAt": "P", "States": states})) == []
 
 
 def test_parallel_and_map_states_are_subgraphs_of_their_branches() -> None:

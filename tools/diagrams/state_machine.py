@@ -255,9 +255,9 @@ class Drawing:
             self.lines.append(f'{indent}subgraph {here}["{label}"]')
             branches = state.get("Branches") or [state.get("ItemProcessor") or state.get("Iterator") or {}]
             for index, branch in enumerate(branches):
-                entry = f"{here}_b{index}"
+                entry = self.state_id(here, f"b{index}")  # a dot where the branch starts
                 self.lines.append(f'{indent}  {entry}((" "))')
-                self.machine(f"{here}_b{index}", branch, entry, indent + "  ")
+                self.machine(entry, branch, entry, indent + "  ")
             self.lines.append(f"{indent}end")
             return
         shape = {"Choice": ('{"', '"}'), "Succeed": ('(["', '"])'), "Fail": ('[["', '"]]')}
