@@ -41,5 +41,9 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) -m tools.bench
 
+## Diagrams: synthesize the sandbox profile, then write each stack's diagram into its page.
+docs: bootstrap
+	$(PY) -m tools.diagrams --synth --write
+
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""The committed diagrams match what the current app synthesizes (so docs cannot go stale), and
+every stack of the kit gives a diagram that reads, with its construct paths and its edges."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from stacks import STACK_IDS, build_app
+from tests.kit import PATH_METADATA, PROFILES, ROOT, assembly
+from tests.mermaid_checks import check_flowchart
+from tools.diagrams import cloud_assembly, pages
+from tools.diagrams.edges import edges
+from tools.diagrams.flowchart import flowchart
+from tools.diagrams.state_machine import state_machines
+from tools.diagrams.template import Template
+
+
+def kit_templates(profile: str) -> list[Template]:
+    return cloud_assembly.load(Path(assembly(profile).directory))
+
+
+def as_make_docs_synthesizes() -> list[Template]:
+    """The sandbox app with cdk.json's context, as `cdk synth` (and so `make docs`) builds it:
+    its feature flags change some templates (key policies, launch templates), so the kit's
+    assembly, built without them, could differ from the committed diagrams."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    outdir = tempfile.mkdtemp(prefix="cdk.out.docs.")
+    app = cdk.App(context={**context, "profile": "sandbox", **PATH_METADATA}, outdir=outdir)
+    return cloud_assembly.load(Path(build_app(app).synth().directory))
+
+
+def test_committed_diagrams_match_the_synthesized_templates() -> None:
+    result = pages.refresh(as_make_docs_synthesizes(), ROOT)
+    assert result.problems == []
+    stale = sorted(str(page.relative_to(ROOT)) for page in result.changed)
+    assert stale == [], f"diagrams differ from the templates in {stale}: run `make docs` and commit"
+
+
+def kit_stacks() -> list[tuple[str, str]]:
+    return [(profile, stack) for profile in PROFILES for stack in STACK_IDS]
+
+
+@pytest.mark.parametrize(("profile", "stack"), kit_stacks())
+def test_kit_stack_diagram(profile: str, stack: str) -> None:
+    t = cloud_assembly.find(kit_templates(profile), stack)
+    assert t.has_path_metadata()
+    assert all(t.path(node) != node for node in t.nodes), "a node is labelled by its logical id"
+    diagrams = [flowchart(t)] + [diagram for _, diagram in state_machines(t)]
+    for diagram in diagrams:
+        assert check_flowchart(diagram) == []
+        assert "@@token" not in diagram and "Fn::" not in diagram
+
+
+@pytest.mark.parametrize(("profile", "stack"), kit_stacks())
+def test_kit_stack_connections_are_all_drawn(profile: str, stack: str) -> None:
+    """Every subscription, event source mapping and state machine of the stack shows up."""
+    t = cloud_assembly.find(kit_templates(profile), stack)
+    pairs = {(edge.source, edge.target) for edge in edges(t)}
+    expected = {
+        "AWS::SNS::Subscription": ("TopicArn", "Endpoint"),
+        "AWS::Lambda::EventSourceMapping": ("EventSourceArn", "FunctionName"),
+    }
+    for logical_id, resource in t.resources.items():
+        if resource["Type"] in expected:
+            source, target = (t.refs_in(logical_id, name) for name in expected[resource["Type"]])
+            for a in source:
+                for b in target:
+                    assert (t.served_by(a)[0], t.served_by(b)[0]) in pairs, t.path(logical_id)
+    machines = [i for i in t.resources if t.type_of(i) == "AWS::StepFunctions::StateMachine"]
+    assert len(state_machines(t)) == len(machines)
