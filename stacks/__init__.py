@@ -7,9 +7,10 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
+from stacks.multi_tier_stack import MultiTierStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut",)
+STACK_IDS = ("FanOut", "MultiTier")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -22,4 +23,10 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         return f"refarch: {what} ({profile.name} profile)"
 
     FanOutStack(app, "FanOut", profile=profile, description=described("SNS fan-out of order events"))
+    MultiTierStack(
+        app,
+        "MultiTier",
+        profile=profile,
+        description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
+    )
     return app
