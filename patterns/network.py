@@ -83,12 +83,17 @@ class Network(Construct):
         )
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        # An interface endpoint is billed per AZ: sandbox puts each in one AZ (other AZs reach
+        # it across the VPC), production in every AZ so an AZ outage does not take them down.
+        endpoint_subnets = ec2.SubnetSelection(
+            subnets=self.vpc.private_subnets if self.profile.is_production else self.vpc.private_subnets[:1]
+        )
         if interface_endpoints:
             for name, service in INTERFACE_ENDPOINTS.items():
                 self.endpoints[name] = self.vpc.add_interface_endpoint(
                     name,
                     service=service,
-                    subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                    subnets=endpoint_subnets,
                     private_dns_enabled=True,
                     open=False,
                 )

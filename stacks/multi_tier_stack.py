@@ -116,13 +116,13 @@ def install_app(user_data: ec2.UserData, app: s3_assets.Asset, environment: dict
     env_lines = "\n".join(f"{name}={value}" for name, value in environment.items())
     user_data.add_commands(
         "set -euo pipefail",
-        "dnf install -y python3.12 python3.12-pip unzip",
+        "dnf install -y python3.11 python3.11-pip unzip",
         "mkdir -p /opt/web_app",
         f"unzip -o {archive} -d /opt/web_app",
         # RDS's CA bundle next to the system's: replicas present RDS certificates, the proxy an
         # Amazon-issued one, and libpq verifies both against one file.
         f"curl -fsS {RDS_CA_BUNDLE} | cat /etc/pki/tls/certs/ca-bundle.crt - > /opt/web_app/ca.pem",
-        "python3.12 -m venv /opt/web_app/venv",
+        "python3.11 -m venv /opt/web_app/venv",
         "/opt/web_app/venv/bin/pip install --quiet -r /opt/web_app/requirements.txt",
         f"cat > /etc/web_app.env <<'ENV'\n{env_lines}\nENV",
         "install -m 0644 /opt/web_app/web_app.service /etc/systemd/system/web_app.service",

@@ -71,6 +71,9 @@ def test_network_spreads_three_subnet_tiers_over_the_profiles_azs(
     assert flow_log["TrafficType"] == "ALL"
     endpoints = [props((i, r)) for i, r in resources(doc, "AWS::EC2::VPCEndpoint")]
     services = {json.dumps(e["ServiceName"]) for e in endpoints}
+    interface = [e for e in endpoints if e["VpcEndpointType"] == "Interface"]
+    assert len(interface) == 5
+    assert all(len(e["SubnetIds"]) == (zones if profile == "production" else 1) for e in interface)
     for name in ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs", "s3"):
         assert any(f".{name}" in s for s in services), name
     for _, group in resources(doc, "AWS::EC2::SecurityGroup", "Network/Vpc/"):
