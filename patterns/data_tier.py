@@ -206,6 +206,11 @@ class DataTier(Construct):
         )
         assert self.database.secret is not None
         self.secret: secretsmanager.ISecret = self.database.secret
+        # Production keeps the credentials with the final snapshot they belong to. `secret` is
+        # the secret's target attachment; the secret itself is its scope.
+        generated = self.secret.node.scope
+        if isinstance(generated, secretsmanager.Secret):
+            generated.apply_removal_policy(profile.removal_policy)
         if not multi_az:
             acknowledge(self.database, "AwsSolutions-RDS3", SANDBOX_SINGLE_AZ_REASON)
         if not profile.deletion_protection:
@@ -229,6 +234,11 @@ class DataTier(Construct):
         )
         self.database.connections.allow_default_port_from(
             self.proxy_security_group, "RDS Proxy to the writer"
+        )
+        # The proxy reads its secret from inside the VPC: from isolated subnets that means the
+        # Secrets Manager interface endpoint (which Network creates) on 443.
+        self.proxy_security_group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "Secrets Manager endpoint"
         )
         self.replicas = [
             self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)

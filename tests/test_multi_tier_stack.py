@@ -31,6 +31,7 @@ def imported_vpc(stack: cdk.Stack) -> ec2.IVpc:
         stack,
         "Existing",
         vpc_id="vpc-12345678",
+        vpc_cidr_block="10.1.0.0/16",
         availability_zones=zones,
         public_subnet_ids=["subnet-pub1", "subnet-pub2", "subnet-pub3"],
         private_subnet_ids=["subnet-prv1", "subnet-prv2", "subnet-prv3"],
@@ -229,6 +230,12 @@ def test_data_tier_writer_is_encrypted_isolated_iam_enabled_on_a_non_default_por
     assert rotation["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
     proxy = props(one(doc, "AWS::RDS::DBProxy", "Data/Writer/Proxy"))
     assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "POSTGRESQL"
+    proxy_group = props(one(doc, "AWS::EC2::SecurityGroup", "Data/ProxySecurityGroup"))
+    assert [(e["CidrIp"], e["FromPort"]) for e in proxy_group["SecurityGroupEgress"]] == [
+        ("10.1.0.0/16", 443)
+    ]
+    secret = one(doc, "AWS::SecretsManager::Secret", "Data/Writer/Secret")[1]
+    assert secret["DeletionPolicy"] == ("Retain" if production else "Delete")
 
 
 @pytest.mark.parametrize(("profile", "count"), [("sandbox", 1), ("production", 2)])

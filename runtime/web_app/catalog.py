@@ -130,6 +130,9 @@ class Catalog:
         )
         return _order(rows[0]) if rows else None
 
+    def cache_answers(self) -> bool:
+        return self._cache_call("ping") is not None
+
     # -- cache plumbing -------------------------------------------------------------------------
 
     def _invalidate(self, product_id: str) -> None:

@@ -49,7 +49,7 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
         def _get(self, path: str, consistent: bool) -> tuple[int, Any]:
             if path == "/health":
                 databases = catalog.router.check()
-                cache = catalog._cache_call("ping") is not None
+                cache = catalog.cache_answers()
                 healthy = databases[catalog.router.writer.name]
                 status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
                 return status, {"databases": databases, "cache": cache}
