@@ -14,28 +14,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from patterns.alarms import ABOVE, BELOW, notifying_alarm
 from patterns.defaults import Profile, acknowledge, encryption_key, new_alarm_topic, profile_of
+from patterns.valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
+from patterns.valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
+from patterns.valkey_cache import ValkeyCache
 
 # A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3
-VALKEY_VERSION = "8.0"
 DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
-DEFAULT_CACHE_PORT = 6380  # not 6379, for the same reason
 MAX_READ_REPLICAS = 15  # RDS for PostgreSQL allows up to 15 replicas per source
-MAX_CACHE_REPLICAS = 5
 DAY_SECONDS = 86_400
 
 SANDBOX_SINGLE_AZ_REASON = (
@@ -66,27 +63,13 @@ MONITORING_POLICY_REASON = (
     "AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy RDS enhanced monitoring "
     "requires: it only lets RDS write OS metrics to the RDSOSMetrics log group."
 )
-CACHE_SINGLE_NODE_REASON = (
-    "Sandbox profile runs a single cache node to keep idle cost low; the production profile "
-    "adds replicas in other AZs with automatic failover."
-)
-CACHE_TOKEN_ROTATION_REASON = (
-    "The Valkey AUTH token is read by CloudFormation at deploy time; rotating it needs the "
-    "ElastiCache ROTATE strategy run by a redeploy, not a Secrets Manager rotation function."
-)
-
-
-@dataclass(frozen=True)
-class CacheEndpoint:
-    host: str
-    port: str
 
 
 class DataTier(Construct):
     """PostgreSQL (writer, proxy, replicas) and a Valkey cache in an existing VPC's isolated subnets.
 
-    Attributes: `key`, `database` (writer), `secret`, `proxy`, `replicas`, `cache`
-    (L1 replication group), `cache_secret`, `cache_endpoint`, `database_port`, `database_name`,
+    Attributes: `key`, `database` (writer), `secret`, `proxy`, `replicas`, `cache` (a
+    `ValkeyCache`: its `endpoint`, `auth_token`...), `database_port`, `database_name`,
     `alarm_topic`, `alarms`. Call `allow_from(peer)` for the application's security group.
     """
 
@@ -243,7 +226,18 @@ class DataTier(Construct):
         self.replicas = [
             self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)
         ]
-        self._add_cache(vpc, profile, cache_node_type, cache_replicas, cache_port)
+        self.cache = ValkeyCache(
+            self,
+            "Cache",
+            vpc=vpc,
+            node_type=cache_node_type,
+            replicas=cache_replicas,
+            port=cache_port,
+            key=self.key,
+            alarm_topic=self.alarm_topic,
+            profile=profile,
+        )
+        self.alarms.extend(self.cache.alarms)
         self._add_database_alarms(allocated_storage_gib)
 
     # -- wiring -------------------------------------------------------------------------------
@@ -253,9 +247,7 @@ class DataTier(Construct):
         port = ec2.Port.tcp(self.database_port)
         self.proxy_security_group.connections.allow_from(peer, port, f"{description} to the proxy")
         self.database_security_group.connections.allow_from(peer, port, f"{description} to the replicas")
-        self.cache_security_group.connections.allow_from(
-            peer, ec2.Port.tcp(self.cache_port), f"{description} to the cache"
-        )
+        self.cache.allow_from(peer, description)
 
     @property
     def replica_endpoints(self) -> list[str]:
@@ -305,66 +297,6 @@ class DataTier(Construct):
             acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
         return replica
 
-    def _add_cache(
-        self,
-        vpc: ec2.IVpc,
-        profile: Profile,
-        node_type: str | None,
-        replicas: int,
-        port: int,
-    ) -> None:
-        production = profile.is_production
-        self.cache_port = port
-        self.cache_security_group = ec2.SecurityGroup(
-            self, "CacheSecurityGroup", vpc=vpc, description="Valkey cache", allow_all_outbound=False
-        )
-        self.cache_secret = secretsmanager.Secret(
-            self,
-            "CacheAuthToken",
-            description="AUTH token of the Valkey cache",
-            encryption_key=self.key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-        )
-        acknowledge(self.cache_secret, "AwsSolutions-SMG4", CACHE_TOKEN_ROTATION_REASON)
-        subnets = elasticache.CfnSubnetGroup(
-            self,
-            "CacheSubnets",
-            description="Isolated subnets of the Valkey cache",
-            subnet_ids=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
-        )
-        # L1 only: aws-cdk-lib has no ElastiCache L2 at all, and the alpha module covers only
-        # serverless caches, not node-based replication groups with replicas and failover.
-        self.cache = elasticache.CfnReplicationGroup(
-            self,
-            "Cache",
-            replication_group_description=f"Valkey cache of {self.node.path}",
-            engine="valkey",
-            engine_version=VALKEY_VERSION,
-            cache_node_type=node_type or ("cache.m7g.large" if production else "cache.t4g.micro"),
-            num_cache_clusters=1 + replicas,
-            automatic_failover_enabled=replicas > 0,
-            multi_az_enabled=replicas > 0,
-            at_rest_encryption_enabled=True,
-            kms_key_id=self.key.key_arn,
-            transit_encryption_enabled=True,
-            transit_encryption_mode="required",
-            auth_token=self.cache_secret.secret_value.unsafe_unwrap(),
-            port=port,
-            cache_subnet_group_name=subnets.ref,
-            security_group_ids=[self.cache_security_group.security_group_id],
-            snapshot_retention_limit=7 if production else 0,
-            auto_minor_version_upgrade=True,
-        )
-        self.cache.apply_removal_policy(RemovalPolicy.SNAPSHOT if production else RemovalPolicy.DESTROY)
-        if replicas == 0:
-            acknowledge(self.cache, "AwsSolutions-AEC4", CACHE_SINGLE_NODE_REASON)
-        self.cache_endpoint = CacheEndpoint(
-            host=self.cache.attr_primary_end_point_address, port=self.cache.attr_primary_end_point_port
-        )
-        self.cache_node_count = 1 + replicas
-
     def _add_database_alarms(self, allocated_storage_gib: int) -> None:
         self._alarm(
             "WriterCpu",
@@ -376,7 +308,7 @@ class DataTier(Construct):
             "WriterFreeStorage",
             self.database.metric_free_storage_space(period=Duration.minutes(5)),
             threshold=allocated_storage_gib * 1024**3 * 0.1,
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            comparison=BELOW,
             description="The writer has less than 10% of its allocated storage free",
         )
         for index, replica in enumerate(self.replicas, start=1):
@@ -393,20 +325,6 @@ class DataTier(Construct):
                 threshold=80,
                 description=f"Replica {index}'s CPU has been above 80% for 15 minutes",
             )
-        for node in range(1, self.cache_node_count + 1):
-            self._alarm(
-                f"CacheNode{node}Evictions",
-                cloudwatch.Metric(
-                    namespace="AWS/ElastiCache",
-                    metric_name="Evictions",
-                    # Member clusters of a replication group are named <group id>-001, -002...
-                    dimensions_map={"CacheClusterId": f"{self.cache.ref}-{node:03d}"},
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                ),
-                threshold=100,
-                description=f"Cache node {node} evicts keys: the cache is too small for its hot set",
-            )
 
     def _alarm(
         self,
@@ -416,21 +334,20 @@ class DataTier(Construct):
         threshold: float,
         description: str,
         evaluation_periods: int = 3,
-        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            alarm_id,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=evaluation_periods,
-            comparison_operator=comparison,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
+        comparison: cloudwatch.ComparisonOperator = ABOVE,
+    ) -> None:
+        self.alarms.append(
+            notifying_alarm(
+                self,
+                alarm_id,
+                metric,
+                topic=self.alarm_topic,
+                threshold=threshold,
+                description=description,
+                evaluation_periods=evaluation_periods,
+                comparison=comparison,
+            )
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        self.alarms.append(alarm)
-        return alarm
 
 
 def _validate(

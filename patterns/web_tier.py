@@ -17,7 +17,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -25,6 +24,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from patterns.alarms import notifying_alarm
 from patterns.alb_access_logs import log_access_to
 from patterns.defaults import Profile, acknowledge, new_alarm_topic, profile_of
 from patterns.provider_logs import own_provider_logs
@@ -242,21 +242,20 @@ class WebTier(Construct):
 
     def _alarm(
         self, alarm_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
-    ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            alarm_id,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
+    ) -> None:
+        # 3 of 5 one-minute periods: one bad minute (a deploy, a cold instance) does not page.
+        self.alarms.append(
+            notifying_alarm(
+                self,
+                alarm_id,
+                metric,
+                topic=self.alarm_topic,
+                threshold=threshold,
+                description=description,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+            )
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        self.alarms.append(alarm)
-        return alarm
 
 
 def _validate(

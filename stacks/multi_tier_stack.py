@@ -57,7 +57,7 @@ class MultiTierStack(Stack):
             )
         )
         data.secret.grant_read(web.instance_role)
-        data.cache_secret.grant_read(web.instance_role)
+        data.cache.auth_token.grant_read(web.instance_role)
         install_app(
             user_data,
             app,
@@ -71,10 +71,10 @@ class MultiTierStack(Stack):
                 "DB_SECRET_ARN": data.secret.secret_arn,
                 "DB_SSLMODE": "verify-full",
                 "DB_SSLROOTCERT": "/opt/web_app/ca.pem",
-                "CACHE_HOST": data.cache_endpoint.host,
-                "CACHE_PORT": data.cache_endpoint.port,
+                "CACHE_HOST": data.cache.endpoint.host,
+                "CACHE_PORT": data.cache.endpoint.port,
                 "CACHE_TLS": "1",
-                "CACHE_SECRET_ARN": data.cache_secret.secret_arn,
+                "CACHE_SECRET_ARN": data.cache.auth_token.secret_arn,
             },
         )
         self.network, self.data, self.web = network, data, web

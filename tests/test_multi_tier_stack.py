@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 from patterns.data_tier import DataTier
 from patterns.network import Network
+from patterns.valkey_cache import ValkeyCache
 from patterns.web_tier import WebTier
 from tests.kit import PROFILES, bare_stack, one, path_of, resources, template_json
 
@@ -298,7 +299,7 @@ def test_data_tier_allow_from_opens_the_proxy_replicas_and_cache_to_one_peer_onl
         if props(r).get("SourceSecurityGroupId") == {"Fn::GetAtt": [app_id, "GroupId"]}
     )
     assert opened == [
-        ("CacheSecurityGroup", 6380),
+        ("Cache", 6380),
         ("DatabaseSecurityGroup", 5438),
         ("ProxySecurityGroup", 5438),
     ]
@@ -320,6 +321,34 @@ def test_data_tier_allow_from_opens_the_proxy_replicas_and_cache_to_one_peer_onl
 def test_data_tier_rejects_contradictory_props(profile: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         data_tier(profile, **kwargs)
+
+
+def test_valkey_cache_alone_creates_its_own_key_and_alarm_topic() -> None:
+    stack = bare_stack()
+    ValkeyCache(stack, "Cache", vpc=imported_vpc(stack))
+    doc = synth(stack)
+    group = props(one(doc, "AWS::ElastiCache::ReplicationGroup", "Cache/ReplicationGroup"))
+    key_id, _ = one(doc, "AWS::KMS::Key", "Cache/Key")
+    assert group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    subnets = props(one(doc, "AWS::ElastiCache::SubnetGroup", "Cache/Subnets"))["SubnetIds"]
+    assert subnets == ["subnet-iso1", "subnet-iso2", "subnet-iso3"]
+    alarm = props(one(doc, "AWS::CloudWatch::Alarm", "Cache/Node1Evictions"))
+    topic_id, _ = one(doc, "AWS::SNS::Topic", "Cache/AlarmTopic")
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+@pytest.mark.parametrize(
+    ("profile", "kwargs", "message"),
+    [
+        ("sandbox", {"port": 6379}, "port: 6379 is Valkey's default port"),
+        ("sandbox", {"replicas": 6}, "replicas: must be between 0 and 5"),
+        ("production", {"replicas": 0}, "replicas: the production profile needs at least one"),
+    ],
+)
+def test_valkey_cache_rejects_contradictory_props(profile: str, kwargs: dict[str, Any], message: str) -> None:
+    stack = bare_stack(profile_context(profile))
+    with pytest.raises(ValueError, match=message):
+        ValkeyCache(stack, "Cache", vpc=imported_vpc(stack), **kwargs)
 
 
 # -- the MultiTier stack ------------------------------------------------------------------------
@@ -359,7 +388,7 @@ def test_stack_alarms_cover_hosts_errors_latency_and_every_data_signal() -> None
         "WriterCpu",
         "WriterFreeStorage",
     } <= names
-    assert {"Replica1Lag", "Replica2Lag", "CacheNode1Evictions", "CacheNode3Evictions"} <= names
+    assert {"Replica1Lag", "Replica2Lag", "Node1Evictions", "Node3Evictions"} <= names
     error_rate = props(one(doc, "AWS::CloudWatch::Alarm", "Web/ServerErrorRate"))
     expression = next(m["Expression"] for m in error_rate["Metrics"] if "Expression" in m)
     assert "target5xx" in expression and "elb5xx" in expression
