@@ -149,6 +149,9 @@ def test_web_tier_load_balancer_drops_invalid_headers_and_logs_to_an_sse_s3_buck
     policy = json.dumps(props(one(doc, "AWS::S3::BucketPolicy", "Web/AccessLogs")))
     assert "logdelivery.elasticloadbalancing.amazonaws.com" in policy
     assert "ElbLogAccounts" in policy  # the regional ELB account, chosen at deploy time
+    accounts = next(m for name, m in doc["Mappings"].items() if "ElbLogAccounts" in name)
+    assert accounts["eu-west-1"] == {"account": "156460612806"}  # AWS's documented ELB account
+    assert "il-central-1" not in accounts  # newer regions: the log-delivery service principal
     group = props(one(doc, "AWS::ElasticLoadBalancingV2::TargetGroup", "Web/LoadBalancer/Http/AppGroup"))
     assert group["HealthCheckPath"] == "/health"
     assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in group["TargetGroupAttributes"]
