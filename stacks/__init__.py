@@ -7,12 +7,13 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of
 from stacks.fan_out_stack import FanOutStack
+from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -29,6 +30,12 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     )
     WorkerFleetStack(
         app, "WorkerFleet", profile=profile, description=described("SQS worker fleet scaled on queue depth")
+    )
+    MultiTierStack(
+        app,
+        "MultiTier",
+        profile=profile,
+        description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
     )
     ServerlessApiStack(
         app,

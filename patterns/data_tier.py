@@ -1,0 +1,385 @@
+"""The data tier: PostgreSQL writer with read replicas behind RDS Proxy, and a Valkey cache.
+
+- The writer is Multi-AZ (production), encrypted with a customer-managed key, in isolated
+  subnets, on a non-default port, with IAM authentication on, TLS forced, automated backups,
+  and its master credentials in Secrets Manager rotated by a hosted rotation function.
+- RDS Proxy sits in front of the writer (TLS required): it pools connections, so a fleet of
+  instances scaling out does not exhaust the writer's connections, and it holds client
+  connections through a Multi-AZ failover instead of dropping them.
+- Read replicas (any number, spread over the AZs) take read traffic. They are asynchronous:
+  a read that must see the caller's own write goes to the writer (the app routes reads).
+- A Valkey replication group caches hot reads; a replica is no substitute for a cache: it
+  still runs the query, and lags.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from patterns.alarms import ABOVE, BELOW, notifying_alarm
+from patterns.defaults import Profile, acknowledge, encryption_key, new_alarm_topic, profile_of
+from patterns.valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
+from patterns.valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
+from patterns.valkey_cache import ValkeyCache
+
+# A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3
+DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
+MAX_READ_REPLICAS = 15  # RDS for PostgreSQL allows up to 15 replicas per source
+DAY_SECONDS = 86_400
+
+SANDBOX_SINGLE_AZ_REASON = (
+    "Sandbox profile runs one database instance to halve the idle cost of a throwaway "
+    "deployment; the production profile makes the writer Multi-AZ."
+)
+SANDBOX_NO_DELETION_PROTECTION_REASON = (
+    "Sandbox profile promises that cdk destroy leaves nothing behind; the production profile "
+    "turns deletion protection on and snapshots on removal."
+)
+REPLICA_AVAILABILITY_REASON = (
+    "A read replica is a read-scaling copy: its availability comes from several replicas in "
+    "different AZs and from the application falling back to the writer when none answers."
+)
+REPLICA_BACKUP_REASON = (
+    "PostgreSQL read replicas do not take automated backups of their own; the writer's "
+    "automated backups and snapshots cover the same data."
+)
+REPLICA_ENCRYPTION_REASON = (
+    "A read replica of an encrypted instance is always encrypted with its source's key; "
+    "CloudFormation rejects StorageEncrypted on a replica, so the property is left out."
+)
+REPLICA_PORT_REASON = (
+    "The replica listens on the same non-default port as the writer (Port is set); the rule "
+    "reads the engine to find the default port, and a replica carries no Engine property."
+)
+MONITORING_POLICY_REASON = (
+    "AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy RDS enhanced monitoring "
+    "requires: it only lets RDS write OS metrics to the RDSOSMetrics log group."
+)
+
+
+class DataTier(Construct):
+    """PostgreSQL (writer, proxy, replicas) and a Valkey cache in an existing VPC's isolated subnets.
+
+    Attributes: `key`, `database` (writer), `secret`, `proxy`, `replicas`, `cache` (a
+    `ValkeyCache`: its `endpoint`, `auth_token`...), `database_port`, `database_name`,
+    `alarm_topic`, `alarms`. Call `allow_from(peer)` for the application's security group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        database_name: str = "app",
+        database_port: int = DEFAULT_DATABASE_PORT,
+        instance_type: ec2.InstanceType | None = None,
+        multi_az: bool | None = None,
+        read_replicas: int | None = None,
+        allocated_storage_gib: int = 20,
+        max_allocated_storage_gib: int | None = None,
+        backup_retention: Duration | None = None,
+        rotation: Duration = Duration.days(30),
+        cache_node_type: str | None = None,
+        cache_replicas: int | None = None,
+        cache_port: int = DEFAULT_CACHE_PORT,
+        alarm_topic: sns.ITopic | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.profile = profile = profile or profile_of(self)
+        production = profile.is_production
+        read_replicas = read_replicas if read_replicas is not None else (2 if production else 1)
+        cache_replicas = cache_replicas if cache_replicas is not None else (2 if production else 0)
+        multi_az = profile.multi_az if multi_az is None else multi_az
+        backup_retention = backup_retention or Duration.days(14 if production else 1)
+        _validate(
+            database_port=database_port,
+            cache_port=cache_port,
+            read_replicas=read_replicas,
+            cache_replicas=cache_replicas,
+            backup_retention=backup_retention,
+            rotation=rotation,
+            allocated_storage_gib=allocated_storage_gib,
+            max_allocated_storage_gib=max_allocated_storage_gib,
+            production=production,
+            multi_az=multi_az,
+        )
+        self.database_name = database_name
+        self.database_port = database_port
+        self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=profile)
+        self.alarms: list[cloudwatch.Alarm] = []
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        instance_type = instance_type or ec2.InstanceType.of(
+            ec2.InstanceClass.M7G if production else ec2.InstanceClass.T4G,
+            ec2.InstanceSize.LARGE if production else ec2.InstanceSize.MICRO,
+        )
+        self.key = encryption_key(
+            self, "Key", profile=profile, description=f"Encrypts {self.node.path} data at rest"
+        )
+        engine = rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
+        parameters = rds.ParameterGroup(
+            self,
+            "Parameters",
+            engine=engine,
+            description="TLS only; log slow statements",
+            parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
+        )
+        self.database_security_group = ec2.SecurityGroup(
+            self,
+            "DatabaseSecurityGroup",
+            vpc=vpc,
+            description="PostgreSQL writer and replicas",
+            allow_all_outbound=False,
+        )
+        monitoring_role = iam.Role(
+            self,
+            "MonitoringRole",
+            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonRDSEnhancedMonitoringRole")
+            ],
+        )
+        acknowledge(
+            monitoring_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            MONITORING_POLICY_REASON,
+        )
+        common = {
+            "vpc": vpc,
+            "vpc_subnets": isolated,
+            "security_groups": [self.database_security_group],
+            "port": database_port,
+            "parameter_group": parameters,
+            "monitoring_interval": Duration.seconds(60),
+            "monitoring_role": monitoring_role,
+            "enable_performance_insights": production,
+            "performance_insight_encryption_key": self.key if production else None,
+            "auto_minor_version_upgrade": True,
+            "deletion_protection": profile.deletion_protection,
+            "publicly_accessible": False,
+        }
+        self.database = rds.DatabaseInstance(
+            self,
+            "Writer",
+            engine=engine,
+            instance_type=instance_type,
+            database_name=database_name,
+            credentials=rds.Credentials.from_generated_secret("app_admin", encryption_key=self.key),
+            multi_az=multi_az,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=allocated_storage_gib,
+            max_allocated_storage=max_allocated_storage_gib,
+            storage_encrypted=True,
+            storage_encryption_key=self.key,
+            iam_authentication=True,
+            backup_retention=backup_retention,
+            delete_automated_backups=not production,
+            copy_tags_to_snapshot=True,
+            removal_policy=RemovalPolicy.SNAPSHOT if production else RemovalPolicy.DESTROY,
+            **common,  # type: ignore[arg-type]
+        )
+        assert self.database.secret is not None
+        self.secret: secretsmanager.ISecret = self.database.secret
+        # Production keeps the credentials with the final snapshot they belong to. `secret` is
+        # the secret's target attachment; the secret itself is its scope.
+        generated = self.secret.node.scope
+        if isinstance(generated, secretsmanager.Secret):
+            generated.apply_removal_policy(profile.removal_policy)
+        if not multi_az:
+            acknowledge(self.database, "AwsSolutions-RDS3", SANDBOX_SINGLE_AZ_REASON)
+        if not profile.deletion_protection:
+            acknowledge(self.database, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
+        self._add_rotation(vpc, rotation)
+        self.proxy_security_group = ec2.SecurityGroup(
+            self,
+            "ProxySecurityGroup",
+            vpc=vpc,
+            description="RDS Proxy in front of the writer",
+            allow_all_outbound=False,
+        )
+        self.proxy = self.database.add_proxy(
+            "Proxy",
+            secrets=[self.secret],
+            vpc=vpc,
+            vpc_subnets=isolated,
+            security_groups=[self.proxy_security_group],
+            require_tls=True,
+            borrow_timeout=Duration.seconds(30),
+        )
+        self.database.connections.allow_default_port_from(
+            self.proxy_security_group, "RDS Proxy to the writer"
+        )
+        # The proxy reads its secret from inside the VPC: from isolated subnets that means the
+        # Secrets Manager interface endpoint (which Network creates) on 443.
+        self.proxy_security_group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "Secrets Manager endpoint"
+        )
+        self.replicas = [
+            self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)
+        ]
+        self.cache = ValkeyCache(
+            self,
+            "Cache",
+            vpc=vpc,
+            node_type=cache_node_type,
+            replicas=cache_replicas,
+            port=cache_port,
+            key=self.key,
+            alarm_topic=self.alarm_topic,
+            profile=profile,
+        )
+        self.alarms.extend(self.cache.alarms)
+        self._add_database_alarms(allocated_storage_gib)
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def allow_from(self, peer: ec2.IConnectable, description: str = "application") -> None:
+        """Let `peer` reach the proxy, the replicas and the cache (and nothing else)."""
+        port = ec2.Port.tcp(self.database_port)
+        self.proxy_security_group.connections.allow_from(peer, port, f"{description} to the proxy")
+        self.database_security_group.connections.allow_from(peer, port, f"{description} to the replicas")
+        self.cache.allow_from(peer, description)
+
+    @property
+    def replica_endpoints(self) -> list[str]:
+        return [replica.db_instance_endpoint_address for replica in self.replicas]
+
+    # -- parts --------------------------------------------------------------------------------
+
+    def _add_rotation(self, vpc: ec2.IVpc, rotation: Duration) -> None:
+        rotation_security_group = ec2.SecurityGroup(
+            self, "RotationSecurityGroup", vpc=vpc, description="Secrets Manager hosted rotation function"
+        )
+        self.database.connections.allow_default_port_from(rotation_security_group, "rotation function")
+        self.secret.add_rotation_schedule(
+            "Rotation",
+            automatically_after=rotation,
+            hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                security_groups=[rotation_security_group],
+            ),
+        )
+
+    def _replica(
+        self,
+        index: int,
+        instance_type: ec2.InstanceType,
+        production: bool,
+        vpc: ec2.IVpc,
+        common: dict[str, object],
+    ) -> rds.DatabaseInstanceReadReplica:
+        zones = vpc.availability_zones
+        replica = rds.DatabaseInstanceReadReplica(
+            self,
+            f"Replica{index + 1}",
+            source_database_instance=self.database,
+            instance_type=instance_type,
+            storage_type=rds.StorageType.GP3,
+            # Spread over the AZs, starting after the writer's, so one AZ loss leaves replicas.
+            availability_zone=zones[(index + 1) % len(zones)] if production else None,
+            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+            **common,  # type: ignore[arg-type]
+        )
+        acknowledge(replica, "AwsSolutions-RDS3", REPLICA_AVAILABILITY_REASON)
+        acknowledge(replica, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
+        acknowledge(replica, "AwsSolutions-RDS11", REPLICA_PORT_REASON)
+        if not self.profile.deletion_protection:
+            acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
+        return replica
+
+    def _add_database_alarms(self, allocated_storage_gib: int) -> None:
+        self._alarm(
+            "WriterCpu",
+            self.database.metric_cpu_utilization(period=Duration.minutes(5)),
+            threshold=80,
+            description="The writer's CPU has been above 80% for 15 minutes",
+        )
+        self._alarm(
+            "WriterFreeStorage",
+            self.database.metric_free_storage_space(period=Duration.minutes(5)),
+            threshold=allocated_storage_gib * 1024**3 * 0.1,
+            comparison=BELOW,
+            description="The writer has less than 10% of its allocated storage free",
+        )
+        for index, replica in enumerate(self.replicas, start=1):
+            self._alarm(
+                f"Replica{index}Lag",
+                replica.metric("ReplicaLag", statistic="Maximum", period=Duration.minutes(1)),
+                threshold=30,
+                evaluation_periods=5,
+                description=f"Replica {index} is more than 30 s behind the writer",
+            )
+            self._alarm(
+                f"Replica{index}Cpu",
+                replica.metric_cpu_utilization(period=Duration.minutes(5)),
+                threshold=80,
+                description=f"Replica {index}'s CPU has been above 80% for 15 minutes",
+            )
+
+    def _alarm(
+        self,
+        alarm_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int = 3,
+        comparison: cloudwatch.ComparisonOperator = ABOVE,
+    ) -> None:
+        self.alarms.append(
+            notifying_alarm(
+                self,
+                alarm_id,
+                metric,
+                topic=self.alarm_topic,
+                threshold=threshold,
+                description=description,
+                evaluation_periods=evaluation_periods,
+                comparison=comparison,
+            )
+        )
+
+
+def _validate(
+    *,
+    database_port: int,
+    cache_port: int,
+    read_replicas: int,
+    cache_replicas: int,
+    backup_retention: Duration,
+    rotation: Duration,
+    allocated_storage_gib: int,
+    max_allocated_storage_gib: int | None,
+    production: bool,
+    multi_az: bool,
+) -> None:
+    if database_port == 5432:
+        raise ValueError("database_port: 5432 is PostgreSQL's default port; choose another")
+    if cache_port == 6379:
+        raise ValueError("cache_port: 6379 is Valkey's default port; choose another")
+    if not 1150 <= database_port <= 65535:
+        raise ValueError(f"database_port: RDS accepts 1150-65535, got {database_port}")
+    if not 0 <= read_replicas <= MAX_READ_REPLICAS:
+        raise ValueError(f"read_replicas: must be between 0 and {MAX_READ_REPLICAS}, got {read_replicas}")
+    if not 0 <= cache_replicas <= MAX_CACHE_REPLICAS:
+        raise ValueError(f"cache_replicas: must be between 0 and {MAX_CACHE_REPLICAS}, got {cache_replicas}")
+    if read_replicas and backup_retention.to_seconds() < DAY_SECONDS:
+        raise ValueError("backup_retention: read replicas need automated backups of at least one day")
+    if not DAY_SECONDS <= rotation.to_seconds() <= 365 * DAY_SECONDS:
+        raise ValueError("rotation: Secrets Manager rotates every 1 to 365 days")
+    if max_allocated_storage_gib is not None and max_allocated_storage_gib <= allocated_storage_gib:
+        raise ValueError("max_allocated_storage_gib: must be above allocated_storage_gib to allow growth")
+    if production and not multi_az:
+        raise ValueError("multi_az: the production profile keeps the writer Multi-AZ")
+    if production and cache_replicas == 0:
+        raise ValueError("cache_replicas: the production profile needs at least one for automatic failover")

@@ -1,0 +1,292 @@
+"""The web tier: an internet-facing ALB in front of an Auto Scaling group in private subnets.
+
+- The ALB is the only way in: instances sit in private subnets, their security group admits
+  the ALB's on the app port and nothing else, and there is no SSH (Session Manager instead).
+- HTTPS when a certificate is given (HTTP then only redirects); plain HTTP is allowed only in
+  the sandbox profile, which has no domain. Invalid header fields are dropped (request
+  smuggling), access logs go to an encrypted bucket.
+- Instances: launch template with IMDSv2 only and encrypted volumes; the group replaces an
+  instance the ALB finds unhealthy (after a grace period for boot), scales on requests per
+  target, spreads over the AZs, and rolls instances one at a time when the template changes.
+- The app is stateless: deregistration delay is short because no request is long-lived.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from patterns.alarms import notifying_alarm
+from patterns.alb_access_logs import log_access_to
+from patterns.defaults import Profile, acknowledge, new_alarm_topic, profile_of
+from patterns.provider_logs import own_provider_logs
+
+PUBLIC_INGRESS_REASON = (
+    "An internet-facing load balancer must accept connections from any address on its "
+    "listener port; it is the only way in, the instances behind it admit only the ALB."
+)
+ACCESS_LOG_BUCKET_REASON = (
+    "This bucket only receives the load balancer's access logs; logging access to it would "
+    "need yet another bucket, and ELB writes its logs with the ELB log-delivery principal."
+)
+SSM_POLICY_REASON = (
+    "AmazonSSMManagedInstanceCore is the AWS-maintained minimal policy for Session Manager, "
+    "which replaces SSH: instances have no key pair and no inbound port but the ALB's."
+)
+
+
+class WebTier(Construct):
+    """An ALB and the Auto Scaling group that serves it, in an existing VPC.
+
+    Attributes: `load_balancer`, `listener`, `target_group`, `auto_scaling_group`,
+    `launch_template`, `instance_role`, `security_group` (instances'), `access_logs`,
+    `url`, `alarm_topic`, `alarms`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        user_data: ec2.UserData,
+        machine_image: ec2.IMachineImage | None = None,
+        instance_type: ec2.InstanceType | None = None,
+        min_capacity: int | None = None,
+        max_capacity: int | None = None,
+        app_port: int = 8080,
+        health_check_path: str = "/health",
+        certificate: acm.ICertificate | None = None,
+        requests_per_target_per_minute: int = 600,
+        deregistration_delay: Duration = Duration.seconds(30),
+        health_check_grace: Duration = Duration.minutes(5),
+        alarm_topic: sns.ITopic | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.profile = profile = profile or profile_of(self)
+        production = profile.is_production
+        min_capacity = min_capacity if min_capacity is not None else (3 if production else 1)
+        max_capacity = max_capacity if max_capacity is not None else (9 if production else 2)
+        _validate(
+            production=production,
+            certificate=certificate,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            app_port=app_port,
+            health_check_path=health_check_path,
+            requests_per_target_per_minute=requests_per_target_per_minute,
+            deregistration_delay=deregistration_delay,
+        )
+        self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=profile)
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # ALB access logs support only SSE-S3 (not SSE-KMS) on the destination bucket.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365 if production else 7))],
+            removal_policy=profile.removal_policy,
+            auto_delete_objects=not production,
+        )
+        own_provider_logs(self, profile)
+        acknowledge(self.access_logs, "AwsSolutions-S1", ACCESS_LOG_BUCKET_REASON)
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+            idle_timeout=Duration.seconds(60),
+        )
+        log_access_to(self, self.load_balancer, self.access_logs, prefix="alb")
+        acknowledge(
+            self.load_balancer.connections.security_groups[0], "AwsSolutions-EC23", PUBLIC_INGRESS_REASON
+        )
+        if certificate is not None:
+            self.listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            )
+            self.load_balancer.add_redirect(source_port=80, target_port=443)
+            self.url = f"https://{self.load_balancer.load_balancer_dns_name}"
+        else:
+            self.listener = self.load_balancer.add_listener("Http", port=80)
+            self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
+
+        self.security_group = ec2.SecurityGroup(
+            self, "InstanceSecurityGroup", vpc=vpc, description="App instances: the ALB is the only way in"
+        )
+        self.instance_role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+        )
+        acknowledge(
+            self.instance_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+            SSM_POLICY_REASON,
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            machine_image=machine_image
+            or ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
+            instance_type=instance_type
+            or ec2.InstanceType.of(
+                ec2.InstanceClass.T4G if not production else ec2.InstanceClass.M7G,
+                ec2.InstanceSize.MICRO if not production else ec2.InstanceSize.MEDIUM,
+            ),
+            role=self.instance_role,
+            security_group=self.security_group,
+            user_data=user_data,
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            detailed_monitoring=production,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        16,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self,
+            "Instances",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            launch_template=self.launch_template,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            health_checks=autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+                grace_period=health_check_grace,
+            ),
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1,
+                min_instances_in_service=min_capacity,
+                pause_time=health_check_grace,
+            ),
+            default_instance_warmup=Duration.minutes(2),
+            notifications=[autoscaling.NotificationConfiguration(topic=self.alarm_topic)],
+        )
+        self.target_group = self.listener.add_targets(
+            "App",
+            port=app_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            targets=[self.auto_scaling_group],
+            deregistration_delay=deregistration_delay,
+            health_check=elbv2.HealthCheck(
+                path=health_check_path,
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+                healthy_http_codes="200",
+            ),
+        )
+        self.auto_scaling_group.scale_on_request_count(
+            "RequestsPerTarget", target_requests_per_minute=requests_per_target_per_minute
+        )
+        self._add_alarms()
+
+    def _add_alarms(self) -> None:
+        metrics = self.target_group.metrics
+        self._alarm(
+            "UnhealthyHosts",
+            metrics.unhealthy_host_count(statistic="Maximum", period=Duration.minutes(1)),
+            threshold=0,
+            description="At least one instance fails the ALB health check",
+        )
+        server_errors = cloudwatch.MathExpression(
+            expression="IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)",
+            using_metrics={
+                "requests": self.load_balancer.metrics.request_count(statistic="Sum"),
+                "target5xx": metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum"),
+                "elb5xx": self.load_balancer.metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum"
+                ),
+            },
+            period=Duration.minutes(1),
+            label="5xx responses, % of requests",
+        )
+        self._alarm(
+            "ServerErrorRate", server_errors, threshold=5, description="More than 5% of responses are 5xx"
+        )
+        self._alarm(
+            "TargetResponseTime",
+            metrics.target_response_time(statistic="p99", period=Duration.minutes(1)),
+            threshold=1,
+            description="p99 target response time is above 1 second",
+        )
+
+    def _alarm(
+        self, alarm_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+    ) -> None:
+        # 3 of 5 one-minute periods: one bad minute (a deploy, a cold instance) does not page.
+        self.alarms.append(
+            notifying_alarm(
+                self,
+                alarm_id,
+                metric,
+                topic=self.alarm_topic,
+                threshold=threshold,
+                description=description,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+            )
+        )
+
+
+def _validate(
+    *,
+    production: bool,
+    certificate: acm.ICertificate | None,
+    min_capacity: int,
+    max_capacity: int,
+    app_port: int,
+    health_check_path: str,
+    requests_per_target_per_minute: int,
+    deregistration_delay: Duration,
+) -> None:
+    if production and certificate is None:
+        raise ValueError(
+            "certificate: the production profile serves HTTPS only; pass an ACM certificate for your domain"
+        )
+    if min_capacity < 1:
+        raise ValueError(f"min_capacity: must be at least 1, got {min_capacity}")
+    if production and min_capacity < 2:
+        raise ValueError(f"min_capacity: production needs instances in at least 2 AZs, got {min_capacity}")
+    if max_capacity <= min_capacity:
+        raise ValueError(
+            f"max_capacity: must be above min_capacity ({min_capacity}) so a rolling update and scaling "
+            f"have room, got {max_capacity}"
+        )
+    if not 1024 <= app_port <= 65535:
+        raise ValueError(f"app_port: must be an unprivileged port (1024-65535), got {app_port}")
+    if not health_check_path.startswith("/"):
+        raise ValueError(f"health_check_path: must start with '/', got {health_check_path!r}")
+    if requests_per_target_per_minute < 1:
+        raise ValueError("requests_per_target_per_minute: must be at least 1")
+    if not 0 <= deregistration_delay.to_seconds() <= 3600:
+        raise ValueError("deregistration_delay: ALB accepts 0 to 3600 seconds")

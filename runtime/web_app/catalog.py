@@ -1,0 +1,156 @@
+"""The orders/catalog API's data access: products cached cache-aside, orders never cached.
+
+Cache-aside for product reads: look in Valkey first; on a miss read a replica and store the
+row with a TTL. A write goes to the writer, then deletes the cached row (invalidation, not
+update: two concurrent writers could otherwise leave the older value cached) and marks the
+product "recently written" for a few seconds, during which a cache miss reads from the
+writer: otherwise the next miss could read a replica that has not replayed the write yet and
+put the old row back into the cache for a whole TTL.
+
+A cache that does not answer is a miss, never an error: the database can serve everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from routing import ReadRouter
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    price numeric(12, 2) NOT NULL CHECK (price >= 0),
+    stock integer NOT NULL CHECK (stock >= 0)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    product_id text NOT NULL REFERENCES products (id),
+    quantity integer NOT NULL CHECK (quantity > 0),
+    total numeric(12, 2) NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class Cache(Protocol):
+    def get(self, name: str) -> Any: ...
+    def set(self, name: str, value: str, ex: int | None = None) -> Any: ...
+    def delete(self, *names: str) -> Any: ...
+    def exists(self, *names: str) -> Any: ...
+    def ping(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    price: str
+    stock: int
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    product_id: str
+    quantity: int
+    total: str
+
+
+class OutOfStock(Exception):
+    pass
+
+
+class Catalog:
+    def __init__(self, router: ReadRouter, cache: Cache, *, ttl: int = 300, fresh_window: int = 5):
+        self.router = router
+        self.cache = cache
+        self.ttl = ttl
+        self.fresh_window = fresh_window
+
+    def create_schema(self) -> None:
+        self.router.write(SCHEMA)
+
+    # -- products: cache-aside ------------------------------------------------------------------
+
+    def get_product(self, product_id: str, *, consistent: bool = False) -> Product | None:
+        key = f"product:{product_id}"
+        if not consistent:
+            cached = self._cache_call("get", key)
+            if cached is not None:
+                return Product(**json.loads(cached))
+            consistent = bool(self._cache_call("exists", f"fresh:{key}"))
+        rows = self.router.read(
+            "SELECT id, name, price, stock FROM products WHERE id = %s", (product_id,), consistent=consistent
+        )
+        if not rows:
+            return None
+        product = _product(rows[0])
+        self._cache_call("set", key, json.dumps(asdict(product)), ex=self.ttl)
+        return product
+
+    def put_product(self, product_id: str, name: str, price: Decimal, stock: int) -> Product:
+        rows = self.router.write(
+            """INSERT INTO products (id, name, price, stock) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, price = EXCLUDED.price,
+               stock = EXCLUDED.stock RETURNING id, name, price, stock""",
+            (product_id, name, price, stock),
+        )
+        self._invalidate(product_id)
+        return _product(rows[0])
+
+    # -- orders: written to the writer, read back from it when the caller needs its own write --
+
+    def place_order(self, product_id: str, quantity: int) -> Order:
+        rows = self.router.write(
+            """WITH taken AS (
+                   UPDATE products SET stock = stock - %(q)s
+                   WHERE id = %(p)s AND stock >= %(q)s RETURNING price)
+               INSERT INTO orders (product_id, quantity, total)
+               SELECT %(p)s, %(q)s, price * %(q)s FROM taken
+               RETURNING id, product_id, quantity, total""",
+            {"p": product_id, "q": quantity},
+        )
+        if not rows:
+            raise OutOfStock(product_id)
+        self._invalidate(product_id)  # its stock changed
+        return _order(rows[0])
+
+    def get_order(self, order_id: int, *, consistent: bool = False) -> Order | None:
+        rows = self.router.read(
+            "SELECT id, product_id, quantity, total FROM orders WHERE id = %s",
+            (order_id,),
+            consistent=consistent,
+        )
+        return _order(rows[0]) if rows else None
+
+    def cache_answers(self) -> bool:
+        return self._cache_call("ping") is not None
+
+    # -- cache plumbing -------------------------------------------------------------------------
+
+    def _invalidate(self, product_id: str) -> None:
+        key = f"product:{product_id}"
+        self._cache_call("set", f"fresh:{key}", "1", ex=self.fresh_window)
+        self._cache_call("delete", key)
+
+    def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.cache, method)(*args, **kwargs)
+        except Exception as error:  # the cache is an optimisation: its failure is a miss
+            logger.warning("cache %s failed, treating as a miss: %s", method, error)
+            return None
+
+
+def _product(row: tuple[Any, ...]) -> Product:
+    return Product(id=row[0], name=row[1], price=str(Decimal(row[2])), stock=int(row[3]))
+
+
+def _order(row: tuple[Any, ...]) -> Order:
+    return Order(id=int(row[0]), product_id=row[1], quantity=int(row[2]), total=str(Decimal(row[3])))

@@ -1,0 +1,67 @@
+"""The README stays true: every stack has its page, and each construct's copy list is exactly
+the modules it imports (and the runtime folders they load), so a copy into another app works."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from stacks import STACK_IDS
+from tests.kit import ROOT
+
+README = (ROOT / "README.md").read_text()
+RUNTIME_FOLDER = re.compile(r'"(lambda|runtime)"\s*/\s*"([\w-]+)"')
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _table(title: str) -> list[list[str]]:
+    rows = [line for line in _section(title).splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
+
+
+def _imports(module: str, seen: set[str] | None = None) -> set[str]:
+    """`module` and every module of `patterns` it imports, transitively."""
+    seen = set() if seen is None else seen
+    if module in seen:
+        return seen
+    seen.add(module)
+    for node in ast.walk(ast.parse((ROOT / "patterns" / f"{module}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "patterns":
+            for alias in node.names:
+                _imports(alias.name, seen)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("patterns."):
+            _imports(node.module.split(".")[1], seen)  # type: ignore[union-attr]
+    return seen
+
+
+def test_every_stack_has_a_row_and_a_page() -> None:
+    rows = {row[0].strip("`"): row for row in _table("The patterns")}
+    assert set(rows) == set(STACK_IDS)
+    for stack, row in rows.items():
+        page = re.search(r"\(([^)]+\.md)\)", row[-1])
+        assert page and (ROOT / page.group(1)).is_file(), stack
+        assert f"<!-- diagram:{stack}:begin -->" in (ROOT / page.group(1)).read_text()
+
+
+COPY_ROWS = _table("Use a construct in your own CDK app")
+
+
+@pytest.mark.parametrize("row", COPY_ROWS, ids=[row[0].strip("`") for row in COPY_ROWS])
+def test_a_construct_copy_list_is_exactly_what_it_needs(row: list[str]) -> None:
+    construct, modules, runtime = row[0].strip("`"), re.findall(r"`(patterns/\w+\.py)`", row[1]), row[2]
+    assert modules, f"{construct}: no modules listed"
+    first = Path(modules[0]).stem
+    assert re.search(rf"^class {construct}\b", (ROOT / modules[0]).read_text(), re.M), modules[0]
+    needed = _imports(first)
+    assert {Path(m).stem for m in modules} == needed
+    folders = {f"{kind}/{name}/" for m in needed for kind, name in RUNTIME_FOLDER.findall((ROOT / "patterns" / f"{m}.py").read_text())}
+    listed = set(re.findall(r"`((?:lambda|runtime)/[\w-]+/)`", runtime))
+    assert folders <= listed, f"{construct} loads {folders - listed} itself"
+    for folder in listed:
+        assert (ROOT / folder).is_dir(), folder
