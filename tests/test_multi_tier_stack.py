@@ -34,9 +34,9 @@ def imported_vpc(stack: cdk.Stack) -> ec2.IVpc:
         vpc_id="vpc-12345678",
         vpc_cidr_block="10.1.0.0/16",
         availability_zones=zones,
-        public_subnet_ids=["subnet-pub1", "subnet-pub2", "subnet-pub3"],
-        private_subnet_ids=["subnet-prv1", "subnet-prv2", "subnet-prv3"],
-        isolated_subnet_ids=["subnet-iso1", "subnet-iso2", "subnet-iso3"],
+        public_subnet_ids=["subnet-0a00000000000001", "subnet-0a00000000000002", "subnet-0a00000000000003"],
+        private_subnet_ids=["subnet-0b00000000000001", "subnet-0b00000000000002", "subnet-0b00000000000003"],
+        isolated_subnet_ids=["subnet-0c00000000000001", "subnet-0c00000000000002", "subnet-0c00000000000003"],
     )
 
 
@@ -164,7 +164,11 @@ def test_web_tier_instances_are_private_imdsv2_encrypted_and_reachable_only_from
     assert template["MetadataOptions"]["HttpTokens"] == "required"
     assert all(d["Ebs"]["Encrypted"] for d in template["BlockDeviceMappings"])
     _, group = one(doc, "AWS::AutoScaling::AutoScalingGroup", "Web/Instances")
-    assert group["Properties"]["VPCZoneIdentifier"] == ["subnet-prv1", "subnet-prv2", "subnet-prv3"]
+    assert group["Properties"]["VPCZoneIdentifier"] == [
+        "subnet-0b00000000000001",
+        "subnet-0b00000000000002",
+        "subnet-0b00000000000003",
+    ]
     assert group["Properties"]["HealthCheckType"] == "ELB"
     assert group["Properties"]["HealthCheckGracePeriod"] == 300
     assert (group["Properties"]["MinSize"], group["Properties"]["MaxSize"]) == ("2", "4")
@@ -226,7 +230,7 @@ def test_data_tier_writer_is_encrypted_isolated_iam_enabled_on_a_non_default_por
     assert p["BackupRetentionPeriod"] == (14 if production else 1)
     assert writer[1]["DeletionPolicy"] == ("Snapshot" if production else "Delete")
     subnets = props(one(doc, "AWS::RDS::DBSubnetGroup", "Data/Writer/"))["SubnetIds"]
-    assert subnets == ["subnet-iso1", "subnet-iso2", "subnet-iso3"]
+    assert subnets == ["subnet-0c00000000000001", "subnet-0c00000000000002", "subnet-0c00000000000003"]
     parameters = props(one(doc, "AWS::RDS::DBParameterGroup", "Data/Parameters"))["Parameters"]
     assert parameters["rds.force_ssl"] == "1"
     rotation = props(one(doc, "AWS::SecretsManager::RotationSchedule", "Data/Writer/Secret"))
@@ -334,7 +338,7 @@ def test_valkey_cache_alone_creates_its_own_key_and_alarm_topic() -> None:
     key_id, _ = one(doc, "AWS::KMS::Key", "Cache/Key")
     assert group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     subnets = props(one(doc, "AWS::ElastiCache::SubnetGroup", "Cache/Subnets"))["SubnetIds"]
-    assert subnets == ["subnet-iso1", "subnet-iso2", "subnet-iso3"]
+    assert subnets == ["subnet-0c00000000000001", "subnet-0c00000000000002", "subnet-0c00000000000003"]
     alarm = props(one(doc, "AWS::CloudWatch::Alarm", "Cache/Node1Evictions"))
     topic_id, _ = one(doc, "AWS::SNS::Topic", "Cache/AlarmTopic")
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]

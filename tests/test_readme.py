@@ -21,8 +21,15 @@ def _section(title: str) -> str:
 
 
 def _table(title: str) -> list[list[str]]:
-    rows = [line for line in _section(title).splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
+    """The body rows of the first table in a section."""
+    lines = _section(title).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    rows: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
 def _imports(module: str, seen: set[str] | None = None) -> set[str]:
@@ -60,7 +67,11 @@ def test_a_construct_copy_list_is_exactly_what_it_needs(row: list[str]) -> None:
     assert re.search(rf"^class {construct}\b", (ROOT / modules[0]).read_text(), re.M), modules[0]
     needed = _imports(first)
     assert {Path(m).stem for m in modules} == needed
-    folders = {f"{kind}/{name}/" for m in needed for kind, name in RUNTIME_FOLDER.findall((ROOT / "patterns" / f"{m}.py").read_text())}
+    folders = {
+        f"{kind}/{name}/"
+        for m in needed
+        for kind, name in RUNTIME_FOLDER.findall((ROOT / "patterns" / f"{m}.py").read_text())
+    }
     listed = set(re.findall(r"`((?:lambda|runtime)/[\w-]+/)`", runtime))
     assert folders <= listed, f"{construct} loads {folders - listed} itself"
     for folder in listed:
