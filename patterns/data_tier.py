@@ -23,8 +23,16 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.alarms import ABOVE, BELOW, notifying_alarm
-from patterns.defaults import Profile, acknowledge, encryption_key, new_alarm_topic, profile_of
+from patterns.defaults import (
+    ABOVE,
+    BELOW,
+    Profile,
+    acknowledge,
+    encryption_key,
+    new_alarm_topic,
+    notifying_alarm,
+    profile_of,
+)
 from patterns.valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
 from patterns.valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
 from patterns.valkey_cache import ValkeyCache

@@ -5,6 +5,8 @@
 - Transport: every queue and topic denies requests that are not over TLS.
 - Failure: every queue has a dead-letter queue; DLQs keep messages for the maximum 14 days.
 - Logs: explicit log groups with the profile's retention and removal policy.
+- Alarms: each notifies a topic; no data (an idle system) is not a breach.
+- Instances: encrypted root volumes, deleted with the instance.
 - Acknowledgements of security findings: one finding, one construct, a real reason.
 """
 
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -188,3 +193,46 @@ def new_alarm_topic(scope: Construct, construct_id: str, *, profile: Profile) ->
         service_principals=("cloudwatch.amazonaws.com",),
     )
     return sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+
+
+ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+
+
+def notifying_alarm(
+    scope: Construct,
+    alarm_id: str,
+    metric: cloudwatch.IMetric,
+    *,
+    topic: sns.ITopic,
+    threshold: float,
+    description: str,
+    evaluation_periods: int = 3,
+    datapoints_to_alarm: int | None = None,
+    comparison: cloudwatch.ComparisonOperator = ABOVE,
+) -> cloudwatch.Alarm:
+    """An alarm that tells `topic` when it fires; no data (an idle system) is not a breach."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        alarm_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        comparison_operator=comparison,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm
+
+
+def encrypted_root_volume(size_gib: int = 16) -> ec2.BlockDevice:
+    """The root volume of an instance: encrypted gp3, deleted with the instance."""
+    return ec2.BlockDevice(
+        device_name="/dev/xvda",
+        volume=ec2.BlockDeviceVolume.ebs(
+            size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3, delete_on_termination=True
+        ),
+    )

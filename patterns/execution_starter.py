@@ -13,14 +13,21 @@ from pathlib import Path
 
 from aws_cdk import Duration, Names
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from patterns.defaults import DLQ_REASON, Profile, acknowledge, dead_letter_queue, secure_queue
+from patterns.defaults import (
+    AT_LEAST,
+    DLQ_REASON,
+    Profile,
+    acknowledge,
+    dead_letter_queue,
+    notifying_alarm,
+    secure_queue,
+)
 from patterns.python_function import PythonFunction
 
 CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "order_starter"
@@ -41,18 +48,16 @@ def alarm_on_any(
     scope: Construct, alarm_id: str, *, description: str, metric: cloudwatch.IMetric, topic: sns.ITopic
 ) -> cloudwatch.Alarm:
     """An alarm that fires on the first datapoint >= 1, notifying `topic`."""
-    alarm = cloudwatch.Alarm(
+    return notifying_alarm(
         scope,
         alarm_id,
-        alarm_description=description,
-        metric=metric,
+        metric,
+        topic=topic,
         threshold=1,
+        comparison=AT_LEAST,
         evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        description=description,
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-    return alarm
 
 
 class QueueStarter(Construct):

@@ -15,7 +15,6 @@ from typing import Any
 
 from aws_cdk import Duration, Names
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -28,12 +27,14 @@ from constructs import Construct
 
 from patterns import filter_policy as policies
 from patterns.defaults import (
+    AT_LEAST,
     DLQ_REASON,
     Profile,
     acknowledge,
     dead_letter_queue,
     encryption_key,
     new_alarm_topic,
+    notifying_alarm,
     profile_of,
     secure_queue,
 )
@@ -260,40 +261,30 @@ class FanOut(Construct):
         acknowledge(queue, "AwsSolutions-SQS3", DLQ_REASON)
         return queue
 
-    def _alarm(self, scope: Construct, alarm_id: str, **props: Any) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            scope,
-            alarm_id,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **props,
-        )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        return alarm
-
     def _not_empty_alarm(self, scope: Construct, alarm_id: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
-        return self._alarm(
+        return notifying_alarm(
             scope,
             alarm_id,
-            alarm_description=f"A message is waiting in dead-letter queue {queue.node.path}",
-            metric=queue.metric_approximate_number_of_messages_visible(
+            queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
+            topic=self.alarm_topic,
             threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison=AT_LEAST,
+            evaluation_periods=1,
+            description=f"A message is waiting in dead-letter queue {queue.node.path}",
         )
 
     def _backlog_age_alarm(self, scope: Construct, queue: sqs.IQueue) -> cloudwatch.Alarm:
         limit = int(self.oldest_message_age_alarm.to_seconds())
-        return self._alarm(
+        return notifying_alarm(
             scope,
             "OldestMessageTooOld",
-            alarm_description=f"The oldest message on {queue.node.path} is older than {limit} s",
-            metric=queue.metric_approximate_age_of_oldest_message(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
+            queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(1), statistic="Maximum"),
+            topic=self.alarm_topic,
             threshold=limit,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            description=f"The oldest message on {queue.node.path} is older than {limit} s",
         )
 
 

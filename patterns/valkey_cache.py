@@ -18,8 +18,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.alarms import notifying_alarm
-from patterns.defaults import Profile, acknowledge, encryption_key, new_alarm_topic, profile_of
+from patterns.defaults import (
+    Profile,
+    acknowledge,
+    encryption_key,
+    new_alarm_topic,
+    notifying_alarm,
+    profile_of,
+)
 
 VALKEY_VERSION = "8.0"
 DEFAULT_PORT = 6380  # not 6379: scanners try the default port first

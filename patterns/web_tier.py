@@ -24,9 +24,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.alarms import notifying_alarm
 from patterns.alb_access_logs import log_access_to
-from patterns.defaults import Profile, acknowledge, new_alarm_topic, profile_of
+from patterns.defaults import (
+    Profile,
+    acknowledge,
+    encrypted_root_volume,
+    new_alarm_topic,
+    notifying_alarm,
+    profile_of,
+)
 from patterns.provider_logs import own_provider_logs
 
 PUBLIC_INGRESS_REASON = (
@@ -158,17 +164,7 @@ class WebTier(Construct):
             require_imdsv2=True,
             http_put_response_hop_limit=1,
             detailed_monitoring=production,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        16,
-                        encrypted=True,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+            block_devices=[encrypted_root_volume()],
         )
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,

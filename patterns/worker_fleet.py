@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -29,9 +28,11 @@ from patterns.defaults import (
     Profile,
     acknowledge,
     dead_letter_queue,
+    encrypted_root_volume,
     encryption_key,
     log_group,
     new_alarm_topic,
+    notifying_alarm,
     profile_of,
     secure_queue,
 )
@@ -253,17 +254,7 @@ class WorkerFleet(Construct):
             http_put_response_hop_limit=1,
             instance_metadata_tags=True,  # the worker reads its group's name from IMDS
             detailed_monitoring=True,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        16,
-                        encrypted=True,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+            block_devices=[encrypted_root_volume()],
         )
 
     def _job_queue(
@@ -395,17 +386,16 @@ class WorkerFleet(Construct):
         comparison: cloudwatch.ComparisonOperator,
         evaluation_periods: int = 1,
     ) -> None:
-        alarm = cloudwatch.Alarm(
+        alarm = notifying_alarm(
             self,
             alarm_id,
-            alarm_description=description,
-            metric=metric,
+            metric,
+            topic=self.alarm_topic,
             threshold=threshold,
-            comparison_operator=comparison,
+            comparison=comparison,
             evaluation_periods=evaluation_periods,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description=description,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         self.alarms[alarm_id] = alarm
 
 
