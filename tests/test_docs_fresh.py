@@ -3,15 +3,12 @@ every stack of the kit gives a diagram that reads, with its construct paths and 
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
 
-from stacks import STACK_IDS, build_app
-from tests.kit import PATH_METADATA, PROFILES, ROOT, assembly
+from stacks import STACK_IDS
+from tests.kit import PROFILES, ROOT, assembly
 from tests.mermaid_checks import check_flowchart
 from tools.diagrams import cloud_assembly, pages
 from tools.diagrams.edges import edges
@@ -24,18 +21,9 @@ def kit_templates(profile: str) -> list[Template]:
     return cloud_assembly.load(Path(assembly(profile).directory))
 
 
-def as_make_docs_synthesizes() -> list[Template]:
-    """The sandbox app with cdk.json's context, as `cdk synth` (and so `make docs`) builds it:
-    its feature flags change some templates (key policies, launch templates), so the kit's
-    assembly, built without them, could differ from the committed diagrams."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    outdir = tempfile.mkdtemp(prefix="cdk.out.docs.")
-    app = cdk.App(context={**context, "profile": "sandbox", **PATH_METADATA}, outdir=outdir)
-    return cloud_assembly.load(Path(build_app(app).synth().directory))
-
-
 def test_committed_diagrams_match_the_synthesized_templates() -> None:
-    result = pages.refresh(as_make_docs_synthesizes(), ROOT)
+    # tests/kit.py synthesizes with cdk.json's context, as `cdk synth` (and so `make docs`) does
+    result = pages.refresh(kit_templates("sandbox"), ROOT)
     assert result.problems == []
     stale = sorted(str(page.relative_to(ROOT)) for page in result.changed)
     assert stale == [], f"diagrams differ from the templates in {stale}: run `make docs` and commit"
