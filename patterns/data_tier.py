@@ -14,10 +14,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -268,15 +269,27 @@ class DataTier(Construct):
             self, "RotationSecurityGroup", vpc=vpc, description="Secrets Manager hosted rotation function"
         )
         self.database.connections.allow_default_port_from(rotation_security_group, "rotation function")
-        self.secret.add_rotation_schedule(
+        # The hosted rotation function is created by a CloudFormation transform, outside this
+        # stack; naming it lets the stack own its log group (retention, and `cdk destroy`).
+        function_name = f"{Stack.of(self).stack_name[:40]}-{self.node.addr[:10]}-rotation"  # <= 64
+        self.rotation_log_group = logs.LogGroup(
+            self,
+            "RotationLogs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=self.profile.log_retention,
+            removal_policy=self.profile.removal_policy,
+        )
+        schedule = self.secret.add_rotation_schedule(
             "Rotation",
             automatically_after=rotation,
             hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                function_name=function_name,
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
                 security_groups=[rotation_security_group],
             ),
         )
+        schedule.node.add_dependency(self.rotation_log_group)
 
     def _replica(
         self,
@@ -295,7 +308,9 @@ class DataTier(Construct):
             storage_type=rds.StorageType.GP3,
             # Spread over the AZs, starting after the writer's, so one AZ loss leaves replicas.
             availability_zone=zones[(index + 1) % len(zones)] if production else None,
-            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+            # A replica holds only a copy of the writer, whose final snapshot production keeps:
+            # retaining it would leave an instance billing after `cdk destroy`.
+            removal_policy=RemovalPolicy.DESTROY,
             **common,  # type: ignore[arg-type]
         )
         acknowledge(replica, "AwsSolutions-RDS3", REPLICA_AVAILABILITY_REASON)

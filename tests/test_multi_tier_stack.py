@@ -236,6 +236,11 @@ def test_data_tier_writer_is_encrypted_isolated_iam_enabled_on_a_non_default_por
     rotation = props(one(doc, "AWS::SecretsManager::RotationSchedule", "Data/Writer/Secret"))
     assert rotation["HostedRotationLambda"]["RotationType"] == "PostgreSQLSingleUser"
     assert rotation["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+    # the transform's rotation function logs to a group this stack owns
+    _, group = one(doc, "AWS::Logs::LogGroup", "Data/RotationLogs")
+    function_name = rotation["HostedRotationLambda"]["RotationLambdaName"]
+    assert group["Properties"]["LogGroupName"] == f"/aws/lambda/{function_name}"
+    assert group["DeletionPolicy"] == ("Retain" if production else "Delete")
     proxy = props(one(doc, "AWS::RDS::DBProxy", "Data/Writer/Proxy"))
     assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "POSTGRESQL"
     proxy_group = props(one(doc, "AWS::EC2::SecurityGroup", "Data/ProxySecurityGroup"))
@@ -258,9 +263,9 @@ def test_data_tier_read_replicas_follow_the_writer_and_are_monitored(profile: st
         assert p["Port"] == "5438" and p["MonitoringInterval"] == 60
         if profile == "production":
             assert p["AvailabilityZone"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"][index % 3]
-            assert replica["DeletionPolicy"] == "Retain"
-        else:
-            assert replica["DeletionPolicy"] == "Delete"
+        # a copy of the writer: deleted with the stack even in production (the writer's
+        # final snapshot keeps the data), so no replica is left billing
+        assert replica["DeletionPolicy"] == "Delete"
     lag_alarms = [props(r) for r in resources(doc, "AWS::CloudWatch::Alarm", "Lag")]
     assert len(lag_alarms) == count and all(a["MetricName"] == "ReplicaLag" for a in lag_alarms)
 
