@@ -146,30 +146,22 @@ class DataTier(Construct):
             self,
             "DatabaseSecurityGroup",
             vpc=vpc,
-            description="PostgreSQL writer and replicas",
+            description="PostgreSQL writer: reached only through the proxy (and by rotation)",
             allow_all_outbound=False,
         )
-        monitoring_role = iam.Role(
+        self.replica_security_group = ec2.SecurityGroup(
             self,
-            "MonitoringRole",
-            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonRDSEnhancedMonitoringRole")
-            ],
+            "ReplicaSecurityGroup",
+            vpc=vpc,
+            description="PostgreSQL read replicas",
+            allow_all_outbound=False,
         )
-        acknowledge(
-            monitoring_role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-            MONITORING_POLICY_REASON,
-        )
-        common = {
+        common: dict[str, object] = {
             "vpc": vpc,
             "vpc_subnets": isolated,
-            "security_groups": [self.database_security_group],
             "port": database_port,
             "parameter_group": parameters,
-            "monitoring_interval": Duration.seconds(60),
-            "monitoring_role": monitoring_role,
+            **self._enhanced_monitoring(production),
             "enable_performance_insights": production,
             "performance_insight_encryption_key": self.key if production else None,
             "auto_minor_version_upgrade": True,
@@ -194,6 +186,7 @@ class DataTier(Construct):
             delete_automated_backups=not production,
             copy_tags_to_snapshot=True,
             removal_policy=RemovalPolicy.SNAPSHOT if production else RemovalPolicy.DESTROY,
+            security_groups=[self.database_security_group],
             **common,  # type: ignore[arg-type]
         )
         assert self.database.secret is not None
@@ -252,10 +245,10 @@ class DataTier(Construct):
     # -- wiring -------------------------------------------------------------------------------
 
     def allow_from(self, peer: ec2.IConnectable, description: str = "application") -> None:
-        """Let `peer` reach the proxy, the replicas and the cache (and nothing else)."""
+        """Let `peer` reach the proxy, the replicas and the cache; never the writer directly."""
         port = ec2.Port.tcp(self.database_port)
         self.proxy_security_group.connections.allow_from(peer, port, f"{description} to the proxy")
-        self.database_security_group.connections.allow_from(peer, port, f"{description} to the replicas")
+        self.replica_security_group.connections.allow_from(peer, port, f"{description} to the replicas")
         self.cache.allow_from(peer, description)
 
     @property
@@ -263,6 +256,27 @@ class DataTier(Construct):
         return [replica.db_instance_endpoint_address for replica in self.replicas]
 
     # -- parts --------------------------------------------------------------------------------
+
+    def _enhanced_monitoring(self, production: bool) -> dict[str, object]:
+        """OS metrics every minute, in production. RDS writes them to the account-wide
+        RDSOSMetrics log group, which no stack can own: sandbox leaves them off so that
+        `cdk destroy` leaves nothing behind (CloudWatch's instance metrics remain)."""
+        if not production:
+            return {}
+        role = iam.Role(
+            self,
+            "MonitoringRole",
+            assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonRDSEnhancedMonitoringRole")
+            ],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            MONITORING_POLICY_REASON,
+        )
+        return {"monitoring_interval": Duration.seconds(60), "monitoring_role": role}
 
     def _add_rotation(self, vpc: ec2.IVpc, rotation: Duration) -> None:
         rotation_security_group = ec2.SecurityGroup(
@@ -311,6 +325,7 @@ class DataTier(Construct):
             # A replica holds only a copy of the writer, whose final snapshot production keeps:
             # retaining it would leave an instance billing after `cdk destroy`.
             removal_policy=RemovalPolicy.DESTROY,
+            security_groups=[self.replica_security_group],
             **common,  # type: ignore[arg-type]
         )
         acknowledge(replica, "AwsSolutions-RDS3", REPLICA_AVAILABILITY_REASON)

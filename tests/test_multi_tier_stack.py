@@ -260,7 +260,9 @@ def test_data_tier_read_replicas_follow_the_writer_and_are_monitored(profile: st
     for index, replica in enumerate(replicas, start=1):
         p = replica["Properties"]
         assert writer_id in json.dumps(p["SourceDBInstanceIdentifier"])
-        assert p["Port"] == "5438" and p["MonitoringInterval"] == 60
+        assert p["Port"] == "5438"
+        # enhanced monitoring (into the account-wide RDSOSMetrics group) only in production
+        assert p.get("MonitoringInterval") == (60 if profile == "production" else None)
         if profile == "production":
             assert p["AvailabilityZone"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"][index % 3]
         # a copy of the writer: deleted with the stack even in production (the writer's
@@ -297,7 +299,7 @@ def test_data_tier_alarms_watch_cpu_storage_lag_and_evictions() -> None:
         assert alarm["Properties"]["AlarmActions"], path_of(alarm)
 
 
-def test_data_tier_allow_from_opens_the_proxy_replicas_and_cache_to_one_peer_only() -> None:
+def test_data_tier_allow_from_opens_the_proxy_replicas_and_cache_to_one_peer_only_never_the_writer() -> None:
     stack = bare_stack()
     vpc = imported_vpc(stack)
     tier = DataTier(stack, "Data", vpc=vpc)
@@ -312,9 +314,16 @@ def test_data_tier_allow_from_opens_the_proxy_replicas_and_cache_to_one_peer_onl
     )
     assert opened == [
         ("Cache", 6380),
-        ("DatabaseSecurityGroup", 5438),
         ("ProxySecurityGroup", 5438),
+        ("ReplicaSecurityGroup", 5438),
     ]
+    writer_group, _ = one(doc, "AWS::EC2::SecurityGroup", "Data/DatabaseSecurityGroup/")
+    writer_sources = sorted(
+        path_of(doc["Resources"][props(r)["SourceSecurityGroupId"]["Fn::GetAtt"][0]]).split("/")[2]
+        for r in resources(doc, "AWS::EC2::SecurityGroupIngress")
+        if props(r)["GroupId"] == {"Fn::GetAtt": [writer_group, "GroupId"]}
+    )
+    assert writer_sources == ["ProxySecurityGroup", "RotationSecurityGroup"]
 
 
 @pytest.mark.parametrize(
