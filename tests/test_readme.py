@@ -4,13 +4,14 @@ the modules it imports (and the runtime folders they load), so a copy into anoth
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from stacks import STACK_IDS
-from tests.kit import ROOT
+from tests.kit import PROFILES, ROOT, assembly, template_json
 
 README = (ROOT / "README.md").read_text()
 RUNTIME_FOLDER = re.compile(r'"(lambda|runtime)"\s*/\s*"([\w-]+)"')
@@ -76,3 +77,24 @@ def test_a_construct_copy_list_is_exactly_what_it_needs(row: list[str]) -> None:
     assert folders <= listed, f"{construct} loads {folders - listed} itself"
     for folder in listed:
         assert (ROOT / folder).is_dir(), folder
+
+
+def test_the_synth_summary_in_the_readme_is_current() -> None:
+    """`make synth` writes its summary into the README; this recounts it from the app."""
+    rows = []
+    for profile in PROFILES:
+        for stack in sorted(STACK_IDS):
+            metadata = json.loads((Path(assembly(profile).directory) / f"{stack}.metadata.json").read_text())
+            acknowledged = sum(
+                not finding.startswith("CloudFormation-Validate::")
+                for entries in metadata.values()
+                for entry in entries
+                if entry["type"] == "aws:cdk:acknowledged-rules"
+                for finding in entry["data"]
+            )
+            resources = len(template_json(stack, profile)["Resources"].keys() - {"CDKMetadata"})
+            rows.append((profile, stack, resources, acknowledged, 0))
+    shown = README.split("<!-- synth-table:begin -->\n```\n", 1)[1].split("```", 1)[0]
+    assert [tuple(line.split()) for line in shown.splitlines()[1:]] == [
+        tuple(str(cell) for cell in row) for row in rows
+    ], "run `make synth` and commit the README"

@@ -61,20 +61,38 @@ def main() -> int:
         assembly = outdir(profile)
         for template in sorted(assembly.glob("*.template.json")):
             stack = template.name.removesuffix(".template.json")
-            resources = len(json.loads(template.read_text()).get("Resources", {}))
+            resources = len(json.loads(template.read_text()).get("Resources", {}).keys() - {"CDKMetadata"})
             findings = lint(template)
             failures += len(findings)
             for finding in findings:
                 print(finding, file=sys.stderr)
             rows.append((profile, stack, resources, acknowledged(assembly, stack), len(findings)))
-    header = ("profile", "stack", "resources", "acknowledged", "lint findings")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)))
+    table = summary(rows)
+    print(table)
     if failures:
         print(f"cfn-lint: {failures} finding(s)", file=sys.stderr)
         return 1
+    write_into_readme(table)
     return 0
+
+
+def summary(rows: list[tuple[str, str, int, int, int]]) -> str:
+    header = ("profile", "stack", "resources", "acknowledged", "lint findings")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def write_into_readme(table: str) -> None:
+    """The README shows the last clean run's summary; tests/test_readme.py checks it is current."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- synth-table:begin -->\n```\n", "```\n<!-- synth-table:end -->"
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        readme.write_text(before + begin + table + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
