@@ -395,12 +395,32 @@ def test_listing_a_customer_without_orders_is_an_empty_page(api: Api) -> None:
             "cursor": base64.urlsafe_b64encode(b'{"id":"","customerId":"c-1","createdAt":""}').decode(),
         },
         {"customerId": "c-1", "cursor": "!!not-base64!!"},
+        # nested too deep for json.loads (RecursionError), and far longer than any cursor we issue
+        {"customerId": "c-1", "cursor": base64.urlsafe_b64encode(b"[" * 3000).decode()},
+        {"customerId": "c-1", "cursor": "e" * 600},
         {"customerId": "c-1", "cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()},
     ],
 )
 def test_a_bad_listing_query_is_a_400(api: Api, query: dict[str, str]) -> None:
     status, _, answer = api.call("GET", "/orders", query=query or None)
     assert status == 400 and answer["error"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        {**NEW_ORDER, "customerId": "c-1\n"},
+        {**NEW_ORDER, "items": [{**ITEMS[0], "sku": ITEMS[0]["sku"] + "\n"}]},
+    ],
+)
+def test_a_value_with_a_trailing_newline_does_not_match_an_anchored_pattern(
+    api: Api, order: dict[str, Any]
+) -> None:
+    """JSON Schema's `$` is ECMA's: the end of the value, not before a final newline. An order
+    created for "c-1\n" could never be listed, since the listing refuses that customer id."""
+    status, _, answer = api.create(order)
+    assert status == 400 and answer["error"]["code"] == "BAD_REQUEST"
+    assert api.stored() == []
 
 
 def test_a_cursor_from_another_customers_listing_is_refused(api: Api) -> None:

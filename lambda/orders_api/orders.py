@@ -230,6 +230,7 @@ class OrderStore:
 
 
 CURSOR_KEYS = {"id", "customerId", "createdAt"}
+MAX_CURSOR_LENGTH = 512  # three values of at most 64 characters, as JSON, in base64
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
@@ -238,10 +239,12 @@ def encode_cursor(last_key: dict[str, Any]) -> str:
 
 def decode_cursor(cursor: str, customer_id: str) -> dict[str, Any]:
     """The position a cursor names, refused unless it came from this same query."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("cursor is not one this API returned")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidCursor("cursor is not one this API returned") from None
     if (
         not isinstance(key, dict)

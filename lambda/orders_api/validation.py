@@ -37,7 +37,9 @@ def validate(schema_name: str, document: Any) -> None:
 
 @cache
 def _pattern(expression: str) -> re.Pattern[str]:
-    return re.compile(expression)
+    # JSON Schema patterns follow ECMA-262, where `$` matches only at the very end; Python's
+    # `$` also matches before a final newline, which would let "c-1\n" pass as "^[...]+$".
+    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", expression))
 
 
 def _is(value: Any, type_name: str) -> bool:
