@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 import threading
 import time
+import types
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.servers
 app = load_web_app()
 RETRY_AFTER = 0.3
 PORT_QUERY = "SELECT current_setting('port')::int"
+HEALTH_WITHIN = 3.5
+"""Seconds /health may take, whatever hangs: its own deadline (2.5 s) plus slack, below the ALB's 5 s."""
 
 
 @pytest.fixture(scope="module")
@@ -155,24 +159,101 @@ def test_an_order_invalidates_its_product_stock(catalog: Any, servers: Cluster) 
     assert catalog.get_product("widget", consistent=True).stock == 3
 
 
+@pytest.mark.parametrize(
+    "recently_written", [False, True], ids=["miss-read-a-replica", "miss-read-the-writer"]
+)
+def test_a_write_between_a_miss_and_its_fill_does_not_leave_the_old_row_cached(
+    catalog: Any,
+    servers: Cluster,
+    cache: valkey.Valkey,
+    monkeypatch: pytest.MonkeyPatch,
+    recently_written: bool,
+) -> None:
+    new_product(catalog, servers, "race")
+    if recently_written:  # the miss sees the marker and reads the writer
+        catalog.put_product("race", "race name", Decimal("2.75"), 10)
+        servers.wait_for_replay()
+        assert cache.exists("fresh:product:race")
+    else:  # the marker has expired: the miss reads a replica
+        cache.delete("fresh:product:race")
+    old_price = "2.75" if recently_written else "2.50"
+    read = catalog.router.read
+    reads: list[bool] = []
+
+    def read_then_write(sql: str, params: Any = (), *, consistent: bool = False) -> Any:
+        rows = read(sql, params, consistent=consistent)
+        reads.append(consistent)
+        monkeypatch.setattr(catalog.router, "read", read)
+        # A write and its invalidation land after the miss's query, before its fill.
+        catalog.put_product("race", "race name", Decimal("9.99"), 10)
+        return rows
+
+    monkeypatch.setattr(catalog.router, "read", read_then_write)
+    assert catalog.get_product("race").price == old_price  # it raced the write: its answer is old
+    assert reads == [recently_written]
+    assert not cache.exists("product:race")  # ...but it is not cached
+    servers.wait_for_replay()
+    assert catalog.get_product("race").price == "9.99"
+    assert json.loads(cache.get("product:race"))["price"] == "9.99"
+
+
+def test_a_miss_slower_than_half_the_marker_lifetime_is_not_cached(
+    catalog: Any, servers: Cluster, cache: valkey.Valkey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new_product(catalog, servers, "slow")
+    cache.delete("fresh:product:slow")
+    now = [1000.0]
+    monkeypatch.setattr(app["catalog"], "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    read = catalog.router.read
+
+    def read_then_write(sql: str, params: Any = (), *, consistent: bool = False) -> Any:
+        rows = read(sql, params, consistent=consistent)
+        monkeypatch.setattr(catalog.router, "read", read)
+        catalog.put_product("slow", "slow name", Decimal("9.99"), 10)
+        cache.delete("fresh:product:slow")  # the write's marker came and went during the miss
+        now[0] += catalog.fresh_window / 2
+        return rows
+
+    monkeypatch.setattr(catalog.router, "read", read_then_write)
+    assert catalog.get_product("slow").price == "2.50"
+    assert not cache.exists("product:slow")
+    servers.wait_for_replay()
+    assert catalog.get_product("slow").price == "9.99"  # a quick miss: cached
+    assert json.loads(cache.get("product:slow"))["price"] == "9.99"
+
+
 def test_a_cache_that_does_not_answer_is_a_miss_not_an_error(servers: Cluster) -> None:
     router = make_router(servers)
     dead = valkey.Valkey(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
     catalog = app["catalog"].Catalog(router, dead)
     catalog.create_schema()
     catalog.put_product("nocache", "no cache", Decimal("3.00"), 1)
-    assert catalog.get_product("nocache", consistent=True).price == "3.00"
+    servers.wait_for_replay()
+    before = Counter(router.queries)
+    assert catalog.get_product("nocache").price == "3.00"  # cache get, marker get and fill all fail
+    answered = Counter(router.queries)
+    answered.subtract(before)
+    assert +answered in ({"replica1": 1}, {"replica2": 1})  # no marker seen: a replica answered
+    assert not catalog.cache_answers()
     router.close()
+
+
+@contextlib.contextmanager
+def serving(catalog: Any) -> Iterator[http.client.HTTPConnection]:
+    server = app["server"].serve(catalog, 0, host="127.0.0.1")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def http_server(catalog: Any) -> Iterator[http.client.HTTPConnection]:
-    server = app["server"].serve(catalog, 0, host="127.0.0.1")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
-    server.shutdown()
-    server.server_close()
+    with serving(catalog) as connection:
+        yield connection
 
 
 def call(connection: http.client.HTTPConnection, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -196,6 +277,128 @@ def test_the_http_api_serves_orders_and_reports_health(http_server: http.client.
     assert call(http_server, "POST", "/orders", b"not json")[0] == 400
     assert call(http_server, "PUT", "/products/book", {"name": "Book", "price": "-1", "stock": 1})[0] == 400
     assert call(http_server, "GET", "/nowhere")[0] == 404
+
+
+PRODUCT = {"name": "Thing", "price": "1.00", "stock": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**PRODUCT, "price": "NaN"},
+        {**PRODUCT, "price": "Infinity"},
+        b'{"name": "Thing", "price": NaN, "stock": 1}',
+        {**PRODUCT, "price": "1e20"},
+        b'{"name": "Thing", "price": 1e20, "stock": 1}',
+        {**PRODUCT, "price": "10000000000.00"},
+        {**PRODUCT, "price": "1.999"},
+        {**PRODUCT, "price": "-1"},
+        {**PRODUCT, "price": "twelve"},
+        {**PRODUCT, "price": True},
+        {**PRODUCT, "price": None},
+        {**PRODUCT, "stock": None},
+        {**PRODUCT, "stock": 10**12},
+        {**PRODUCT, "stock": -1},
+        {**PRODUCT, "stock": 1.5},
+        {**PRODUCT, "stock": True},
+        {**PRODUCT, "stock": "3"},
+        {**PRODUCT, "name": None},
+        {**PRODUCT, "name": 7},
+        {"price": "1.00", "stock": 1},
+    ],
+)
+def test_a_product_that_does_not_fit_the_columns_is_a_400(
+    http_server: http.client.HTTPConnection, catalog: Any, body: Any
+) -> None:
+    status, answer = call(http_server, "PUT", "/products/invalid", body)
+    assert status == 400 and answer["error"]
+    assert catalog.get_product("invalid", consistent=True) is None
+
+
+def test_a_product_the_database_refuses_is_a_400_and_limits_are_accepted(
+    http_server: http.client.HTTPConnection,
+) -> None:
+    # PostgreSQL text cannot hold NUL: the database's DataError, mapped to 400.
+    status, answer = call(http_server, "PUT", "/products/nul", {**PRODUCT, "name": "a\u0000b"})
+    assert status == 400 and "NUL" in answer["error"]
+    limits = {"name": "Most", "price": "9999999999.99", "stock": 2**31 - 1}
+    assert call(http_server, "PUT", "/products/most", limits) == (200, {"id": "most", **limits})
+    status, product = call(http_server, "PUT", "/products/number", {**PRODUCT, "price": 12.5, "stock": 0})
+    assert (status, product["price"]) == (200, "12.50")
+
+
+@pytest.mark.parametrize("quantity", [None, 10**12, 2**31, 1.9, 1.0, True, 0, -1, "2"])
+def test_an_order_quantity_that_is_not_a_positive_integer_is_a_400(
+    http_server: http.client.HTTPConnection, catalog: Any, quantity: Any
+) -> None:
+    assert call(http_server, "PUT", "/products/q", {**PRODUCT, "stock": 5})[0] == 200
+    status, answer = call(http_server, "POST", "/orders", {"product_id": "q", "quantity": quantity})
+    assert status == 400 and answer["error"]
+    assert catalog.get_product("q", consistent=True).stock == 5
+
+
+def test_an_order_for_an_unknown_product_is_a_404_and_an_overflowing_total_a_400(
+    http_server: http.client.HTTPConnection, catalog: Any
+) -> None:
+    status, answer = call(http_server, "POST", "/orders", {"product_id": "nosuch", "quantity": 1})
+    assert (status, answer) == (404, {"error": "no product nosuch"})
+    assert call(http_server, "POST", "/orders", {"product_id": None, "quantity": 1})[0] == 400
+    # The total (price * quantity) does not fit numeric(12, 2): the database refuses the order.
+    call(http_server, "PUT", "/products/dear", {"name": "Dear", "price": "9999999999.99", "stock": 5})
+    status, answer = call(http_server, "POST", "/orders", {"product_id": "dear", "quantity": 2})
+    assert status == 400 and "overflow" in answer["error"]
+    assert catalog.get_product("dear", consistent=True).stock == 5  # nothing taken
+    assert call(http_server, "POST", "/orders", {"product_id": "dear", "quantity": 1})[0] == 201
+
+
+@contextlib.contextmanager
+def silent_endpoints(count: int) -> Iterator[list[Any]]:
+    """Endpoints whose server takes the TCP connection and then never answers."""
+    listeners = [socket.create_server(("127.0.0.1", 0), backlog=8) for _ in range(count)]
+    try:
+        yield [
+            app["routing"].Endpoint(
+                f"replica{index}",
+                connect(f"host=127.0.0.1 port={listener.getsockname()[1]} user=postgres connect_timeout=10"),
+            )
+            for index, listener in enumerate(listeners, 1)
+        ]
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def health(catalog: Any) -> tuple[int, Any, float]:
+    with serving(catalog) as connection:
+        started = time.monotonic()
+        status, body = call(connection, "GET", "/health")
+        return status, body, time.monotonic() - started
+
+
+def test_health_answers_in_time_when_replicas_hang_and_follows_the_writer_only(
+    servers: Cluster, cache: valkey.Valkey
+) -> None:
+    writer = app["routing"].Endpoint("writer", connect(servers.primary.dsn))
+    with silent_endpoints(3) as hanging:
+        catalog = app["catalog"].Catalog(app["routing"].ReadRouter(writer, hanging), cache)
+        for _ in range(2):  # the second check shares the first one's unanswered probes
+            status, body, took = health(catalog)
+            assert (status, body) == (
+                200,
+                {
+                    "databases": {"writer": True, "replica1": False, "replica2": False, "replica3": False},
+                    "cache": True,
+                },
+            )
+            assert took < HEALTH_WITHIN
+    with silent_endpoints(1) as (hanging_writer,):
+        replica = app["routing"].Endpoint("replica1", connect(servers.standbys[0].dsn))
+        router = app["routing"].ReadRouter(
+            app["routing"].Endpoint("writer", hanging_writer.connect), [replica]
+        )
+        status, body, took = health(app["catalog"].Catalog(router, cache))
+        assert (status, body) == (503, {"databases": {"writer": False, "replica1": True}, "cache": True})
+        assert took < HEALTH_WITHIN
 
 
 def test_the_service_builds_its_routing_and_cache_from_the_environment(servers: Cluster) -> None:

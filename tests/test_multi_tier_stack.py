@@ -17,6 +17,7 @@ from patterns.network import Network
 from patterns.valkey_cache import ValkeyCache
 from patterns.web_tier import WebTier
 from tests.kit import PROFILES, bare_stack, one, path_of, resources, template_json
+from tests.local_servers import load_web_app
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
@@ -154,6 +155,8 @@ def test_web_tier_load_balancer_drops_invalid_headers_and_logs_to_an_sse_s3_buck
     assert "il-central-1" not in accounts  # newer regions: the log-delivery service principal
     group = props(one(doc, "AWS::ElasticLoadBalancingV2::TargetGroup", "Web/LoadBalancer/Http/AppGroup"))
     assert group["HealthCheckPath"] == "/health"
+    # The app answers /health within its own deadline, with time to spare before the ALB gives up.
+    assert group["HealthCheckTimeoutSeconds"] >= load_web_app()["server"].HEALTH_TIMEOUT + 2
     assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in group["TargetGroupAttributes"]
 
 

@@ -1,11 +1,19 @@
 """The orders/catalog API's data access: products cached cache-aside, orders never cached.
 
 Cache-aside for product reads: look in Valkey first; on a miss read a replica and store the
-row with a TTL. A write goes to the writer, then deletes the cached row (invalidation, not
-update: two concurrent writers could otherwise leave the older value cached) and marks the
-product "recently written" for a few seconds, during which a cache miss reads from the
-writer: otherwise the next miss could read a replica that has not replayed the write yet and
-put the old row back into the cache for a whole TTL.
+row with a TTL. A write goes to the writer, then marks the product "recently written" for a
+few seconds (a `fresh:` marker holding a token new to that write) and deletes the cached row
+(invalidation, not update: two concurrent writers could otherwise leave the older value
+cached). While the marker lives, a cache miss reads from the writer: otherwise the next miss
+could read a replica that has not replayed the write yet.
+
+A miss that read the database stores its row only if no write has marked the product since
+the miss looked at the marker: one script in Valkey compares the marker with the one the read
+saw and sets the row only if they are equal, atomically. Without that, a write and its
+invalidation landing between a read's database query and its store would leave the read's
+old row cached for a whole TTL. A read that took half the marker's lifetime or more stores
+nothing (a marker could have come and gone meanwhile). Left open: a replica lagging behind
+the writer by more than the marker's lifetime can still serve, and cache, an old row.
 
 A cache that does not answer is a miss, never an error: the database can serve everything.
 """
@@ -14,6 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -43,7 +53,7 @@ class Cache(Protocol):
     def get(self, name: str) -> Any: ...
     def set(self, name: str, value: str, ex: int | None = None) -> Any: ...
     def delete(self, *names: str) -> Any: ...
-    def exists(self, *names: str) -> Any: ...
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any: ...
     def ping(self) -> Any: ...
 
 
@@ -67,6 +77,20 @@ class OutOfStock(Exception):
     pass
 
 
+class UnknownProduct(LookupError):
+    pass
+
+
+# KEYS: the row's key, its marker's key; ARGV: the row, its TTL, the marker the read saw ("" if
+# none). Both keys are on the one shard of a cluster-mode-disabled replication group.
+FILL_UNLESS_WRITTEN = """
+local marker = redis.call('GET', KEYS[2])
+if (marker or '') ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
 class Catalog:
     def __init__(self, router: ReadRouter, cache: Cache, *, ttl: int = 300, fresh_window: int = 5):
         self.router = router
@@ -80,19 +104,23 @@ class Catalog:
     # -- products: cache-aside ------------------------------------------------------------------
 
     def get_product(self, product_id: str, *, consistent: bool = False) -> Product | None:
+        """A product; `consistent` reads the writer and skips the cache (neither read nor filled)."""
+        select = "SELECT id, name, price, stock FROM products WHERE id = %s"
+        if consistent:
+            rows = self.router.read(select, (product_id,), consistent=True)
+            return _product(rows[0]) if rows else None
         key = f"product:{product_id}"
-        if not consistent:
-            cached = self._cache_call("get", key)
-            if cached is not None:
-                return Product(**json.loads(cached))
-            consistent = bool(self._cache_call("exists", f"fresh:{key}"))
-        rows = self.router.read(
-            "SELECT id, name, price, stock FROM products WHERE id = %s", (product_id,), consistent=consistent
-        )
+        cached = self._cache_call("get", key)
+        if cached is not None:
+            return Product(**json.loads(cached))
+        started = time.monotonic()
+        marker = self._cache_call("get", f"fresh:{key}")
+        rows = self.router.read(select, (product_id,), consistent=marker is not None)
         if not rows:
             return None
         product = _product(rows[0])
-        self._cache_call("set", key, json.dumps(asdict(product)), ex=self.ttl)
+        if time.monotonic() - started < self.fresh_window / 2:
+            self._fill(key, product, marker)
         return product
 
     def put_product(self, product_id: str, name: str, price: Decimal, stock: int) -> Product:
@@ -118,6 +146,8 @@ class Catalog:
             {"p": product_id, "q": quantity},
         )
         if not rows:
+            if not self.router.read("SELECT 1 FROM products WHERE id = %s", (product_id,), consistent=True):
+                raise UnknownProduct(product_id)
             raise OutOfStock(product_id)
         self._invalidate(product_id)  # its stock changed
         return _order(rows[0])
@@ -137,8 +167,15 @@ class Catalog:
 
     def _invalidate(self, product_id: str) -> None:
         key = f"product:{product_id}"
-        self._cache_call("set", f"fresh:{key}", "1", ex=self.fresh_window)
+        # The marker first: a read that filled before it is undone by the delete, and one that
+        # saw the marker before its database read read the writer, after this write.
+        self._cache_call("set", f"fresh:{key}", uuid.uuid4().hex, ex=self.fresh_window)
         self._cache_call("delete", key)
+
+    def _fill(self, key: str, product: Product, marker: bytes | str | None) -> None:
+        row = json.dumps(asdict(product))
+        seen = marker if marker is not None else ""
+        self._cache_call("eval", FILL_UNLESS_WRITTEN, 2, key, f"fresh:{key}", row, self.ttl, seen)
 
     def _cache_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -1,10 +1,16 @@
-"""HTTP front of the orders/catalog API (stdlib only), run by systemd on each instance.
+"""HTTP front of the orders/catalog API (stdlib `http.server`), run by systemd on each instance.
 
-  GET  /health                 200 when the writer answers (replicas and cache reported)
+  GET  /health                 200 when the writer answers (replicas and cache reported), within
+                               HEALTH_TIMEOUT seconds whatever the replicas and the cache do
   GET  /products/<id>          cached read; `?consistent=1` reads the writer, skipping the cache
   PUT  /products/<id>          {"name", "price", "stock"}: upsert, invalidates the cache
-  POST /orders                 {"product_id", "quantity"}: 201, or 409 when out of stock
+  POST /orders                 {"product_id", "quantity"}: 201, 404 for an unknown product,
+                               or 409 when out of stock
   GET  /orders/<id>            replica read; `?consistent=1` (read-your-writes) reads the writer
+
+Input that does not fit the columns is a 400, never a 500: a price is a finite decimal
+(string or JSON number) in whole cents from 0 to 9999999999.99 (numeric(12, 2)); stock and
+quantity are JSON integers (not booleans, not 1.0) that fit a PostgreSQL integer.
 
 The instance keeps no state: any instance can serve any request.
 """
@@ -14,22 +20,67 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from catalog import Catalog, OutOfStock
+import psycopg
+from catalog import Catalog, OutOfStock, UnknownProduct
 
 logger = logging.getLogger(__name__)
 PRODUCT = re.compile(r"^/products/([A-Za-z0-9_-]{1,64})$")
 ORDER = re.compile(r"^/orders/(\d{1,18})$")
 MAX_BODY = 16 * 1024
+MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
+CENT = Decimal("0.01")
+MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
+HEALTH_TIMEOUT = 2.5
+"""Seconds /health waits for the databases and the cache: well below the ALB's 5 s timeout."""
 
 
 class BadRequest(Exception):
     pass
+
+
+def integer(body: dict[str, Any], field: str, low: int) -> int:
+    value = body.get(field)
+    if type(value) is not int:  # bool is an int subclass; 1.9 or 1.0 is not an integer here
+        raise BadRequest(f"{field} must be a JSON integer")
+    if not low <= value <= MAX_INTEGER:
+        raise BadRequest(f"{field} must be between {low} and {MAX_INTEGER}")
+    return value
+
+
+def text(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{field} must be a non-empty string")
+    return value
+
+
+def price(body: dict[str, Any]) -> Decimal:
+    value = body.get("price")
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise BadRequest("price must be a decimal number or a string holding one")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise BadRequest("price must be a decimal number or a string holding one") from None
+    if not amount.is_finite() or not 0 <= amount <= MAX_PRICE:
+        raise BadRequest(f"price must be between 0 and {MAX_PRICE}")
+    if amount != amount.quantize(CENT):
+        raise BadRequest("price must be in whole cents")
+    return amount
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
@@ -48,11 +99,20 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
 
         def _get(self, path: str, consistent: bool) -> tuple[int, Any]:
             if path == "/health":
-                databases = catalog.router.check()
-                cache = catalog.cache_answers()
-                healthy = databases[catalog.router.writer.name]
+                # Everything at once, each bounded: the ALB gives up after 5 s, and a dependency
+                # that hangs must not fail the health check of every instance.
+                deadline = time.monotonic() + HEALTH_TIMEOUT
+                cache: Future[bool] = Future()
+                ping = threading.Thread(target=lambda: cache.set_result(catalog.cache_answers()), daemon=True)
+                ping.start()
+                databases = catalog.router.check(timeout=HEALTH_TIMEOUT)
+                try:
+                    cache_answers = cache.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    cache_answers = False
+                healthy = databases[catalog.router.writer.name]  # the status follows the writer only
                 status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-                return status, {"databases": databases, "cache": cache}
+                return status, {"databases": databases, "cache": cache_answers}
             if match := PRODUCT.match(path):
                 product = catalog.get_product(match[1], consistent=consistent)
                 return (HTTPStatus.OK, product.__dict__) if product else (HTTPStatus.NOT_FOUND, None)
@@ -65,35 +125,32 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
             if not (match := PRODUCT.match(path)):
                 return HTTPStatus.NOT_FOUND, None
             body = self._json()
-            try:
-                name, price, stock = str(body["name"]), Decimal(str(body["price"])), int(body["stock"])
-            except (KeyError, ValueError, InvalidOperation) as error:
-                raise BadRequest(f"a product needs name, price and stock: {error}") from None
-            if price < 0 or stock < 0:
-                raise BadRequest("price and stock must not be negative")
-            return HTTPStatus.OK, catalog.put_product(match[1], name, price, stock).__dict__
+            name, amount, stock = text(body, "name"), price(body), integer(body, "stock", 0)
+            return HTTPStatus.OK, catalog.put_product(match[1], name, amount, stock).__dict__
 
         def _post(self, path: str, consistent: bool) -> tuple[int, Any]:
             if path != "/orders":
                 return HTTPStatus.NOT_FOUND, None
             body = self._json()
-            try:
-                product_id, quantity = str(body["product_id"]), int(body["quantity"])
-            except (KeyError, ValueError) as error:
-                raise BadRequest(f"an order needs product_id and quantity: {error}") from None
-            if quantity < 1:
-                raise BadRequest("quantity must be at least 1")
+            product_id, quantity = text(body, "product_id"), integer(body, "quantity", 1)
             try:
                 return HTTPStatus.CREATED, catalog.place_order(product_id, quantity).__dict__
+            except UnknownProduct:
+                return HTTPStatus.NOT_FOUND, {"error": f"no product {product_id}"}
             except OutOfStock:
                 return HTTPStatus.CONFLICT, {"error": f"not enough stock of {product_id}"}
 
         def _json(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
             if not 0 < length <= MAX_BODY:
+                self.close_connection = True  # the body, if any, is left unread
                 raise BadRequest(f"a JSON body of at most {MAX_BODY} bytes is required")
             try:
-                body = json.loads(self.rfile.read(length))
+                # Decimal, not float: 1.9 must not pass for an integer, nor 0.1 become 0.1000000000000000055.
+                body = json.loads(self.rfile.read(length), parse_float=Decimal, parse_constant=_no_constant)
             except ValueError:
                 raise BadRequest("the body is not JSON") from None
             if not isinstance(body, dict):
@@ -107,6 +164,9 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
                 status, payload = route(url.path, consistent)
             except BadRequest as error:
                 status, payload = HTTPStatus.BAD_REQUEST, {"error": str(error)}
+            except psycopg.DataError as error:  # a value the columns cannot hold, after all
+                message = error.diag.message_primary or str(error)
+                status, payload = HTTPStatus.BAD_REQUEST, {"error": f"invalid value: {message}"}
             except Exception:
                 logger.exception("request %s %s failed", self.command, self.path)
                 status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}
