@@ -2,17 +2,19 @@
 
 The queue buffers what arrives while Step Functions throttles or a deployment is under way. The
 starter function names each execution after a field of the message (the order id), so a message
-delivered twice starts one execution. Records it cannot start are reported one by one (partial
-batch failures) and, after `max_receive_count` receives, moved to the queue's dead-letter queue,
-which alarms.
+delivered twice starts one execution; a different message reusing an id is refused (it reads the
+existing execution's input, hence its `states:DescribeExecution` on the machine's executions).
+Records it cannot start are reported one by one (partial batch failures) and, after
+`max_receive_count` receives, moved to the queue's dead-letter queue, which alarms.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Names
+from aws_cdk import ArnFormat, Duration, Names, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
@@ -28,6 +30,7 @@ from patterns.defaults import (
     notifying_alarm,
     secure_queue,
 )
+from patterns.nag_findings import wildcard_resource
 from patterns.python_function import PythonFunction
 
 CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "order_starter"
@@ -37,6 +40,11 @@ VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda
 STARTER_DLQ_REASON = (
     "The starter is invoked synchronously by an SQS event source; failed messages return to the "
     "queue and its redrive policy moves them to the queue's dead-letter queue."
+)
+STARTER_DESCRIBE_REASON = (
+    "On ExecutionAlreadyExists the starter reads the input of the execution named after the "
+    "message, to tell a redelivered order from a different order reusing its id; execution "
+    "names are not known at deployment, so the grant covers this one state machine's executions."
 )
 STARTER_MAPPING_REASON = (
     "SQS event source mappings take no on-failure destination; the queue's redrive policy sends "
@@ -99,6 +107,21 @@ class QueueStarter(Construct):
             },
         )
         state_machine.grant_start_execution(self.function.function)
+        stack = Stack.of(self)
+        machine_name = stack.split_arn(
+            state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME
+        ).resource_name
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
+        policy = self.function.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, wildcard_resource(policy, executions), STARTER_DESCRIBE_REASON)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key)
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
         self.queue = secure_queue(

@@ -4,12 +4,15 @@ per order id, however often the state machine calls."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.kit import load_module
@@ -110,3 +113,130 @@ def test_an_order_that_needs_no_shipping_books_nothing(handlers: Any) -> None:
         "shipmentId": "not-required"
     }
     assert dynamodb.scan(TableName="shipments")["Count"] == 0
+
+
+# Transient DynamoDB errors: retried by the state machine as ProviderUnavailable ----------------
+
+TRANSIENT_CODES = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+]
+
+
+def cancelled(*reasons: str) -> dict[str, Any]:
+    """A transaction cancelled for these reasons, one per item (payment, customer)."""
+    return {
+        "service_error_code": "TransactionCanceledException",
+        "modeled_fields": {"CancellationReasons": [{"Code": code} for code in reasons]},
+    }
+
+
+TRANSIENT_WRITE_ERRORS = {
+    "concurrent-order-of-the-customer": cancelled("None", "TransactionConflict"),
+    "payment-item-conflict": cancelled("TransactionConflict", "None"),
+    "cancelled-throttled": cancelled("None", "ThrottlingError"),
+    **{code: {"service_error_code": code} for code in TRANSIENT_CODES},
+}
+
+
+@contextmanager
+def failing(
+    client: Any, operation: str, error: dict[str, Any], before: list[tuple[str, Any]]
+) -> Iterator[None]:
+    """The client answers `before` (operation, response) in order, then fails `operation`."""
+    with Stubber(client) as stubber:
+        for name, response in before:
+            stubber.add_response(name, response)
+        stubber.add_client_error(operation, **error)
+        yield
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("error", TRANSIENT_WRITE_ERRORS.values(), ids=TRANSIENT_WRITE_ERRORS.keys())
+@pytest.mark.parametrize("step", ["charge", "refund"])
+def test_a_transient_dynamodb_error_moving_money_is_provider_unavailable(
+    handlers: Any, error: dict[str, Any], step: str
+) -> None:
+    payment, _, dynamodb = handlers
+    before = []
+    if step == "refund":
+        payment.charge(event())
+        taken = dynamodb.get_item(TableName="payments", Key={"pk": {"S": "payment#o-1"}})
+        before = [("get_item", {"Item": taken["Item"]})]
+    with failing(payment.dynamodb, "transact_write_items", error, before), pytest.raises(Exception) as raised:
+        getattr(payment, step)(event())
+    assert type(raised.value).__name__ == "ProviderUnavailable"
+    assert isinstance(raised.value.__cause__, ClientError)
+
+
+@pytest.mark.parametrize("code", TRANSIENT_CODES)
+def test_a_transient_dynamodb_error_reading_a_payment_is_provider_unavailable(
+    handlers: Any, code: str
+) -> None:
+    payment, _, _ = handlers
+    with (
+        failing(payment.dynamodb, "get_item", {"service_error_code": code}, []),
+        pytest.raises(Exception) as raised,
+    ):
+        payment.refund(event())
+    assert type(raised.value).__name__ == "ProviderUnavailable"
+
+
+def test_a_failed_condition_stays_a_business_outcome_not_a_retry(handlers: Any) -> None:
+    """A cancellation naming ConditionalCheckFailed is an answer (already charged/refunded), even
+    when another item of the transaction conflicted as well."""
+    payment, _, dynamodb = handlers
+    payment.charge(event(total=99))
+    existing = {"Item": dynamodb.get_item(TableName="payments", Key={"pk": {"S": "payment#o-1"}})["Item"]}
+    condition = cancelled("ConditionalCheckFailed", "TransactionConflict")
+    with Stubber(payment.dynamodb) as stubber:
+        stubber.add_client_error("transact_write_items", **condition)
+        stubber.add_response("get_item", existing)
+        with pytest.raises(payment.PaymentConflict):
+            payment.charge(event())
+        stubber.assert_no_pending_responses()
+    with failing(payment.dynamodb, "transact_write_items", condition, [("get_item", existing)]):
+        assert payment.refund(event()) == {"refunded": False}
+
+
+def test_another_dynamodb_error_is_not_retried(handlers: Any) -> None:
+    payment, shipment, _ = handlers
+    invalid = {"service_error_code": "ValidationException"}
+    with (
+        failing(payment.dynamodb, "transact_write_items", invalid, []),
+        pytest.raises(ClientError, match="ValidationException"),
+    ):
+        payment.charge(event())
+    denied = {"service_error_code": "AccessDeniedException"}
+    with failing(shipment.dynamodb, "put_item", denied, []), pytest.raises(ClientError, match="AccessDenied"):
+        shipment.arrange(SHIPPED)
+
+
+SHIPPED = {"order": {"orderId": "o-1", "requiresShipping": True, "address": {"country": "IE"}}}
+
+
+@pytest.mark.parametrize("code", [*TRANSIENT_CODES, "TransactionConflictException"])
+def test_a_transient_dynamodb_error_booking_a_shipment_is_provider_unavailable(
+    handlers: Any, code: str
+) -> None:
+    _, shipment, dynamodb = handlers
+    with (
+        failing(shipment.dynamodb, "put_item", {"service_error_code": code}, []),
+        pytest.raises(Exception) as raised,
+    ):
+        shipment.arrange(SHIPPED)
+    assert type(raised.value).__name__ == "ProviderUnavailable"
+    assert dynamodb.scan(TableName="shipments")["Count"] == 0
+
+
+def test_a_shipment_booked_already_is_still_returned_not_retried(handlers: Any) -> None:
+    _, shipment, _ = handlers
+    booked = {"Item": {"pk": {"S": "shipment#o-1"}, "shipmentId": {"S": "sh_1"}, "country": {"S": "IE"}}}
+    condition = {"service_error_code": "ConditionalCheckFailedException"}
+    with Stubber(shipment.dynamodb) as stubber:
+        stubber.add_client_error("put_item", **condition)
+        stubber.add_response("get_item", booked)
+        assert shipment.arrange(SHIPPED) == {"shipmentId": "sh_1"}

@@ -1,5 +1,6 @@
 """The starter, run in-process against moto's Step Functions: one execution per order id,
-duplicates are success, malformed messages are reported one by one and the rest goes on."""
+redeliveries are success, a changed order reusing an id and malformed messages are reported one
+by one and the rest goes on."""
 
 from __future__ import annotations
 
@@ -77,13 +78,42 @@ def test_an_order_delivered_again_or_sent_again_is_success_and_starts_nothing_ne
     started: tuple[Any, Any, str],
 ) -> None:
     starter, sfn, arn = started
-    first = json.dumps({"orderId": "o-7", "total": 10})
-    edited = json.dumps({"orderId": "o-7", "total": 99})
+    first = json.dumps({"orderId": "o-7", "total": 10, "items": [{"sku": "A", "quantity": 1}]})
+    same_order_other_spelling = json.dumps(
+        {"items": [{"quantity": 1, "sku": "A"}], "total": 10, "orderId": "o-7"}
+    )
 
     assert starter.handler(sqs_event(first), context()) == {"batchItemFailures": []}
-    assert starter.handler(sqs_event(first, edited), context()) == {"batchItemFailures": []}
+    # While it runs, Step Functions returns the execution; once it ended, ExecutionAlreadyExists.
+    assert starter.handler(sqs_event(first, same_order_other_spelling), context()) == {
+        "batchItemFailures": []
+    }
+    sfn.stop_execution(executionArn=starter.execution_arn(arn, "o-7"))
+    assert starter.handler(sqs_event(first, same_order_other_spelling), context()) == {
+        "batchItemFailures": []
+    }
 
     assert executions(sfn, arn) == ["o-7"]
+
+
+def test_a_changed_order_reusing_an_id_is_reported_and_logged_not_dropped(
+    started: tuple[Any, Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    starter, sfn, arn = started
+    first = json.dumps({"orderId": "o-7", "total": 10})
+    edited = json.dumps({"orderId": "o-7", "total": 99})
+    assert starter.handler(sqs_event(first), context()) == {"batchItemFailures": []}
+    caplog.clear()
+
+    result = starter.handler(sqs_event(first, edited, json.dumps({"orderId": "o-8"})), context())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert executions(sfn, arn) == ["o-7", "o-8"]
+    described = sfn.describe_execution(executionArn=starter.execution_arn(arn, "o-7"))
+    assert json.loads(described["input"]) == {"orderId": "o-7", "total": 10}, "the first order stands"
+    [error] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert error.getMessage() == "order id reused for a different order"
+    assert (error.order_id, error.message_id) == ("o-7", "m-1")
 
 
 def test_malformed_messages_are_reported_one_by_one_and_the_rest_still_starts(
@@ -95,12 +125,13 @@ def test_malformed_messages_are_reported_one_by_one_and_the_rest_still_starts(
         json.dumps(["an", "array"]),
         json.dumps({"total": 3}),
         json.dumps({"orderId": "has spaces in it"}),
+        json.dumps({"orderId": "o-1\n"}),
         json.dumps({"orderId": "o-ok"}),
     ]
 
     result = starter.handler(sqs_event(*bodies), context())
 
-    assert result == {"batchItemFailures": [{"itemIdentifier": f"m-{n}"} for n in range(4)]}
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"m-{n}"} for n in range(5)]}
     assert executions(sfn, arn) == ["o-ok"]
 
 

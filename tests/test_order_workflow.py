@@ -188,6 +188,20 @@ def test_orders_arrive_through_a_starter_that_reports_failed_records_one_by_one(
     assert document["Resources"][queue_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
 
 
+def test_the_starter_may_start_and_describe_only_this_machines_executions() -> None:
+    """Describing is how it tells a redelivered order from a changed one reusing the id."""
+    document = template_json(STACK, "sandbox")
+    machine_id, _ = one(document, "AWS::StepFunctions::StateMachine", "/StateMachine/")
+    _, policy = one(document, "AWS::IAM::Policy", "/Orders/Starter/Function/Role/DefaultPolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_action = {s["Action"]: s["Resource"] for s in statements if str(s["Action"]).startswith("states:")}
+    assert by_action["states:StartExecution"] == {"Ref": machine_id}
+    executions = by_action["states:DescribeExecution"]["Fn::Join"][1]
+    assert ":execution:" in executions
+    assert {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": machine_id}]}]} in executions
+    assert executions[-1] == ":*"
+
+
 # The construct on its own -----------------------------------------------------------------------
 
 

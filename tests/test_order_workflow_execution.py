@@ -3,10 +3,14 @@ every path of the saga, what it leaves in the tables, queues and topic."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
+from unittest import mock
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 
@@ -143,6 +147,40 @@ def test_a_payment_whose_response_was_lost_is_retried_and_charges_once(box: Sand
     assert execution["status"] == "SUCCEEDED"
     assert [name for name, _ in box.handlers.calls].count("charge") == 2
     assert box.customer_totals("customer-of-o-lost") == {"charged": Decimal("42.5")}
+
+
+def test_a_charge_that_meets_a_transaction_conflict_is_retried_and_the_order_completes(box: Sandbox) -> None:
+    """The first charge's transaction is cancelled because a concurrent order of the same
+    customer held its `customer#<id>` item: ProviderUnavailable, retried, charged once."""
+    charge = box.handlers.by_logical_id[box.handlers.names["charge"]]
+    client = inspect.unwrap(charge).__globals__["dynamodb"]
+    real_write = client.transact_write_items
+    conflicts = [
+        ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+            },
+            "TransactWriteItems",
+        )
+    ]
+
+    def write(**kwargs: Any) -> Any:
+        if conflicts:
+            raise conflicts.pop()
+        return real_write(**kwargs)
+
+    with mock.patch.object(client, "transact_write_items", write):
+        arn = box.start(order("o-contended"))
+        execution = box.finish(arn)
+
+    assert execution["status"] == "SUCCEEDED"
+    charges = [outcome for name, outcome in box.handlers.calls if name == "charge"]
+    assert charges == ["ProviderUnavailable", "ok"]
+    assert "RefundPayment" not in box.states_entered(arn)
+    assert box.customer_totals("customer-of-o-contended") == {"charged": Decimal("42.5")}
+    assert box.order_record("o-contended")["status"] == "COMPLETED"
+    assert len(box.sleeps) == 1 and 0 <= box.sleeps[0] <= 1, "one jittered retry wait"
 
 
 def test_the_same_order_started_twice_runs_once_and_charges_once(box: Sandbox) -> None:

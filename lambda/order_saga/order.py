@@ -7,8 +7,12 @@ raises is the error name the state machine sees: `PaymentDeclined` declines the 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
 
 
 class MalformedOrder(ValueError):
@@ -17,6 +21,55 @@ class MalformedOrder(ValueError):
 
 class ProviderUnavailable(RuntimeError):
     """A transient failure of the provider behind the step; the state machine retries it."""
+
+
+# DynamoDB errors that say "not now" rather than "no": throttling, a busy or failing service,
+# and a transaction cancelled because another one (e.g. a concurrent order of the same customer,
+# whose `customer#<id>` item both update) held an item. A failed condition is not among them: it is
+# an answer about the order, which the handlers turn into their business outcome.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+TRANSIENT_CANCELLATION_CODES = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def is_transient(error: ClientError) -> bool:
+    """Whether a DynamoDB error is temporary, so that the same call may succeed later."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in TRANSIENT_ERROR_CODES:
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+    # A cancellation with a failed condition is the business outcome, whatever else happened.
+    return "ConditionalCheckFailed" not in reasons and any(r in TRANSIENT_CANCELLATION_CODES for r in reasons)
+
+
+def retried_when_transient(handler: Handler) -> Handler:
+    """Raise ProviderUnavailable (which the state machine retries) for a transient DynamoDB error
+    escaping `handler`; every other error passes unchanged."""
+
+    @functools.wraps(handler)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except ClientError as error:
+            if not is_transient(error):
+                raise
+            raise ProviderUnavailable(f"DynamoDB is temporarily unavailable: {error}") from error
+
+    return wrapped  # type: ignore[return-value]
 
 
 def order_of(event: dict[str, Any]) -> dict[str, Any]:

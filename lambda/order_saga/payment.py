@@ -6,6 +6,9 @@ Each movement is one transaction: the payment item changes state under a conditi
 customer's totals move with it, or nothing happens. So a retried or repeated charge (a lost
 response, a redelivered order) never charges twice, and refunding twice refunds once.
 
+A transient DynamoDB error (throttling, a transaction conflict with a concurrent order of the
+same customer) raises ProviderUnavailable, which the state machine retries.
+
 Tokens starting with `tok_decline` are declined, like a payment provider's test cards.
 """
 
@@ -19,7 +22,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from order import amount, order_of, text
+from order import amount, order_of, retried_when_transient, text
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
@@ -69,6 +72,7 @@ def _move(payment: dict[str, Any], customer_id: str, total_name: str, value: Dec
     )
 
 
+@retried_when_transient
 def charge(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     order = order_of(event)
     order_id, customer_id, value = text(order, "orderId"), text(order, "customerId"), amount(order)
@@ -103,6 +107,7 @@ def charge(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"chargeId": charge_id, "amount": str(value), "replayed": False}
 
 
+@retried_when_transient
 def refund(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     order_id = text(order_of(event), "orderId")
     existing = _payment(order_id)

@@ -3,7 +3,8 @@
 The demo's carrier is a DynamoDB table with one `shipment#<orderId>` item per order, written
 under a condition, so a retried call returns the shipment already arranged instead of booking a
 second one. The carrier serves the countries in SHIPPING_COUNTRIES; any other destination raises
-ShipmentUnavailable, which the state machine answers by refunding and releasing the order.
+ShipmentUnavailable, which the state machine answers by refunding and releasing the order. A
+transient DynamoDB error (throttling, a busy service) raises ProviderUnavailable, which it retries.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from order import MalformedOrder, order_of, text
+from order import MalformedOrder, order_of, retried_when_transient, text
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
@@ -28,6 +29,7 @@ def _countries() -> set[str]:
     return {c.strip().upper() for c in os.environ.get("SHIPPING_COUNTRIES", "").split(",") if c.strip()}
 
 
+@retried_when_transient
 def arrange(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     order = order_of(event)
     order_id = text(order, "orderId")

@@ -3,11 +3,14 @@
 
 Step Functions keeps a Standard execution's name for 90 days, so a message delivered twice (SQS
 delivers at least once) or sent twice starts one execution: the second start either returns the
-running execution or fails with ExecutionAlreadyExists, which is success here.
+running execution or fails with ExecutionAlreadyExists. On ExecutionAlreadyExists the starter
+reads the existing execution's input: the same order (as parsed JSON) is a redelivery and
+success; a different order under the same id is an error (logged with the order id): a changed
+order must be sent with a new id.
 
-A record that is not an order (not JSON, no usable order id) is reported in batchItemFailures
-and logged; after the queue's receive count it lands in the queue's dead-letter queue. The rest
-of the batch is not affected.
+A record that is not an order (not JSON, no usable order id) or that reuses an order id for a
+different order is reported in batchItemFailures and logged; after the queue's receive count it
+lands in the queue's dead-letter queue. The rest of the batch is not affected.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # What Step Functions accepts in an execution name, kept to a safe subset.
-EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# Checked with fullmatch: "$" would also match before a trailing newline.
+EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -33,6 +37,10 @@ stepfunctions = boto3.client("stepfunctions")
 
 class MalformedOrder(ValueError):
     """The message is not an order; retrying it cannot help."""
+
+
+class OrderIdReused(ValueError):
+    """An execution of this name already ran another order; this one was not started."""
 
 
 def order_of(body: str) -> dict[str, Any]:
@@ -44,7 +52,7 @@ def order_of(body: str) -> dict[str, Any]:
         raise MalformedOrder("body must be a JSON object")
     field = name_field()
     name = order.get(field)
-    if not isinstance(name, str) or not EXECUTION_NAME.match(name):
+    if not isinstance(name, str) or not EXECUTION_NAME.fullmatch(name):
         raise MalformedOrder(f"{field} must be 1-80 letters, digits, '-' or '_'")
     return order
 
@@ -53,15 +61,25 @@ def name_field() -> str:
     return os.environ.get("EXECUTION_NAME_FIELD", "orderId")
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:<partition>:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>"""
+    prefix, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
 def start(order: dict[str, Any]) -> str:
-    """Starts the order's execution; returns "started" or "already started"."""
+    """Starts the order's execution; returns "started" or "already started". Raises
+    OrderIdReused when an execution of the same name ran a different order."""
+    name = order[name_field()]
+    machine = os.environ["STATE_MACHINE_ARN"]
     try:
         stepfunctions.start_execution(
-            stateMachineArn=os.environ["STATE_MACHINE_ARN"],
-            name=order[name_field()],
-            input=json.dumps(order, sort_keys=True),
+            stateMachineArn=machine, name=name, input=json.dumps(order, sort_keys=True)
         )
     except stepfunctions.exceptions.ExecutionAlreadyExists:
+        existing = stepfunctions.describe_execution(executionArn=execution_arn(machine, name))
+        if json.loads(existing.get("input", "null")) != order:
+            raise OrderIdReused(f"execution {name} already ran a different order") from None
         return "already started"
     return "started"
 
@@ -72,7 +90,16 @@ def record_handler(record: SQSRecord) -> None:
     except MalformedOrder as error:
         logger.error("malformed order message", message_id=record.message_id, reason=str(error))
         raise
-    outcome = start(order)
+    try:
+        outcome = start(order)
+    except OrderIdReused as error:
+        logger.error(
+            "order id reused for a different order",
+            message_id=record.message_id,
+            order_id=order[name_field()],
+            reason=str(error),
+        )
+        raise
     logger.info("workflow " + outcome, execution_name=order[name_field()])
 
 
