@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -28,7 +27,15 @@ from constructs import Construct
 
 from patterns import api_protection
 from patterns.api_routes import Route, TableIndex, check_routes, json_schema
-from patterns.defaults import Profile, acknowledge, log_group, new_alarm_topic, profile_of
+from patterns.defaults import (
+    AT_LEAST,
+    Profile,
+    acknowledge,
+    log_group,
+    new_alarm_topic,
+    notifying_alarm,
+    profile_of,
+)
 from patterns.python_function import PythonFunction
 from patterns.tables import on_demand_table
 
@@ -309,41 +316,38 @@ class ServerlessApi(Construct):
 
     def _alarms(self, latency: Duration) -> list[cloudwatch.Alarm]:
         five_minutes = Duration.minutes(5)
-        alarms = [
-            cloudwatch.Alarm(
+        topic = self.alarm_topic
+        return [
+            notifying_alarm(
                 self,
                 "ServerErrors",
-                alarm_description=f"{self.node.path} answered with a 5XX",
-                metric=self.api.metric_server_error(period=five_minutes, statistic="Sum"),
+                self.api.metric_server_error(period=five_minutes, statistic="Sum"),
+                topic=topic,
                 threshold=1,
                 evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                comparison=AT_LEAST,
+                description=f"{self.node.path} answered with a 5XX",
             ),
-            cloudwatch.Alarm(
+            notifying_alarm(
                 self,
                 "HandlerErrors",
-                alarm_description=f"{self.node.path} handler invocations failed",
-                metric=self.function.function.metric_errors(period=five_minutes, statistic="Sum"),
+                self.function.function.metric_errors(period=five_minutes, statistic="Sum"),
+                topic=topic,
                 threshold=1,
                 evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                comparison=AT_LEAST,
+                description=f"{self.node.path} handler invocations failed",
             ),
-            cloudwatch.Alarm(
+            notifying_alarm(
                 self,
                 "SlowResponses",
-                alarm_description=f"{self.node.path} p99 latency above {latency.to_seconds()} s",
-                metric=self.api.metric_latency(period=five_minutes, statistic="p99"),
+                self.api.metric_latency(period=five_minutes, statistic="p99"),
+                topic=topic,
                 threshold=latency.to_milliseconds(),
                 evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description=f"{self.node.path} p99 latency above {latency.to_seconds()} s",
             ),
         ]
-        for alarm in alarms:
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        return alarms
 
 
 def access_log_format() -> apigateway.AccessLogFormat:
