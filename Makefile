@@ -14,6 +14,8 @@ export AWS_EC2_METADATA_DISABLED := true
 all: synth
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "refarch needs Python 3.11 or later: run make with PYTHON=python3.11 (or newer)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@

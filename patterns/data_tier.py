@@ -56,10 +56,6 @@ REPLICA_AVAILABILITY_REASON = (
     "A read replica is a read-scaling copy: its availability comes from several replicas in "
     "different AZs and from the application falling back to the writer when none answers."
 )
-REPLICA_BACKUP_REASON = (
-    "PostgreSQL read replicas do not take automated backups of their own; the writer's "
-    "automated backups and snapshots cover the same data."
-)
 REPLICA_ENCRYPTION_REASON = (
     "A read replica of an encrypted instance is always encrypted with its source's key; "
     "CloudFormation rejects StorageEncrypted on a replica, so the property is left out."

@@ -52,7 +52,7 @@ class FanOutStack(Stack):
         shipping = consumer("shipping", "queue_consumer.handler")
         analytics = consumer("analytics", "analytics.handler")
 
-        fan_out = FanOut(self, "OrderEvents", topic_name=None, profile=profile)
+        fan_out = FanOut(self, "OrderEvents", profile=profile)
         fan_out.add_queue_subscriber("Billing", consumer=billing.function)
         fan_out.add_queue_subscriber(
             "Shipping", consumer=shipping.function, filter_policy_on_body=SHIPPING_FILTER

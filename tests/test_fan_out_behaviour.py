@@ -124,7 +124,7 @@ def test_the_analytics_function_counts_every_event_published_once(
     assert counts == {"analytics#OrderPlaced": 2, "analytics#OrderPaid": 1}
 
 
-def test_the_analytics_function_fails_a_malformed_event_so_it_reaches_the_failure_queue(
+def test_the_analytics_function_fails_the_invocation_of_a_malformed_event_and_counts_nothing(
     world: FanOutWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analytics = world.consumer("/AnalyticsConsumer/", "analytics", monkeypatch)
