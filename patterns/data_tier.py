@@ -53,8 +53,8 @@ SANDBOX_NO_DELETION_PROTECTION_REASON = (
     "turns deletion protection on and snapshots on removal."
 )
 REPLICA_AVAILABILITY_REASON = (
-    "A read replica is a read-scaling copy: its availability comes from several replicas in "
-    "different AZs and from the application falling back to the writer when none answers."
+    "A read replica is a read-scaling copy, not the data's home: when it does not answer, the "
+    "application reads from another replica or the writer (Multi-AZ in production)."
 )
 REPLICA_ENCRYPTION_REASON = (
     "A read replica of an encrypted instance is always encrypted with its source's key; "
