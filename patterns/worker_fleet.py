@@ -270,7 +270,7 @@ class WorkerFleet(Construct):
             self.queue_key: kms.IKey | None = encryption_key(
                 self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} jobs"
             )
-            dlq = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key)
+            dlq = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key, profile=self.profile)
             return secure_queue(
                 self,
                 "JobQueue",
@@ -278,6 +278,7 @@ class WorkerFleet(Construct):
                 dead_letter=dlq,
                 max_receive_count=max_receive_count or 5,
                 visibility_timeout=visibility_timeout or DEFAULT_VISIBILITY,
+                profile=self.profile,
             ), dlq
         if max_receive_count is not None:
             raise ValueError("max_receive_count: an existing queue brings its own redrive policy")

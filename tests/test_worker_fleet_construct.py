@@ -301,7 +301,7 @@ def test_an_existing_vpc_and_queue_are_used_as_they_are() -> None:
     stack = bare_stack()
     vpc = ec2.Vpc(stack, "Network", max_azs=2, nat_gateways=1, flow_logs={"All": ec2.FlowLogOptions()})
     key = encryption_key(stack, "Key", profile=SANDBOX, description="existing queue key")
-    dead_letters = dead_letter_queue(stack, "ExistingDlq", key=key)
+    dead_letters = dead_letter_queue(stack, "ExistingDlq", key=key, profile=SANDBOX)
     jobs = secure_queue(
         stack,
         "ExistingJobs",
@@ -309,6 +309,7 @@ def test_an_existing_vpc_and_queue_are_used_as_they_are() -> None:
         dead_letter=dead_letters,
         max_receive_count=4,
         visibility_timeout=Duration.minutes(1),
+        profile=SANDBOX,
     )
     workers = fleet(stack, vpc=vpc, queue=jobs, instance_type=ec2.InstanceType("c7g.large"))
     assert workers.queue is jobs and workers.dead_letter_queue is dead_letters and workers.vpc is vpc
