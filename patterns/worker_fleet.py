@@ -30,6 +30,7 @@ from patterns.defaults import (
     dead_letter_queue,
     encrypted_root_volume,
     encryption_key,
+    grant_send,
     log_group,
     new_alarm_topic,
     notifying_alarm,
@@ -116,11 +117,14 @@ class WorkerFleet(Construct):
         self.log_group = log_group(self, "WorkerLogs", profile=self.profile)
         code = s3_assets.Asset(self, "WorkerCode", path=worker_code, exclude=["__pycache__", "*.pyc"])
         self.role = self._instance_role(code)
+        # The worker sends a job that can never succeed straight to the DLQ (then deletes it).
+        grant_send(self.dead_letter_queue, self.role)
         stop_timeout = int(drain_timeout.to_seconds()) + 30
         environment = {
             "AWS_REGION": Aws.REGION,
             "AWS_DEFAULT_REGION": Aws.REGION,
             "QUEUE_URL": self.queue.queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
             "CONCURRENCY": str(concurrency_per_instance),
             "VISIBILITY_TIMEOUT_SECONDS": str(int((visibility_timeout or DEFAULT_VISIBILITY).to_seconds())),
             "DRAIN_SECONDS": str(int(drain_timeout.to_seconds())),
