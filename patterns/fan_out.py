@@ -59,7 +59,8 @@ SQS_MAPPING_DESTINATION_REASON = (
 class QueueSubscriber:
     queue: sqs.IQueue
     dead_letter_queue: sqs.IQueue | None
-    """None when the queue was passed in: it brings its own redrive."""
+    """A passed-in queue's own, when this construct can see it; None for a passed-in queue
+    without one (refused when it has a consumer)."""
     subscription_dead_letter_queue: sqs.Queue
     consumer: lambda_.IFunction | None
     alarms: list[cloudwatch.Alarm] = field(default_factory=list)
@@ -160,7 +161,7 @@ class FanOut(Construct):
             )
         scope = Construct(self, subscriber_id)
         filters = _filters(filter_policy, filter_policy_on_body)
-        dead_letter: sqs.Queue | None = None
+        dead_letter: sqs.IQueue | None = None
         if queue is None:
             dead_letter = dead_letter_queue(
                 scope, "DeadLetterQueue", key=self.queue_key, profile=self.profile
@@ -174,8 +175,16 @@ class FanOut(Construct):
                 visibility_timeout=_visibility(consumer, visibility_timeout, max_batching_window),
                 profile=self.profile,
             )
-        elif consumer is not None and queue_visibility(queue) is not None:
-            _visibility(consumer, queue_visibility(queue), max_batching_window)
+        else:
+            dead_letter = own_dead_letter_queue(queue)
+            if consumer is not None and queue_visibility(queue) is not None:
+                _visibility(consumer, queue_visibility(queue), max_batching_window)
+            if consumer is not None and dead_letter is None:
+                raise ValueError(
+                    f"queue: subscriber {subscriber_id!r} passes an existing queue with no dead-letter "
+                    "queue this construct can see; give it one (sqs.DeadLetterQueue), so the messages "
+                    "its consumer keeps failing are kept and alarmed on"
+                )
         undeliverable = self._subscription_dead_letter_queue(scope)
         self.topic.add_subscription(
             subscriptions.SqsSubscription(
@@ -305,6 +314,12 @@ class FailureQueueDestination:
     ) -> lambda_.DestinationConfig:
         grant_send(self.queue, fn)
         return lambda_.DestinationConfig(destination=self.queue.queue_arn)
+
+
+def own_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
+    """The dead-letter queue of a queue defined in this app; None for one without, or imported."""
+    redrive = getattr(queue, "dead_letter_queue", None)
+    return redrive.queue if isinstance(redrive, sqs.DeadLetterQueue) else None
 
 
 def queue_visibility(queue: sqs.IQueue) -> Duration | None:

@@ -59,9 +59,13 @@ LIFECYCLE_REASON = (
     "An Auto Scaling group ARN embeds a UUID CloudFormation does not expose; the statement is "
     "scoped to this one group by name and to CompleteLifecycleAction only."
 )
-OUTPUT_PREFIX_REASON = (
-    "Workers write results under one prefix of their own output bucket, keyed by job id, and "
-    "read uploads under one input prefix; the wildcard is the object key below the prefix."
+READ_PREFIX_REASON = (
+    "Workers read objects under this one prefix of the bucket, the inputs their jobs name; the "
+    "wildcard is the object key below the prefix, known only when a job arrives."
+)
+WRITE_PREFIX_REASON = (
+    "Workers read and write objects under this one prefix of the bucket, the results of their "
+    "jobs; the wildcard is the object key below the prefix, known only when a job arrives."
 )
 
 
@@ -184,21 +188,29 @@ class WorkerFleet(Construct):
 
     def grant_read_objects(self, bucket: s3.IBucket, prefix: str) -> None:
         """Let the workers read objects under `prefix` of `bucket` (and nothing else in it)."""
-        self._grant_objects(bucket, prefix, ["s3:GetObject"])
+        self._grant_objects(bucket, prefix, ["s3:GetObject"], ["kms:Decrypt"], READ_PREFIX_REASON)
 
     def grant_write_objects(self, bucket: s3.IBucket, prefix: str) -> None:
         """Let the workers read and create objects under `prefix` (results keyed by job id)."""
-        self._grant_objects(bucket, prefix, ["s3:GetObject", "s3:PutObject"])
+        self._grant_objects(
+            bucket,
+            prefix,
+            ["s3:GetObject", "s3:PutObject"],
+            ["kms:Decrypt", "kms:GenerateDataKey"],  # S3 on SSE-KMS: what GetObject/PutObject need
+            WRITE_PREFIX_REASON,
+        )
 
-    def _grant_objects(self, bucket: s3.IBucket, prefix: str, actions: list[str]) -> None:
+    def _grant_objects(
+        self, bucket: s3.IBucket, prefix: str, actions: list[str], key_actions: list[str], reason: str
+    ) -> None:
         if not prefix or "*" in prefix or not prefix.endswith("/"):
             raise ValueError(f"prefix: {prefix!r} must be a folder such as 'results/' (no wildcard)")
         objects = bucket.arn_for_objects(f"{prefix}*")
         self.role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[objects]))
         if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_encrypt_decrypt(self.role)
+            bucket.encryption_key.grant(self.role, *key_actions)
         default_policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge(default_policy, wildcard_resource(self, objects), OUTPUT_PREFIX_REASON)
+        acknowledge(default_policy, wildcard_resource(self, objects), reason)
 
     def _instance_role(self, code: s3_assets.Asset) -> iam.Role:
         """Session Manager, consume this queue, write its own logs, read its own code."""

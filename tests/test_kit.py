@@ -264,3 +264,29 @@ def test_without_an_alarm_email_make_synth_names_each_unsubscribed_alarm_topic()
 def test_an_alarm_email_that_is_not_one_fails_at_synth_naming_the_context_key(address: Any) -> None:
     with pytest.raises(ValueError, match=r"^alarm_email: .* is not an e-mail address"):
         _app_with({"alarm_email": address})
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_dead_letter_queue_is_alarmed_on_its_first_message(profile: str) -> None:
+    """What the kit's DLQ acknowledgement (defaults.DLQ_REASON) promises: a message in a queue
+    that nothing redrives further is seen by someone, through an alarm that notifies a topic."""
+    for stack in STACK_IDS:
+        document = template_json(stack, profile)
+        found = document["Resources"]
+        dead_letter_queues = {
+            q
+            for q, r in found.items()
+            if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in r["Properties"]
+        }
+        watched = {
+            resolve_ref(document, alarm["Properties"]["Dimensions"][0]["Value"])
+            for alarm in found.values()
+            if alarm["Type"] == "AWS::CloudWatch::Alarm"
+            and alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and alarm["Properties"]["Threshold"] <= 1
+            and any(
+                found.get(a.get("Ref"), {}).get("Type") == "AWS::SNS::Topic"
+                for a in alarm["Properties"]["AlarmActions"]
+            )
+        }
+        assert dead_letter_queues <= watched, f"{stack}: {sorted(dead_letter_queues - watched)}"
