@@ -68,7 +68,8 @@ def unsubscribed_alarm_topics(template: dict[str, Any]) -> list[str]:
         and isinstance(resource["Properties"]["TopicArn"], dict)
     }
     return sorted(
-        resources[topic].get("Metadata", {}).get("aws:cdk:path", topic) for topic in notified - subscribed
+        resources[topic].get("Metadata", {}).get("aws:cdk:path", topic).removesuffix("/Resource")
+        for topic in notified - subscribed
     )
 
 
