@@ -121,7 +121,8 @@ class FanOut(Construct):
             iam.PolicyStatement(
                 sid="AllowThisTopicToDeliver",
                 principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # what the SQS developer guide ("Key management") lists for a service that sends
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions={"ArnEquals": {"aws:SourceArn": self.topic.topic_arn}},
             )

@@ -106,6 +106,8 @@ def test_queue_key_lets_only_this_topic_deliver() -> None:
     assert sns_statements
     for statement in sns_statements:
         assert "aws:SourceArn" in json.dumps(statement["Condition"])
+        # SQS developer guide, "Key management": a sender needs these two, nothing more
+        assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
 @pytest.mark.parametrize(
