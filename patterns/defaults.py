@@ -195,18 +195,13 @@ def grant_send(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
     """Let `grantee` send to `queue`: sqs:SendMessage, and on an SSE-KMS queue exactly
     kms:GenerateDataKey and kms:Decrypt on its key, what the SQS developer guide ("Key
     management") lists for producers. CDK's grant_send_messages adds kms:Encrypt and
-    kms:ReEncrypt*, which sending never uses."""
+    kms:ReEncrypt*, which sending never uses. (CDK's grant_consume_messages already grants a
+    consumer exactly what the guide lists, kms:Decrypt: use it as it is.)"""
     iam.Grant.add_to_principal_or_resource(
         grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn], resource=queue
     )
     if queue.encryption_master_key is not None:
         queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
-
-
-def grant_consume(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
-    """Let `grantee` receive, delete and extend messages of `queue`; on an SSE-KMS queue only
-    kms:Decrypt, what the SQS developer guide lists for consumers (CDK's own consume grant)."""
-    queue.grant_consume_messages(grantee)
 
 
 def log_group(

@@ -202,7 +202,7 @@ def test_grant_send_gives_exactly_what_a_producer_needs() -> None:
     producer = cdk.aws_iam.Role(stack, "Producer", assumed_by=cdk.aws_iam.AccountRootPrincipal())
     consumer = cdk.aws_iam.Role(stack, "Consumer", assumed_by=cdk.aws_iam.AccountRootPrincipal())
     defaults.grant_send(queue, producer)
-    defaults.grant_consume(queue, consumer)
+    queue.grant_consume_messages(consumer)  # CDK's own, already exact
 
     document = cdk.assertions.Template.from_stack(stack).to_json()
 
