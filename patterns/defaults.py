@@ -53,7 +53,7 @@ class Profile:
 
     name: str
     removal_policy: RemovalPolicy
-    """Applied to stateful resources: tables, keys, buckets, databases, log groups."""
+    """Applied to stateful resources: tables, keys, buckets, databases, log groups, queues."""
     log_retention: logs.RetentionDays
     deletion_protection: bool
     multi_az: bool
