@@ -249,7 +249,7 @@ class Worker:
 
     def _dead_letter(self, item: Held, message: dict[str, Any], failure: PermanentFailure) -> bool:
         """Send a job that can never succeed straight to the dead-letter queue; True if sent."""
-        if not self.settings.dead_letter_queue_url:
+        if not self.settings.dead_letter_queue_url or item.released:  # released: back on the queue
             return False
         try:
             self.sqs.send_message(
