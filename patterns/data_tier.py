@@ -18,7 +18,6 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -30,6 +29,7 @@ from patterns.defaults import (
     Profile,
     acknowledge,
     encryption_key,
+    log_group,
     new_alarm_topic,
     notifying_alarm,
     profile_of,
@@ -282,12 +282,8 @@ class DataTier(Construct):
         # The hosted rotation function is created by a CloudFormation transform, outside this
         # stack; naming it lets the stack own its log group (retention, and `cdk destroy`).
         function_name = f"{Stack.of(self).stack_name[:40]}-{self.node.addr[:10]}-rotation"  # <= 64
-        self.rotation_log_group = logs.LogGroup(
-            self,
-            "RotationLogs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=self.profile.log_retention,
-            removal_policy=self.profile.removal_policy,
+        self.rotation_log_group = log_group(
+            self, "RotationLogs", profile=self.profile, log_group_name=f"/aws/lambda/{function_name}"
         )
         schedule = self.secret.add_rotation_schedule(
             "Rotation",

@@ -3,19 +3,24 @@
 - Profiles: `sandbox` (cheap, `cdk destroy` leaves nothing) and `production` (keeps data).
 - Encryption: customer-managed KMS keys with rotation.
 - Transport: every queue and topic denies requests that are not over TLS.
-- Failure: every queue has a dead-letter queue; DLQs keep messages for the maximum 14 days.
-- Logs: explicit log groups with the profile's retention and removal policy.
-- Alarms: each notifies a topic; no data (an idle system) is not a breach.
+- Failure: every queue has a dead-letter queue; DLQs keep messages for the maximum 14 days;
+  production retains queues (a DLQ's messages are the evidence of what failed).
+- Grants: sending to an encrypted queue gets exactly kms:GenerateDataKey and kms:Decrypt.
+- Logs: explicit log groups with the profile's retention and removal policy, encrypted with one
+  customer-managed key per stack that CloudWatch Logs may use only for this account's groups.
+- Alarms: each notifies a topic; no data (an idle system) is not a breach; `-c alarm_email=...`
+  subscribes a person to a stack's alarm topic.
 - Instances: encrypted root volumes, deleted with the instance.
 - Acknowledgements of security findings: one finding, one construct, a real reason.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -23,10 +28,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 PROFILE_CONTEXT_KEY = "profile"
+ALARM_EMAIL_CONTEXT_KEY = "alarm_email"
+EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
+LOGS_KEY_ID = "LogGroupKey"
+ALARM_EMAIL_DLQ_REASON = (
+    "The alarm e-mail subscription: an alarm on a dead-letter queue of undelivered alarm e-mails "
+    "could only notify this same topic; the alarm's own state stays in CloudWatch."
+)
 MIN_ACKNOWLEDGEMENT_REASON = 40
 DLQ_REASON = (
     "This queue is itself a dead-letter queue; a DLQ of a DLQ would only move the problem, and "
@@ -40,7 +53,7 @@ class Profile:
 
     name: str
     removal_policy: RemovalPolicy
-    """Applied to stateful resources: tables, keys, buckets, databases, log groups."""
+    """Applied to stateful resources: tables, keys, buckets, databases, log groups, queues."""
     log_retention: logs.RetentionDays
     deletion_protection: bool
     multi_az: bool
@@ -134,8 +147,9 @@ def encryption_key(
     return key
 
 
-def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> sqs.Queue:
-    """Where messages go when they keep failing: kept for the longest time SQS allows."""
+def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey, profile: Profile) -> sqs.Queue:
+    """Where messages go when they keep failing: kept for the longest time SQS allows, and in
+    production retained with the stack (its messages are the evidence of what failed)."""
     queue = sqs.Queue(
         scope,
         construct_id,
@@ -143,6 +157,7 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> 
         encryption_master_key=key,
         enforce_ssl=True,
         retention_period=Duration.days(14),
+        removal_policy=profile.removal_policy,
     )
     acknowledge(queue, "Serverless-SQSRedrivePolicy", DLQ_REASON)
     return queue
@@ -156,9 +171,11 @@ def secure_queue(
     dead_letter: sqs.IQueue,
     max_receive_count: int,
     visibility_timeout: Duration,
+    profile: Profile,
     retention_period: Duration = Duration.days(4),
 ) -> sqs.Queue:
-    """An encrypted, TLS-only queue that sends a message to `dead_letter` after N receives."""
+    """An encrypted, TLS-only queue that sends a message to `dead_letter` after N receives;
+    in production retained with the stack, with the messages still waiting in it."""
     if max_receive_count < 1:
         raise ValueError(f"max_receive_count: must be at least 1, got {max_receive_count}")
     return sqs.Queue(
@@ -170,17 +187,77 @@ def secure_queue(
         visibility_timeout=visibility_timeout,
         retention_period=retention_period,
         dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter, max_receive_count=max_receive_count),
+        removal_policy=profile.removal_policy,
     )
 
 
-def log_group(scope: Construct, construct_id: str, *, profile: Profile) -> logs.LogGroup:
-    """A log group that `cdk destroy` removes in sandbox and keeps in production."""
+def grant_send(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
+    """Let `grantee` send to `queue`: sqs:SendMessage, and on an SSE-KMS queue exactly
+    kms:GenerateDataKey and kms:Decrypt on its key, what the SQS developer guide ("Key
+    management") lists for producers. CDK's grant_send_messages adds kms:Encrypt and
+    kms:ReEncrypt*, which sending never uses. (CDK's grant_consume_messages already grants a
+    consumer exactly what the guide lists, kms:Decrypt: use it as it is.)"""
+    iam.Grant.add_to_principal_or_resource(
+        grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn], resource=queue
+    )
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+
+def log_group(
+    scope: Construct, construct_id: str, *, profile: Profile, log_group_name: str | None = None
+) -> logs.LogGroup:
+    """A log group that `cdk destroy` removes in sandbox and keeps in production, encrypted with
+    its stack's log key (`logs_key`). `log_group_name` only where a service writes to a fixed
+    name (API Gateway execution logs, a hosted rotation function's /aws/lambda/ group)."""
     return logs.LogGroup(
         scope,
         construct_id,
+        log_group_name=log_group_name,
         retention=profile.log_retention,
         removal_policy=profile.removal_policy,
+        encryption_key=logs_key(scope, profile=profile),
     )
+
+
+def logs_key(scope: IConstruct, *, profile: Profile) -> kms.Key:
+    """The stack's one customer-managed key for its log groups.
+
+    AWS, "Encrypt log data in CloudWatch Logs using AWS KMS": the key policy lets the regional
+    CloudWatch Logs service principal use the key, and the condition on the encryption context
+    (`kms:EncryptionContext:aws:logs:arn`) limits that to log groups of this account and region.
+    Writers and readers of the groups need no KMS permission: CloudWatch Logs uses the key.
+    """
+    stack = cdk.Stack.of(scope)
+    existing = stack.node.try_find_child(LOGS_KEY_ID)
+    if isinstance(existing, kms.Key):
+        return existing
+    key = encryption_key(stack, LOGS_KEY_ID, profile=profile, description=f"Encrypts {stack.stack_name} logs")
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchLogsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
+    return key
 
 
 def new_alarm_topic(scope: Construct, construct_id: str, *, profile: Profile) -> sns.Topic:
@@ -193,6 +270,33 @@ def new_alarm_topic(scope: Construct, construct_id: str, *, profile: Profile) ->
         service_principals=("cloudwatch.amazonaws.com",),
     )
     return sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+
+
+def alarm_email(scope: IConstruct) -> str | None:
+    """The address given with `-c alarm_email=...`, checked for an e-mail's form; None if unset."""
+    value = scope.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not EMAIL_ADDRESS.fullmatch(value.strip()):
+        raise ValueError(
+            f"{ALARM_EMAIL_CONTEXT_KEY}: {value!r} is not an e-mail address; "
+            f"give one address, e.g. -c {ALARM_EMAIL_CONTEXT_KEY}=ops@example.com"
+        )
+    return value.strip()
+
+
+def subscribe_alarm_email(topic: sns.ITopic) -> sns.Subscription | None:
+    """Subscribe the `alarm_email` address (if given) to a stack's alarm topic.
+
+    SNS sends the address a confirmation message first; alarms reach it once it is confirmed.
+    An encrypted topic delivers to e-mail as to any endpoint: SNS decrypts before it delivers.
+    """
+    address = alarm_email(topic)
+    if address is None:
+        return None
+    subscription = topic.add_subscription(subscriptions.EmailSubscription(address))
+    acknowledge(subscription, "Serverless-SNSRedrivePolicy", ALARM_EMAIL_DLQ_REASON)
+    return subscription
 
 
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD

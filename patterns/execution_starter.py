@@ -122,7 +122,7 @@ class QueueStarter(Construct):
         )
         policy = self.function.role.node.find_child("DefaultPolicy")
         acknowledge(policy, wildcard_resource(policy, executions), STARTER_DESCRIBE_REASON)
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key)
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key, profile=profile)
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
         self.queue = secure_queue(
             self,
@@ -131,6 +131,7 @@ class QueueStarter(Construct):
             dead_letter=self.dead_letter_queue,
             max_receive_count=max_receive_count,
             visibility_timeout=Duration.seconds(VISIBILITY_TO_TIMEOUT * FUNCTION_TIMEOUT.to_seconds()),
+            profile=profile,
         )
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queue, batch_size=batch_size, report_batch_item_failures=True)

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsii
 from aws_cdk import Duration, Names
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -33,6 +33,7 @@ from patterns.defaults import (
     acknowledge,
     dead_letter_queue,
     encryption_key,
+    grant_send,
     new_alarm_topic,
     notifying_alarm,
     profile_of,
@@ -52,17 +53,14 @@ SQS_MAPPING_DESTINATION_REASON = (
     "SQS event source mappings take no on-failure destination; the source queue's redrive policy "
     "sends a message to its dead-letter queue after max_receive_count failed receives."
 )
-SEND_GRANT_REASON = (
-    "kms:GenerateDataKey* and kms:ReEncrypt* are what CDK grants to send to a KMS-encrypted "
-    "queue; the statement is scoped to this construct's one queue key."
-)
 
 
 @dataclass
 class QueueSubscriber:
     queue: sqs.IQueue
     dead_letter_queue: sqs.IQueue | None
-    """None when the queue was passed in: it brings its own redrive."""
+    """A passed-in queue's own, when this construct can see it; None for a passed-in queue
+    without one (refused when it has a consumer)."""
     subscription_dead_letter_queue: sqs.Queue
     consumer: lambda_.IFunction | None
     alarms: list[cloudwatch.Alarm] = field(default_factory=list)
@@ -123,7 +121,8 @@ class FanOut(Construct):
             iam.PolicyStatement(
                 sid="AllowThisTopicToDeliver",
                 principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # what the SQS developer guide ("Key management") lists for a service that sends
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions={"ArnEquals": {"aws:SourceArn": self.topic.topic_arn}},
             )
@@ -163,9 +162,11 @@ class FanOut(Construct):
             )
         scope = Construct(self, subscriber_id)
         filters = _filters(filter_policy, filter_policy_on_body)
-        dead_letter: sqs.Queue | None = None
+        dead_letter: sqs.IQueue | None = None
         if queue is None:
-            dead_letter = dead_letter_queue(scope, "DeadLetterQueue", key=self.queue_key)
+            dead_letter = dead_letter_queue(
+                scope, "DeadLetterQueue", key=self.queue_key, profile=self.profile
+            )
             queue = secure_queue(
                 scope,
                 "Queue",
@@ -173,9 +174,18 @@ class FanOut(Construct):
                 dead_letter=dead_letter,
                 max_receive_count=self.max_receive_count if max_receive_count is None else max_receive_count,
                 visibility_timeout=_visibility(consumer, visibility_timeout, max_batching_window),
+                profile=self.profile,
             )
-        elif consumer is not None and queue_visibility(queue) is not None:
-            _visibility(consumer, queue_visibility(queue), max_batching_window)
+        else:
+            dead_letter = own_dead_letter_queue(queue)
+            if consumer is not None and queue_visibility(queue) is not None:
+                _visibility(consumer, queue_visibility(queue), max_batching_window)
+            if consumer is not None and dead_letter is None:
+                raise ValueError(
+                    f"queue: subscriber {subscriber_id!r} passes an existing queue with no dead-letter "
+                    "queue this construct can see; give it one (sqs.DeadLetterQueue), so the messages "
+                    "its consumer keeps failing are kept and alarmed on"
+                )
         undeliverable = self._subscription_dead_letter_queue(scope)
         self.topic.add_subscription(
             subscriptions.SqsSubscription(
@@ -225,20 +235,17 @@ class FanOut(Construct):
             raise ValueError(f"retry_attempts: Lambda allows 0 to 2, got {retry_attempts}")
         scope = Construct(self, subscriber_id)
         filters = _filters(filter_policy, filter_policy_on_body)
-        failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.queue_key)
+        failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.queue_key, profile=self.profile)
         acknowledge(failure_queue, "AwsSolutions-SQS3", DLQ_REASON)
         lambda_.EventInvokeConfig(
             scope,
             "AsyncInvokeConfig",
             function=function,
-            on_failure=destinations.SqsDestination(failure_queue),
+            on_failure=FailureQueueDestination(failure_queue),
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )
         acknowledge(function, "Serverless-LambdaDLQ", ASYNC_FAILURES_REASON)
-        if function.role is not None:
-            acknowledge(function.role, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", SEND_GRANT_REASON)
-            acknowledge(function.role, "AwsSolutions-IAM5[Action::kms:ReEncrypt*]", SEND_GRANT_REASON)
         undeliverable = self._subscription_dead_letter_queue(scope)
         self.topic.add_subscription(
             subscriptions.LambdaSubscription(function, dead_letter_queue=undeliverable, **filters)
@@ -257,7 +264,9 @@ class FanOut(Construct):
             raise ValueError(f"subscriber_id: {subscriber_id!r} is already subscribed")
 
     def _subscription_dead_letter_queue(self, scope: Construct) -> sqs.Queue:
-        queue = dead_letter_queue(scope, "SubscriptionDeadLetterQueue", key=self.queue_key)
+        queue = dead_letter_queue(
+            scope, "SubscriptionDeadLetterQueue", key=self.queue_key, profile=self.profile
+        )
         acknowledge(queue, "AwsSolutions-SQS3", DLQ_REASON)
         return queue
 
@@ -286,6 +295,32 @@ class FanOut(Construct):
             evaluation_periods=1,
             description=f"The oldest message on {queue.node.path} is older than {limit} s",
         )
+
+
+@jsii.implements(lambda_.IDestination)
+class FailureQueueDestination:
+    """An on-failure destination that is an SQS queue, like CDK's SqsDestination, but granting
+    the function exactly what sending needs (`grant_send`): SqsDestination's
+    grant_send_messages adds kms:Encrypt and kms:ReEncrypt*, which sending never uses."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,
+    ) -> lambda_.DestinationConfig:
+        grant_send(self.queue, fn)
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
+
+
+def own_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
+    """The dead-letter queue of a queue defined in this app; None for one without, or imported."""
+    redrive = getattr(queue, "dead_letter_queue", None)
+    return redrive.queue if isinstance(redrive, sqs.DeadLetterQueue) else None
 
 
 def queue_visibility(queue: sqs.IQueue) -> Duration | None:

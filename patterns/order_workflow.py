@@ -124,7 +124,9 @@ class OrderWorkflow(Construct):
         self.queue_key = encryption_key(
             self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} queues"
         )
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key)
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", key=self.queue_key, profile=self.profile
+        )
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
         if events_topic is None:
             topic_key = encryption_key(

@@ -20,7 +20,6 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -201,12 +200,11 @@ class ServerlessApi(Construct):
             )
         # API Gateway would create this group itself on first use, kept forever and outside the
         # stack; created here it has the profile's retention and goes with `cdk destroy`.
-        self.execution_logs = logs.LogGroup(
+        self.execution_logs = log_group(
             self,
             "ExecutionLogs",
+            profile=self.profile,
             log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage_name}",
-            retention=self.profile.log_retention,
-            removal_policy=self.profile.removal_policy,
         )
         self.stage.node.add_dependency(self.execution_logs)
         self._gateway_responses(cors_allowed_origins)

@@ -30,6 +30,7 @@ from patterns.defaults import (
     dead_letter_queue,
     encrypted_root_volume,
     encryption_key,
+    grant_send,
     log_group,
     new_alarm_topic,
     notifying_alarm,
@@ -58,9 +59,13 @@ LIFECYCLE_REASON = (
     "An Auto Scaling group ARN embeds a UUID CloudFormation does not expose; the statement is "
     "scoped to this one group by name and to CompleteLifecycleAction only."
 )
-OUTPUT_PREFIX_REASON = (
-    "Workers write results under one prefix of their own output bucket, keyed by job id, and "
-    "read uploads under one input prefix; the wildcard is the object key below the prefix."
+READ_PREFIX_REASON = (
+    "Workers read objects under this one prefix of the bucket, the inputs their jobs name; the "
+    "wildcard is the object key below the prefix, known only when a job arrives."
+)
+WRITE_PREFIX_REASON = (
+    "Workers read and write objects under this one prefix of the bucket, the results of their "
+    "jobs; the wildcard is the object key below the prefix, known only when a job arrives."
 )
 
 
@@ -116,11 +121,14 @@ class WorkerFleet(Construct):
         self.log_group = log_group(self, "WorkerLogs", profile=self.profile)
         code = s3_assets.Asset(self, "WorkerCode", path=worker_code, exclude=["__pycache__", "*.pyc"])
         self.role = self._instance_role(code)
+        # The worker sends a job that can never succeed straight to the DLQ (then deletes it).
+        grant_send(self.dead_letter_queue, self.role)
         stop_timeout = int(drain_timeout.to_seconds()) + 30
         environment = {
             "AWS_REGION": Aws.REGION,
             "AWS_DEFAULT_REGION": Aws.REGION,
             "QUEUE_URL": self.queue.queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
             "CONCURRENCY": str(concurrency_per_instance),
             "VISIBILITY_TIMEOUT_SECONDS": str(int((visibility_timeout or DEFAULT_VISIBILITY).to_seconds())),
             "DRAIN_SECONDS": str(int(drain_timeout.to_seconds())),
@@ -180,21 +188,29 @@ class WorkerFleet(Construct):
 
     def grant_read_objects(self, bucket: s3.IBucket, prefix: str) -> None:
         """Let the workers read objects under `prefix` of `bucket` (and nothing else in it)."""
-        self._grant_objects(bucket, prefix, ["s3:GetObject"])
+        self._grant_objects(bucket, prefix, ["s3:GetObject"], ["kms:Decrypt"], READ_PREFIX_REASON)
 
     def grant_write_objects(self, bucket: s3.IBucket, prefix: str) -> None:
         """Let the workers read and create objects under `prefix` (results keyed by job id)."""
-        self._grant_objects(bucket, prefix, ["s3:GetObject", "s3:PutObject"])
+        self._grant_objects(
+            bucket,
+            prefix,
+            ["s3:GetObject", "s3:PutObject"],
+            ["kms:Decrypt", "kms:GenerateDataKey"],  # S3 on SSE-KMS: what GetObject/PutObject need
+            WRITE_PREFIX_REASON,
+        )
 
-    def _grant_objects(self, bucket: s3.IBucket, prefix: str, actions: list[str]) -> None:
+    def _grant_objects(
+        self, bucket: s3.IBucket, prefix: str, actions: list[str], key_actions: list[str], reason: str
+    ) -> None:
         if not prefix or "*" in prefix or not prefix.endswith("/"):
             raise ValueError(f"prefix: {prefix!r} must be a folder such as 'results/' (no wildcard)")
         objects = bucket.arn_for_objects(f"{prefix}*")
         self.role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[objects]))
         if bucket.encryption_key is not None:
-            bucket.encryption_key.grant_encrypt_decrypt(self.role)
+            bucket.encryption_key.grant(self.role, *key_actions)
         default_policy = self.role.node.find_child("DefaultPolicy")
-        acknowledge(default_policy, wildcard_resource(self, objects), OUTPUT_PREFIX_REASON)
+        acknowledge(default_policy, wildcard_resource(self, objects), reason)
 
     def _instance_role(self, code: s3_assets.Asset) -> iam.Role:
         """Session Manager, consume this queue, write its own logs, read its own code."""
@@ -270,7 +286,7 @@ class WorkerFleet(Construct):
             self.queue_key: kms.IKey | None = encryption_key(
                 self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} jobs"
             )
-            dlq = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key)
+            dlq = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key, profile=self.profile)
             return secure_queue(
                 self,
                 "JobQueue",
@@ -278,6 +294,7 @@ class WorkerFleet(Construct):
                 dead_letter=dlq,
                 max_receive_count=max_receive_count or 5,
                 visibility_timeout=visibility_timeout or DEFAULT_VISIBILITY,
+                profile=self.profile,
             ), dlq
         if max_receive_count is not None:
             raise ValueError("max_receive_count: an existing queue brings its own redrive policy")

@@ -1,11 +1,12 @@
-"""The kit's app: every pattern's stack, the profile from context, and the security gate."""
+"""The kit's app: every pattern's stack, the profile and the alarm e-mail from context, and the
+security gate."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from patterns.defaults import profile_of
+from patterns.defaults import profile_of, subscribe_alarm_email
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -28,26 +29,35 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     fan_out = FanOutStack(
         app, "FanOut", profile=profile, description=described("SNS fan-out of order events")
     )
-    WorkerFleetStack(
+    worker_fleet = WorkerFleetStack(
         app, "WorkerFleet", profile=profile, description=described("SQS worker fleet scaled on queue depth")
     )
-    MultiTierStack(
+    multi_tier = MultiTierStack(
         app,
         "MultiTier",
         profile=profile,
         description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
     )
-    ServerlessApiStack(
+    serverless_api = ServerlessApiStack(
         app,
         "ServerlessApi",
         profile=profile,
         description=described("orders REST API: API Gateway, Cognito, Lambda, DynamoDB"),
     )
-    OrderWorkflowStack(
+    order_workflow = OrderWorkflowStack(
         app,
         "OrderWorkflow",
         profile=profile,
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
     )
+    # Each stack has one alarm topic; `-c alarm_email=...` subscribes that address to all five.
+    for alarm_topic in (
+        fan_out.fan_out.alarm_topic,
+        worker_fleet.fleet.alarm_topic,
+        multi_tier.web.alarm_topic,
+        serverless_api.orders.alarm_topic,
+        order_workflow.workflow.alarm_topic,
+    ):
+        subscribe_alarm_email(alarm_topic)
     return app

@@ -15,6 +15,9 @@ from stacks.paths import runtime_dir
 
 UPLOADS_PREFIX = "uploads/"  # keep equal to UPLOAD_PREFIX in runtime/worker_fleet/producer.py
 RESULTS_PREFIX = "results/"  # and to RESULTS_PREFIX in runtime/worker_fleet/demo_job.py
+# The largest upload the demo job accepts: it streams, so memory is not the bound; time is (a
+# job must finish within the drain timeout on scale-in), and so is disk for the gzip it writes.
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 
 
 class WorkerFleetStack(Stack):
@@ -28,7 +31,10 @@ class WorkerFleetStack(Stack):
             "Fleet",
             worker_code=runtime_dir("worker_fleet"),
             worker_command="/usr/bin/python3 run_worker.py",
-            worker_environment={"OUTPUT_BUCKET": results.bucket_name},
+            worker_environment={
+                "OUTPUT_BUCKET": results.bucket_name,
+                "MAX_OBJECT_BYTES": str(MAX_UPLOAD_BYTES),
+            },
             acceptable_latency=Duration.minutes(5),
             average_processing_time=Duration.seconds(10),
             max_capacity=20 if profile.is_production else 3,

@@ -132,3 +132,71 @@ def test_the_analytics_function_fails_the_invocation_of_a_malformed_event_and_co
     with pytest.raises(analytics.MalformedEvent, match="order must be an object"):
         analytics.handler(event, LambdaContext(function_name="analytics"))
     assert world.ledger() == {}
+
+
+REUSED = "event id reused for a different event"
+
+
+def _reused(caplog: pytest.LogCaptureFixture) -> list[Any]:
+    return [r for r in caplog.records if r.getMessage() == REUSED]
+
+
+def test_an_event_id_reused_for_a_different_event_is_a_failed_record_and_changes_nothing(
+    world: FanOutWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Powertools' payload validation (IdempotencyConfig.payload_validation_jmespath) raises
+    IdempotencyValidationError when a repeat of a stored idempotency key hashes differently;
+    the consumer reports that record, so it is retried and ends in the DLQ, whose alarm fires."""
+    billing = world.consumer("/BillingConsumer/", "queue_consumer", monkeypatch)
+    queue = world.queue_urls["Billing"]
+    first = order_event("o-1")
+    world.publish(first)
+    assert world.drain(queue, billing) == [[]]
+    changed = {**first, "order": {**first["order"], "total": 99.0}}  # same eventId, another order
+    for event in (changed, order_event("o-2"), first):  # `first` again: a true duplicate
+        world.publish(event)
+    messages = world.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
+
+    response = billing.handler(
+        {"Records": [sqs_record(m, world.arn(queue)) for m in messages]}, LambdaContext("billing")
+    )
+
+    reused = next(m["MessageId"] for m in messages if json.loads(m["Body"]) == changed)
+    assert response == {"batchItemFailures": [{"itemIdentifier": reused}]}
+    [line] = _reused(caplog)
+    assert (line.levelname, line.event_id, line.message_id) == ("ERROR", first["eventId"], reused)
+    ledger = world.ledger()
+    assert (ledger["billing#o-1"]["events"], float(ledger["billing#o-1"]["amount"])) == (1, 42.5)
+    assert ledger["billing#o-2"]["events"] == 1
+
+
+def test_a_reused_event_id_keeps_failing_until_it_is_in_the_dead_letter_queue(
+    world: FanOutWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipping = world.consumer("/ShippingConsumer/", "queue_consumer", monkeypatch)
+    first = order_event("o-5")
+    world.publish(first)
+    world.publish({**first, "order": {**first["order"], "customerId": "c-2"}})
+    queue = world.queue_urls["Shipping"]
+    world.drain(queue, shipping)
+    [dead] = world.messages(world.queue_urls["Shipping/DeadLetterQueue"])
+    assert json.loads(dead["Body"])["order"]["customerId"] == "c-2"
+    assert world.ledger()["shipping#o-5"]["events"] == 1
+
+
+def test_the_analytics_function_fails_an_event_id_reused_for_another_event_type(
+    world: FanOutWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    analytics = world.consumer("/AnalyticsConsumer/", "analytics", monkeypatch)
+
+    def invocation(event: dict[str, Any], message_id: str) -> dict[str, Any]:
+        return {"Records": [{"Sns": {"MessageId": message_id, "Message": json.dumps(event)}}]}
+
+    placed = order_event("o-7")
+    assert analytics.handler(invocation(placed, "m-1"), LambdaContext("analytics")) == {"counted": 1}
+    with pytest.raises(analytics.EventIdReused):
+        analytics.handler(invocation({**placed, "eventType": "OrderPaid"}, "m-2"), LambdaContext("analytics"))
+    [line] = _reused(caplog)
+    assert (line.event_id, line.message_id) == (placed["eventId"], "m-2")
+    assert {pk: item["events"] for pk, item in world.ledger().items()} == {"analytics#OrderPlaced": 1}

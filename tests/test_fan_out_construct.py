@@ -13,7 +13,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
-from patterns.defaults import SANDBOX
+from patterns.defaults import (
+    DLQ_REASON,
+    SANDBOX,
+    acknowledge,
+    dead_letter_queue,
+    encryption_key,
+    secure_queue,
+)
 from patterns.fan_out import FanOut
 from patterns.python_function import PythonFunction
 from stacks.paths import lambda_dir
@@ -99,6 +106,8 @@ def test_queue_key_lets_only_this_topic_deliver() -> None:
     assert sns_statements
     for statement in sns_statements:
         assert "aws:SourceArn" in json.dumps(statement["Condition"])
+        # SQS developer guide, "Key management": a sender needs these two, nothing more
+        assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
 @pytest.mark.parametrize(
@@ -165,6 +174,14 @@ def test_queue_key_lets_only_this_topic_deliver() -> None:
             lambda s: FanOut(s, "F").add_function_subscriber("L", function=_function(s), retry_attempts=3),
             "retry_attempts",
         ),
+        (
+            lambda s: FanOut(s, "F").add_queue_subscriber(
+                "Q",
+                queue=sqs.Queue(s, "NoRedrive", visibility_timeout=Duration.seconds(180)),
+                consumer=_function(s),
+            ),
+            "queue",
+        ),
     ],
 )
 def test_invalid_props_fail_at_synth_naming_the_prop(build: Any, prop: str) -> None:
@@ -191,3 +208,31 @@ def test_valid_operator_policies_are_accepted_as_sns_documents_them() -> None:
     document = Template.from_stack(stack).to_json()
     (_, subscription), *_ = resources(document, "AWS::SNS::Subscription")
     assert subscription["Properties"]["FilterPolicy"] == policy
+
+
+def test_an_existing_queue_keeps_its_own_dead_letter_queue_and_it_is_alarmed_on() -> None:
+    """The consumer's acknowledged findings (no Lambda DLQ, no mapping destination) hold only if
+    the queue's redrive policy keeps what the consumer keeps failing; its DLQ must be watched."""
+    stack = bare_stack()
+    key = encryption_key(stack, "Key", profile=SANDBOX, description="existing queue key")
+    dead_letters = dead_letter_queue(stack, "ExistingDlq", key=key, profile=SANDBOX)
+    acknowledge(dead_letters, "AwsSolutions-SQS3", DLQ_REASON)
+    queue = secure_queue(
+        stack,
+        "Existing",
+        key=key,
+        dead_letter=dead_letters,
+        max_receive_count=3,
+        visibility_timeout=Duration.seconds(180),
+        profile=SANDBOX,
+    )
+    subscriber = FanOut(stack, "F").add_queue_subscriber("Q", queue=queue, consumer=_function(stack))
+    assert subscriber.dead_letter_queue is dead_letters
+    document = Template.from_stack(stack).to_json()
+    dlq_id = next(q for q, _ in resources(document, "AWS::SQS::Queue", "ExistingDlq"))
+    watched = [
+        a["Properties"]
+        for _, a in resources(document, "AWS::CloudWatch::Alarm")
+        if a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq_id, "QueueName"]}
+    ]
+    assert [w["MetricName"] for w in watched] == ["ApproximateNumberOfMessagesVisible"]

@@ -105,3 +105,24 @@ def test_log_retention_and_key_retention_follow_the_profile() -> None:
         for _, key in resources(document, "AWS::KMS::Key"):
             assert key["DeletionPolicy"] == key_policy
             assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_analytics_function_can_send_its_failures_with_exactly_the_producer_kms_rights(
+    document: dict[str, Any],
+) -> None:
+    """Lambda sends a failed asynchronous event to the on-failure queue with the function's own
+    role; sending to an SSE-KMS queue needs kms:GenerateDataKey and kms:Decrypt on its key (SQS
+    developer guide, "Key management"), and nothing else of KMS."""
+    _, invoke_config = one(document, "AWS::Lambda::EventInvokeConfig", "/Analytics/")
+    queue_id = resolve_ref(
+        document, invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    )
+    key_id = resolve_ref(document, document["Resources"][queue_id]["Properties"]["KmsMasterKeyId"])
+    _, policy = one(document, "AWS::IAM::Policy", "/AnalyticsConsumer/Role/DefaultPolicy")
+    granted: dict[str, set[str]] = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if isinstance(statement["Resource"], dict):
+            granted.setdefault(resolve_ref(document, statement["Resource"]), set()).update(actions)
+    assert granted[queue_id] == {"sqs:SendMessage"}
+    assert granted[key_id] == {"kms:GenerateDataKey", "kms:Decrypt"}

@@ -181,6 +181,15 @@ def test_the_role_reaches_only_its_queue_its_logs_its_code_and_its_prefixes(prof
     queue = logical(document, "AWS::SQS::Queue", "Fleet/JobQueue")
     assert all(queue in t for t in resources_by_action["sqs:ReceiveMessage"])
     assert all(queue in t for t in resources_by_action["sqs:DeleteMessage"])
+    # a job that can never succeed goes to the DLQ at once (SQS "Key management": a producer
+    # needs kms:GenerateDataKey and kms:Decrypt on the queue's key)
+    dead_letters = logical(document, "AWS::SQS::Queue", "Fleet/DeadLetterQueue")
+    key = logical(document, "AWS::KMS::Key", "Fleet/QueueKey")
+    assert [dead_letters in t for t in resources_by_action["sqs:SendMessage"]] == [True]
+    assert all(
+        key in t for t in resources_by_action["kms:GenerateDataKey"] + resources_by_action["kms:Decrypt"]
+    )
+    assert f"DEAD_LETTER_QUEUE_URL=<{dead_letters}>" in user_data(document)
     writes = resources_by_action["s3:PutObject"]
     assert len(writes) == 1 and "/results/*" in writes[0]
     assert logical(document, "AWS::S3::Bucket", "WorkerFleet/Results/") in writes[0]
@@ -301,7 +310,7 @@ def test_an_existing_vpc_and_queue_are_used_as_they_are() -> None:
     stack = bare_stack()
     vpc = ec2.Vpc(stack, "Network", max_azs=2, nat_gateways=1, flow_logs={"All": ec2.FlowLogOptions()})
     key = encryption_key(stack, "Key", profile=SANDBOX, description="existing queue key")
-    dead_letters = dead_letter_queue(stack, "ExistingDlq", key=key)
+    dead_letters = dead_letter_queue(stack, "ExistingDlq", key=key, profile=SANDBOX)
     jobs = secure_queue(
         stack,
         "ExistingJobs",
@@ -309,6 +318,7 @@ def test_an_existing_vpc_and_queue_are_used_as_they_are() -> None:
         dead_letter=dead_letters,
         max_receive_count=4,
         visibility_timeout=Duration.minutes(1),
+        profile=SANDBOX,
     )
     workers = fleet(stack, vpc=vpc, queue=jobs, instance_type=ec2.InstanceType("c7g.large"))
     assert workers.queue is jobs and workers.dead_letter_queue is dead_letters and workers.vpc is vpc

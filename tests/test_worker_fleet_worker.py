@@ -8,11 +8,16 @@ import importlib
 import io
 import json
 import os
+import random
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,8 +95,13 @@ class Aws:
         return dict(json.loads(self.s3.get_object(Bucket="output", Key=key)["Body"].read()))
 
     def dead_letters(self) -> list[str]:
-        found = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10)
-        return [m["Body"] for m in found.get("Messages", [])]
+        return [m["Body"] for m in self.dead_letter_messages()]
+
+    def dead_letter_messages(self) -> list[dict[str, Any]]:
+        found = self.sqs.receive_message(
+            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        return list(found.get("Messages", []))
 
 
 @pytest.fixture
@@ -110,6 +120,7 @@ def new_worker(aws: Aws, job: Callable[[dict[str, Any]], Any] | None = None, **s
     }
     options.setdefault("visibility_timeout_seconds", 30)
     options.setdefault("heartbeat_seconds", 10.0)
+    options.setdefault("dead_letter_queue_url", aws.dlq_url)  # as the construct configures it
     telemetry = RT["telemetry"].Telemetry("test", stream=io.StringIO())
     return sqs_worker.Worker(
         aws.sqs,
@@ -180,16 +191,17 @@ def test_a_poison_job_lands_in_the_dlq_after_the_receive_count_and_nothing_else_
     assert [r["receives"] for r in failures] == [1, 2, 3] and {r["job_id"] for r in failures} == {"poison"}
 
 
-def test_a_malformed_job_is_reported_and_the_worker_goes_on(aws: Aws, tmp_path: Path) -> None:
-    aws.send("this is not json")
-    aws.send(json.dumps({"jobId": 42}))
-    aws.send(json.dumps({"jobId": "no-input"}))
+def test_a_malformed_job_goes_to_the_dlq_at_once_and_the_worker_goes_on(aws: Aws, tmp_path: Path) -> None:
+    malformed = ["this is not json", json.dumps({"jobId": 42}), json.dumps({"jobId": "no-input"})]
+    for body in malformed:
+        aws.send(body)
     good = [aws.submit(tmp_path, f"ok{i}.txt", b"fine\n") for i in range(4)]
     worker = new_worker(aws)
-    run_until(
-        worker, lambda: worker.counters.malformed == 3 * MAX_RECEIVES and worker.counters.succeeded == 4
-    )
+    run_until(worker, lambda: worker.counters.malformed == 3 and worker.counters.succeeded == 4)
+    assert sorted(aws.dead_letters()) == sorted(malformed)
+    assert aws.counts(aws.queue_url) == (0, 0)
     reports = [r for r in logged(worker) if r.get("message") == "malformed job"]
+    assert [r["receives"] for r in reports] == [1, 1, 1]  # no retry spent on them
     reasons = {r["reason"] for r in reports}
     assert any("not JSON" in reason for reason in reasons)
     assert any("jobId" in reason for reason in reasons)
@@ -197,6 +209,46 @@ def test_a_malformed_job_is_reported_and_the_worker_goes_on(aws: Aws, tmp_path: 
     assert all(r["level"] == "ERROR" and r["message_id"] for r in reports)
     assert all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in good)
     assert {r["outcome"] for r in logged(worker) if "_aws" in r} == {"succeeded", "malformed"}
+
+
+def test_without_a_dead_letter_queue_url_a_malformed_job_is_left_to_the_redrive_policy(aws: Aws) -> None:
+    aws.send("this is not json")
+    worker = new_worker(aws, dead_letter_queue_url=None)
+    # moto's redrive moves it on the receive after the last allowed one, as in the poison test
+    run_until(worker, lambda: aws.counts(aws.dlq_url)[0] == 1)
+    [dead] = aws.dead_letter_messages()
+    assert dead["Body"] == "this is not json" and "MessageAttributes" not in dead
+    reports = [r for r in logged(worker) if r.get("message") == "malformed job"]
+    assert [r["receives"] for r in reports] == list(range(1, MAX_RECEIVES + 1))
+
+
+def test_an_upload_over_the_maximum_is_refused_unread_and_sent_to_the_dlq_without_retries(
+    aws: Aws, tmp_path: Path
+) -> None:
+    big = aws.submit(tmp_path, "big.bin", b"x" * 4096)
+    small = [aws.submit(tmp_path, f"ok{i}.txt", b"fine\n") for i in range(3)]
+    reads: list[str] = []
+    real_get = aws.s3.get_object
+
+    def counted_get(**kwargs: Any) -> Any:
+        reads.append(kwargs["Key"])
+        return real_get(**kwargs)
+
+    aws.s3.get_object = counted_get  # type: ignore[method-assign]
+    job = demo_job.FingerprintJob(aws.s3, "output", max_object_bytes=4095)
+    worker = new_worker(aws, job)
+    run_until(worker, lambda: worker.counters.refused == 1 and worker.counters.succeeded == 3)
+
+    [dead] = aws.dead_letter_messages()
+    assert dead["Body"] == aws.bodies[big]
+    assert "4096 bytes" in dead["MessageAttributes"]["failure"]["StringValue"]
+    assert aws.counts(aws.queue_url) == (0, 0)
+    assert not any(big in key for key in reads)  # sized with HeadObject, never read
+    assert aws.versions(demo_job.result_keys(big)[1]) == 0
+    assert all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in small)
+    [refusal] = [r for r in logged(worker) if r.get("message") == "job refused"]
+    assert (refusal["job_id"], refusal["receives"], refusal["level"]) == (big, 1, "ERROR")
+    assert worker.counters.failed == 0
 
 
 def test_sigterm_mid_batch_leaves_no_message_unfinished_and_invisible(aws: Aws, tmp_path: Path) -> None:
@@ -345,3 +397,65 @@ def test_settings_refuse_a_heartbeat_slower_than_the_visibility_timeout() -> Non
         sqs_worker.Settings(queue_url="q", visibility_timeout_seconds=10, heartbeat_seconds=10)
     with pytest.raises(ValueError, match="concurrency"):
         sqs_worker.Settings(queue_url="q", concurrency=0)
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[Any]:
+    """moto's S3 in a process of its own, so that tracemalloc in this process counts the job's
+    allocations and not the emulator's copy of the object."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.list_buckets()
+                break
+            except Exception:
+                assert time.monotonic() < deadline and server.poll() is None, "moto server did not start"
+                time.sleep(0.2)
+        yield client
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_demo_job_streams_an_object_many_times_its_chunk_size_in_bounded_memory(
+    s3_server: Any, tmp_path: Path
+) -> None:
+    chunk, size = 256 * 1024, 48 * 1024 * 1024  # the object is 192 chunks
+    upload, digest, generator = tmp_path / "large.bin", hashlib.sha256(), random.Random(7)
+    newlines = 0
+    with upload.open("wb") as out:
+        for _ in range(size // chunk):  # incompressible: the gzip is as large as the object
+            block = generator.randbytes(chunk - 1) + b"\n"
+            digest.update(block)
+            newlines += block.count(b"\n")
+            out.write(block)
+    for bucket in ("input", "output"):
+        s3_server.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3_server.upload_file(str(upload), "input", "uploads/j-1/large.bin")
+    job = demo_job.FingerprintJob(s3_server, "output", max_object_bytes=size, chunk_bytes=chunk)
+
+    tracemalloc.start()
+    try:
+        summary = job({"jobId": "j-1", "input": {"bucket": "input", "key": "uploads/j-1/large.bin"}})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert (summary["bytes"], summary["sha256"]) == (size, digest.hexdigest())
+    assert summary["lines"] == newlines
+    assert peak < size / 8, f"peak {peak} bytes for a {size}-byte object"
+    result = s3_server.get_object(Bucket="output", Key=demo_job.result_keys("j-1")[0])["Body"]
+    unzipped, inflate = hashlib.sha256(), zlib.decompressobj(wbits=31)
+    for part in result.iter_chunks(chunk):
+        unzipped.update(inflate.decompress(part))
+    assert unzipped.hexdigest() == digest.hexdigest()

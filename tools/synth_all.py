@@ -1,5 +1,8 @@
 """`make synth`: synthesize every stack in every profile through the pinned CDK CLI, lint every
-template with cfn-lint, and print a summary. Exits non-zero on any nag or lint finding."""
+template with cfn-lint, and print a summary. Exits non-zero on any nag or lint finding.
+
+`ALARM_EMAIL=you@example.com make synth` passes `-c alarm_email=...` on; without it, one line
+per stack says that its alarms go to a topic nobody is subscribed to."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from patterns.defaults import PROFILES
+from patterns.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -23,6 +27,8 @@ def outdir(profile: str) -> Path:
 
 def synth(profile: str) -> None:
     command = [str(CDK), "synth", "--quiet", "-c", f"profile={profile}", "-o", str(outdir(profile))]
+    if os.environ.get("ALARM_EMAIL"):
+        command += ["-c", f"{ALARM_EMAIL_CONTEXT_KEY}={os.environ['ALARM_EMAIL']}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
     if result.returncode != 0:
         report = outdir(profile) / "validation-report.json"
@@ -44,6 +50,36 @@ def acknowledged(assembly: Path, stack: str) -> int:
     )
 
 
+def unsubscribed_alarm_topics(template: dict[str, Any]) -> list[str]:
+    """Construct paths of the topics this template's alarms notify that have no subscription
+    in the template (a topic passed in from elsewhere is not counted: its owner subscribes)."""
+    resources = template.get("Resources", {})
+    notified = {
+        action["Ref"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        for action in resource["Properties"].get("AlarmActions", [])
+        if isinstance(action, dict) and resources.get(action.get("Ref"), {}).get("Type") == "AWS::SNS::Topic"
+    }
+    subscribed = {
+        resource["Properties"]["TopicArn"].get("Ref")
+        for resource in resources.values()
+        if resource["Type"] == "AWS::SNS::Subscription"
+        and isinstance(resource["Properties"]["TopicArn"], dict)
+    }
+    return sorted(
+        resources[topic].get("Metadata", {}).get("aws:cdk:path", topic).removesuffix("/Resource")
+        for topic in notified - subscribed
+    )
+
+
+def alarm_notice(stack: str, topics: list[str]) -> str:
+    return (
+        f"{stack}: alarms go to {', '.join(topics)}, which nobody is subscribed to; deploy with "
+        f"-c {ALARM_EMAIL_CONTEXT_KEY}=you@example.com (or ALARM_EMAIL=you@example.com make synth)"
+    )
+
+
 def lint(template: Path) -> list[str]:
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", str(template)],
@@ -55,13 +91,16 @@ def lint(template: Path) -> list[str]:
 
 
 def main() -> int:
-    rows, failures = [], 0
+    rows, failures, notices = [], 0, {}
     for profile in PROFILES:
         synth(profile)
         assembly = outdir(profile)
         for template in sorted(assembly.glob("*.template.json")):
             stack = template.name.removesuffix(".template.json")
-            resources = len(json.loads(template.read_text()).get("Resources", {}).keys() - {"CDKMetadata"})
+            document = json.loads(template.read_text())
+            resources = len(document.get("Resources", {}).keys() - {"CDKMetadata"})
+            if topics := unsubscribed_alarm_topics(document):
+                notices.setdefault(stack, alarm_notice(stack, topics))
             findings = lint(template)
             failures += len(findings)
             for finding in findings:
@@ -69,6 +108,8 @@ def main() -> int:
             rows.append((profile, stack, resources, acknowledged(assembly, stack), len(findings)))
     table = summary(rows)
     print(table)
+    for notice in notices.values():
+        print(notice)
     if failures:
         print(f"cfn-lint: {failures} finding(s)", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """Analytics consumer subscribed straight to the topic: counts events by type, once each.
 
-SNS invokes it asynchronously with one record. A malformed event is logged and raised, so the
-invocation fails and, after its retries, lands in the on-failure destination with the error.
+SNS invokes it asynchronously with one record. A malformed event, or one that reuses an applied
+eventId for another event, is logged and raised, so the invocation fails and, after its retries,
+lands in the on-failure destination with the error.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from order_event import MalformedEvent, apply_once, idempotency, parse
+from order_event import EventIdReused, MalformedEvent, apply_once, idempotency, parse
 
 logger = Logger()
 
@@ -26,6 +27,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         except MalformedEvent as error:
             logger.error("malformed order event", message_id=notification["MessageId"], reason=str(error))
             raise
-        apply_once(event=order_event.as_dict(), counted_by="eventType")
+        try:
+            apply_once(event=order_event.as_dict(), counted_by="eventType")
+        except EventIdReused as error:
+            logger.error(
+                "event id reused for a different event",
+                message_id=notification["MessageId"],
+                event_id=order_event.event_id,
+                reason=str(error),
+            )
+            raise
         counted += 1
     return {"counted": counted}

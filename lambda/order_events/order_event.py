@@ -3,13 +3,17 @@
 An event: {"eventId": str, "eventType": str, "order": {"orderId": str, "customerId": str,
 "total": number, "requiresShipping": bool}}. The effect of a consumer is a counter in the ledger
 table, which doubles if the same event is applied twice: that is what idempotency prevents.
+
+An event is the same when its eventId is; a second event under an eventId already applied must
+also carry the same eventType and order, or it is refused (EventIdReused) rather than dropped as
+a duplicate: a producer that reuses an id for a different event has a bug someone must see.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +23,15 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 
 
 class MalformedEvent(ValueError):
     """The message is not an order event; retrying it cannot help."""
+
+
+class EventIdReused(ValueError):
+    """An event with this eventId but another type or order was already applied."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class OrderEvent:
     event_type: str
     order_id: str
     total: Decimal
+    order: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The order as published, every field: what a reused eventId is compared on."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +49,7 @@ class OrderEvent:
             "eventType": self.event_type,
             "orderId": self.order_id,
             "total": str(self.total),
+            "order": self.order,
         }
 
 
@@ -66,6 +78,7 @@ def parse(body: str) -> OrderEvent:
         event_type=_text(document, "eventType"),
         order_id=_text(order, "orderId"),
         total=Decimal(str(total)),
+        order=order,
     )
 
 
@@ -85,14 +98,29 @@ class Ledger:
 
 
 # Keyed on the producer's eventId, not the SQS or SNS message id: SNS may deliver one publish
-# twice, as two SQS messages with different ids but the same event.
-idempotency = IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=24 * 3600)
+# twice, as two SQS messages with different ids but the same event. The stored record also
+# keeps a hash of the type and the whole order; Powertools compares a repeat's against it.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="eventId",
+    payload_validation_jmespath="[eventType, order]",
+    expires_after_seconds=24 * 3600,
+)
 _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 _ledger = Ledger()
 
 
 @idempotent_function(data_keyword_argument="event", config=idempotency, persistence_store=_persistence)
-def apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
-    """Record `event` in the ledger under its `counted_by` field, once per eventId."""
+def _apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
     _ledger.record(event[counted_by], Decimal(event["total"]))
     return event
+
+
+def apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
+    """Record `event` in the ledger under its `counted_by` field, once per eventId. Raises
+    EventIdReused, recording nothing, when the eventId was applied with another type or order."""
+    try:
+        return _apply_once(event=event, counted_by=counted_by)
+    except IdempotencyValidationError:
+        raise EventIdReused(
+            f"event {event['eventId']} was already applied with another type or order"
+        ) from None

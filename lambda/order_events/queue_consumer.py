@@ -1,8 +1,9 @@
 """Billing and shipping consumers: drain a queue in batches, one effect per order event.
 
-A record that is not an order event, or whose effect fails, is reported in batchItemFailures so
-the event source mapping returns only that message to the queue (and, after the queue's receive
-count, to its dead-letter queue); the rest of the batch is deleted.
+A record that is not an order event, that reuses an applied eventId for another event, or whose
+effect fails, is reported in batchItemFailures so the event source mapping returns only that
+message to the queue (and, after the queue's receive count, to its dead-letter queue, whose alarm
+fires); the rest of the batch is deleted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from order_event import MalformedEvent, apply_once, idempotency, parse
+from order_event import EventIdReused, MalformedEvent, apply_once, idempotency, parse
 
 logger = Logger()
 # A batch whose every record failed is reported record by record too, rather than raised.
@@ -26,7 +27,16 @@ def record_handler(record: SQSRecord) -> None:
     except MalformedEvent as error:
         logger.error("malformed order event", message_id=record.message_id, reason=str(error))
         raise
-    apply_once(event=event.as_dict(), counted_by="orderId")
+    try:
+        apply_once(event=event.as_dict(), counted_by="orderId")
+    except EventIdReused as error:
+        logger.error(
+            "event id reused for a different event",
+            message_id=record.message_id,
+            event_id=event.event_id,
+            reason=str(error),
+        )
+        raise
     logger.info("applied order event", event_id=event.event_id, event_type=event.event_type)
 
 

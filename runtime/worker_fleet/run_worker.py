@@ -1,8 +1,10 @@
 """Entry point of the worker service (systemd runs `python3 run_worker.py`).
 
 Configuration comes from the environment the fleet's user data writes:
-QUEUE_URL, OUTPUT_BUCKET, CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS, DRAIN_SECONDS,
-LIFECYCLE_HOOK_NAME (optional: without it, no lifecycle action is completed), AWS_REGION.
+QUEUE_URL, DEAD_LETTER_QUEUE_URL (where jobs that can never succeed go at once), OUTPUT_BUCKET,
+CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS, DRAIN_SECONDS, LIFECYCLE_HOOK_NAME (optional: without
+it, no lifecycle action is completed), AWS_REGION, and for the demo job MAX_OBJECT_BYTES (the
+largest upload it accepts, 1 GiB by default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from demo_job import FingerprintJob
+from demo_job import DEFAULT_MAX_OBJECT_BYTES, FingerprintJob
 from instance_lifecycle import InstanceLifecycle
 from sqs_worker import Settings, Worker
 from telemetry import Telemetry
@@ -31,6 +33,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         heartbeat_seconds=visibility / 3,
         retry_delay_seconds=int(env.get("RETRY_DELAY_SECONDS", "30")),
         drain_seconds=float(env.get("DRAIN_SECONDS", "90")),
+        dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL") or None,
     )
 
 
@@ -49,7 +52,11 @@ def build(env: Mapping[str, str], session: Any = None, telemetry: Telemetry | No
     return Worker(
         session.client("sqs", config=config),
         settings,
-        FingerprintJob(session.client("s3", config=config), env["OUTPUT_BUCKET"]),
+        FingerprintJob(
+            session.client("s3", config=config),
+            env["OUTPUT_BUCKET"],
+            max_object_bytes=int(env.get("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES)),
+        ),
         telemetry or Telemetry(env.get("SERVICE_NAME", "worker-fleet")),
         lifecycle=lifecycle,
     )

@@ -3,6 +3,10 @@
 - A message is deleted only after its job succeeded (deletes are batched by a small flusher).
 - A failed job is left on the queue, visible again after `retry_delay_seconds`; the queue's
   redrive policy moves it to the dead-letter queue after its max receive count.
+- A job that can never succeed (PermanentFailure: a malformed job, an upload over the maximum)
+  is sent to the dead-letter queue at once, with the reason as a message attribute, and deleted:
+  retrying it would only spend the receive count. Without `dead_letter_queue_url`, or if that
+  send fails, it is left to the redrive policy like any failure.
 - While a job runs, a heartbeat keeps extending its message's visibility timeout.
 - `stop()` (SIGTERM, or the instance's lifecycle turning to Terminated): stop receiving, give
   running jobs `drain_seconds` to finish, return the rest to the queue at once (visibility 0).
@@ -25,8 +29,16 @@ from telemetry import Telemetry
 SQS_MAX_BATCH = 10
 
 
-class MalformedJob(ValueError):
+class PermanentFailure(Exception):
+    """The job can never succeed as it is; retrying cannot help."""
+
+    outcome = "refused"
+
+
+class MalformedJob(PermanentFailure, ValueError):
     """The message can never be processed as it is (not JSON, missing fields...)."""
+
+    outcome = "malformed"
 
 
 Job = Callable[[dict[str, Any]], Any]
@@ -42,6 +54,7 @@ class Settings:
     retry_delay_seconds: int = 30
     drain_seconds: float = 90.0
     lifecycle_poll_seconds: float = 5.0
+    dead_letter_queue_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -68,6 +81,7 @@ class Counters:
     succeeded: int = 0
     failed: int = 0
     malformed: int = 0
+    refused: int = 0
     released: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -148,6 +162,7 @@ class Worker:
             succeeded=c.succeeded,
             failed=c.failed,
             malformed=c.malformed,
+            refused=c.refused,
             released=c.released,
         )
         return 0
@@ -200,15 +215,21 @@ class Worker:
     def _process(self, item: Held, message: dict[str, Any]) -> None:
         started = time.perf_counter()
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        outcome, job_id = "failed", None
+        outcome, job_id, permanent = "failed", None, None
         try:
             job = parse_job(message["Body"])
             job_id = job["jobId"]
             self.job(job)
             outcome = "succeeded"
-        except MalformedJob as error:
-            outcome = "malformed"
-            self.log.error("malformed job", message_id=item.message_id, reason=str(error), receives=receives)
+        except PermanentFailure as error:
+            outcome, permanent = error.outcome, error
+            self.log.error(
+                "malformed job" if isinstance(error, MalformedJob) else "job refused",
+                message_id=item.message_id,
+                job_id=job_id,
+                reason=str(error),
+                receives=receives,
+            )
         except Exception as error:
             self.log.error(
                 "job failed", message_id=item.message_id, job_id=job_id, error=repr(error), receives=receives
@@ -217,7 +238,7 @@ class Worker:
             elapsed_ms = (time.perf_counter() - started) * 1000
             self.counters.add(outcome)
             self.log.job_metrics(outcome, elapsed_ms, message_id=item.message_id, job_id=job_id)
-            if outcome == "succeeded":
+            if outcome == "succeeded" or (permanent and self._dead_letter(item, message, permanent)):
                 item.finished = True
                 self._to_delete.put(item)
             else:
@@ -225,6 +246,27 @@ class Worker:
             with self._slots:
                 self._running -= 1
                 self._slots.notify_all()
+
+    def _dead_letter(self, item: Held, message: dict[str, Any], failure: PermanentFailure) -> bool:
+        """Send a job that can never succeed straight to the dead-letter queue; True if sent."""
+        if not self.settings.dead_letter_queue_url or item.released:  # released: back on the queue
+            return False
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.settings.dead_letter_queue_url,
+                MessageBody=message["Body"],
+                MessageAttributes={
+                    "failure": {"DataType": "String", "StringValue": str(failure)[:1024] or failure.outcome},
+                    "sourceMessageId": {"DataType": "String", "StringValue": item.message_id},
+                },
+            )
+        except Exception as error:  # the redrive policy gets it there after the receive count
+            self.log.error(
+                "could not send to the dead-letter queue", message_id=item.message_id, error=repr(error)
+            )
+            return False
+        self.log.info("sent to the dead-letter queue", message_id=item.message_id, reason=str(failure))
+        return True
 
     def _retry_later(self, item: Held) -> None:
         """Leave a failed message on the queue, visible again after the retry delay."""

@@ -45,7 +45,8 @@ class Telemetry:
         self.log("ERROR", message, **fields)
 
     def job_metrics(self, outcome: str, duration_ms: float, **properties: Any) -> None:
-        """One EMF record per job: count and duration by outcome (succeeded, failed, malformed)."""
+        """One EMF record per job: count and duration by outcome (succeeded, failed, malformed,
+        refused)."""
         self._write(
             {
                 "_aws": {
