@@ -61,7 +61,11 @@ SANDBOX_NO_DELETION_PROTECTION_REASON = (
 )
 REPLICA_AVAILABILITY_REASON = (
     "A read replica is a read-scaling copy, not the data's home: when it does not answer, the "
-    "application reads from another replica or the writer (Multi-AZ in production)."
+    "application reads from another replica or from the writer."
+)
+SANDBOX_REPLICA_DELETION_REASON = (
+    "Sandbox profile promises that cdk destroy leaves nothing behind; a replica only copies the "
+    "writer, and the production profile turns deletion protection on for replicas too."
 )
 REPLICA_ENCRYPTION_REASON = (
     "A read replica of an encrypted instance is always encrypted with its source's key; "
@@ -361,7 +365,7 @@ class DataTier(Construct):
         acknowledge(replica, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
         acknowledge(replica, "AwsSolutions-RDS11", REPLICA_PORT_REASON)
         if not self.profile.deletion_protection:
-            acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
+            acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_REPLICA_DELETION_REASON)
         return replica
 
     def _add_database_alarms(self, allocated_storage_gib: int) -> None:

@@ -178,9 +178,6 @@ class ReadRouter:
                 logger.warning("skipping a replica: %s", error)
         raise Unavailable("every replica", "did not answer", sent=False)
 
-    def writer_down(self) -> bool:
-        return self._down(self.writer, time.monotonic())
-
     def check(self, timeout: float = 2.5) -> dict[str, bool]:
         """Whether each endpoint answers `SELECT 1` within `timeout` seconds, all asked at once."""
         deadline = time.monotonic() + timeout
