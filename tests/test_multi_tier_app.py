@@ -497,11 +497,32 @@ def test_while_the_writer_is_out_the_instance_stays_healthy_writes_are_a_fast_50
             status, body = call(http, "GET", "/health/deep")
             assert (status, body["databases"]["writer"], body["cache"]) == (503, False, True)
             assert time.monotonic() - started < HEALTH_WITHIN
-        time.sleep(RETRY_AFTER)  # the writer is tried again after retry_after
+        time.sleep(max(RETRY_AFTER, app["server"].DEEP_HEALTH_REUSE))  # the writer is tried again
         # The same instance, the same HTTP connection (so the same thread): no restart needed.
         assert call(http, "PUT", "/products/outage", {**PRODUCT, "stock": 9})[0] == 200
         assert call(http, "GET", "/products/outage?consistent=1")[1]["stock"] == 9
         assert call(http, "GET", "/health/deep")[0] == 200
+
+
+def test_deep_health_asks_the_dependencies_at_most_once_per_reuse_window(
+    catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone can ask /health/deep through the load balancer: asking it often must not turn
+    into as many connections to the databases."""
+    rounds: list[float] = []
+    check = catalog.router.check
+
+    def counted(timeout: float = 2.5) -> dict[str, bool]:
+        rounds.append(time.monotonic())
+        return check(timeout)
+
+    monkeypatch.setattr(catalog.router, "check", counted)
+    with serving(catalog) as http:
+        answers = [call(http, "GET", "/health/deep") for _ in range(20)]
+    assert all(status == 200 for status, _ in answers)
+    window = app["server"].DEEP_HEALTH_REUSE
+    assert len(rounds) <= 1 + (rounds[-1] - rounds[0]) / window
+    assert len(rounds) < len(answers)
 
 
 def test_a_connection_the_writer_closed_is_replaced_not_reported(servers: Cluster, catalog: Any) -> None:

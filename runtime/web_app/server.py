@@ -5,7 +5,8 @@
                                dependency does not make every instance look broken at once
   GET  /health/deep            each dependency's status (writer, every replica, cache), within
                                HEALTH_TIMEOUT seconds whatever hangs; 200 when the writer and the
-                               cache answer, 503 otherwise (for operators, boot checks, alarms)
+                               cache answer, 503 otherwise (for operators and boot checks); an
+                               answer is reused for DEEP_HEALTH_REUSE seconds
   GET  /products/<id>          cached read; `?consistent=1` reads the writer, skipping the cache
   PUT  /products/<id>          {"name", "price", "stock"}: upsert, invalidates the cache
   POST /orders                 {"product_id", "quantity"}: 201, 404 for an unknown product,
@@ -52,6 +53,10 @@ CENT = Decimal("0.01")
 MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
 HEALTH_TIMEOUT = 2.5
 """Seconds /health/deep waits for the databases and the cache."""
+DEEP_HEALTH_REUSE = 1.0
+"""Seconds an answer of /health/deep is reused: anyone on the internet can ask for it through
+the load balancer, and each fresh answer opens a connection to every database, so requests
+for it, however many, cost each instance at most one round of checks per second."""
 
 
 class BadRequest(Exception):
@@ -109,7 +114,42 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
+class DeepHealth:
+    """Each dependency's status, asked at once and each bounded, reused for `reuse` seconds."""
+
+    def __init__(self, catalog: Catalog, reuse: float = DEEP_HEALTH_REUSE):
+        self.catalog = catalog
+        self.reuse = reuse
+        self._lock = threading.Lock()
+        self._last: tuple[float, tuple[int, Any]] | None = None
+
+    def __call__(self) -> tuple[int, Any]:
+        with self._lock:  # callers meanwhile wait (at most HEALTH_TIMEOUT) and share the answer
+            if self._last is None or time.monotonic() - self._last[0] >= self.reuse:
+                self._last = (time.monotonic(), self._ask())
+            return self._last[1]
+
+    def _ask(self) -> tuple[int, Any]:
+        # Everything at once, each bounded: a dependency that hangs must not hang the check.
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        cache: Future[bool] = Future()
+        ping = threading.Thread(target=lambda: cache.set_result(self.catalog.cache_answers()), daemon=True)
+        ping.start()
+        databases = self.catalog.router.check(timeout=HEALTH_TIMEOUT)
+        try:
+            cache_answers = cache.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            cache_answers = False
+        healthy = databases[self.catalog.router.writer.name] and cache_answers
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return status, {"databases": databases, "cache": cache_answers}
+
+
+def make_handler(
+    catalog: Catalog, deep_health_reuse: float = DEEP_HEALTH_REUSE
+) -> type[BaseHTTPRequestHandler]:
+    deep_health = DeepHealth(catalog, deep_health_reuse)
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "web_app"
         protocol_version = "HTTP/1.1"
@@ -127,7 +167,7 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
             if path == "/health":
                 return HTTPStatus.OK, {"status": "serving"}
             if path == "/health/deep":
-                return self._deep_health()
+                return deep_health()
             if match := PRODUCT.match(path):
                 product = catalog.get_product(match[1], consistent=consistent)
                 return (HTTPStatus.OK, product.__dict__) if product else (HTTPStatus.NOT_FOUND, None)
@@ -135,21 +175,6 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
                 order = catalog.get_order(int(match[1]), consistent=consistent)
                 return (HTTPStatus.OK, order.__dict__) if order else (HTTPStatus.NOT_FOUND, None)
             return HTTPStatus.NOT_FOUND, None
-
-        def _deep_health(self) -> tuple[int, Any]:
-            # Everything at once, each bounded: a dependency that hangs must not hang the check.
-            deadline = time.monotonic() + HEALTH_TIMEOUT
-            cache: Future[bool] = Future()
-            ping = threading.Thread(target=lambda: cache.set_result(catalog.cache_answers()), daemon=True)
-            ping.start()
-            databases = catalog.router.check(timeout=HEALTH_TIMEOUT)
-            try:
-                cache_answers = cache.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                cache_answers = False
-            healthy = databases[catalog.router.writer.name] and cache_answers
-            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-            return status, {"databases": databases, "cache": cache_answers}
 
         def _put(self, path: str, consistent: bool) -> tuple[int, Any]:
             if not (match := PRODUCT.match(path)):
@@ -224,5 +249,7 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(catalog: Catalog, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), make_handler(catalog))
+def serve(
+    catalog: Catalog, port: int, host: str = "0.0.0.0", *, deep_health_reuse: float = DEEP_HEALTH_REUSE
+) -> ThreadingHTTPServer:
+    return ThreadingHTTPServer((host, port), make_handler(catalog, deep_health_reuse))
