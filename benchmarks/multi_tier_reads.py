@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-import valkey
 
 from tests.local_servers import Cluster, cluster, load_web_app
 
@@ -40,7 +39,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 def main() -> None:
     app = load_web_app()
     with cluster(standbys=2) as servers:
-        cache = valkey.Valkey(port=servers.valkey_port, password="test-token")
+        cache = servers.cache_admin()
         router = make_router(app, servers, replicas=2)
         catalog = app["catalog"].Catalog(router, cache, ttl=600)
         catalog.create_schema()

@@ -1,11 +1,14 @@
 """The data tier: PostgreSQL writer with read replicas behind RDS Proxy, and a Valkey cache.
 
-- The writer is Multi-AZ (production), encrypted with a customer-managed key, in isolated
-  subnets, on a non-default port, with IAM authentication on, TLS forced, automated backups,
-  and its master credentials in Secrets Manager rotated by a hosted rotation function.
+- The writer is Multi-AZ (in both profiles: the failover is what the pattern teaches),
+  encrypted with a customer-managed key, in isolated subnets, on a non-default port, with IAM
+  authentication on, TLS forced, automated backups, and its master credentials in Secrets
+  Manager rotated by a hosted rotation function that may reach only the writer and Secrets
+  Manager.
 - RDS Proxy sits in front of the writer (TLS required): it pools connections, so a fleet of
   instances scaling out does not exhaust the writer's connections, and it holds client
-  connections through a Multi-AZ failover instead of dropping them.
+  connections through a Multi-AZ failover instead of dropping them. Its clients connect on
+  `PROXY_PORT`, the engine's default port, whatever port the database uses.
 - Read replicas (any number, spread over the AZs) take read traffic. They are asynchronous:
   a read that must see the caller's own write goes to the writer (the app routes reads).
 - A Valkey replication group caches hot reads; a replica is no substitute for a cache: it
@@ -34,6 +37,7 @@ from patterns.defaults import (
     notifying_alarm,
     profile_of,
 )
+from patterns.valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
 from patterns.valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
 from patterns.valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
 from patterns.valkey_cache import ValkeyCache
@@ -41,12 +45,15 @@ from patterns.valkey_cache import ValkeyCache
 # A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3
 DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
+# RDS Proxy listens on the engine's default port whatever port the database uses, and has no
+# setting to change it (AWS RDS Proxy limitations; aws/aws-cdk discussion #28321).
+PROXY_PORT = 5432
 MAX_READ_REPLICAS = 15  # RDS for PostgreSQL allows up to 15 replicas per source
 DAY_SECONDS = 86_400
 
-SANDBOX_SINGLE_AZ_REASON = (
-    "Sandbox profile runs one database instance to halve the idle cost of a throwaway "
-    "deployment; the production profile makes the writer Multi-AZ."
+SINGLE_AZ_ON_REQUEST_REASON = (
+    "The caller passed multi_az=False for a sandbox writer (the default is Multi-AZ in both "
+    "profiles, and the production profile refuses False)."
 )
 SANDBOX_NO_DELETION_PROTECTION_REASON = (
     "Sandbox profile promises that cdk destroy leaves nothing behind; the production profile "
@@ -54,7 +61,11 @@ SANDBOX_NO_DELETION_PROTECTION_REASON = (
 )
 REPLICA_AVAILABILITY_REASON = (
     "A read replica is a read-scaling copy, not the data's home: when it does not answer, the "
-    "application reads from another replica or the writer (Multi-AZ in production)."
+    "application reads from another replica or from the writer."
+)
+SANDBOX_REPLICA_DELETION_REASON = (
+    "Sandbox profile promises that cdk destroy leaves nothing behind; a replica only copies the "
+    "writer, and the production profile turns deletion protection on for replicas too."
 )
 REPLICA_ENCRYPTION_REASON = (
     "A read replica of an encrypted instance is always encrypted with its source's key; "
@@ -73,9 +84,13 @@ MONITORING_POLICY_REASON = (
 class DataTier(Construct):
     """PostgreSQL (writer, proxy, replicas) and a Valkey cache in an existing VPC's isolated subnets.
 
-    Attributes: `key`, `database` (writer), `secret`, `proxy`, `replicas`, `cache` (a
-    `ValkeyCache`: its `endpoint`, `auth_token`...), `database_port`, `database_name`,
+    Attributes: `key`, `database` (writer), `secret`, `proxy`, `proxy_port` (what clients of
+    the proxy connect to), `replicas`, `cache` (a `ValkeyCache`: its `endpoint`, `user_id`,
+    `grant_connect`...), `database_port` (the writer's and the replicas'), `database_name`,
     `alarm_topic`, `alarms`. Call `allow_from(peer)` for the application's security group.
+
+    `secrets_manager_endpoint`: the VPC's Secrets Manager interface endpoint, which the proxy
+    and the rotation function reach on 443; without it they may reach 443 in the VPC's range.
     """
 
     def __init__(
@@ -96,6 +111,8 @@ class DataTier(Construct):
         cache_node_type: str | None = None,
         cache_replicas: int | None = None,
         cache_port: int = DEFAULT_CACHE_PORT,
+        cache_access_string: str = DEFAULT_CACHE_ACCESS_STRING,
+        secrets_manager_endpoint: ec2.IConnectable | None = None,
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
@@ -104,7 +121,7 @@ class DataTier(Construct):
         production = profile.is_production
         read_replicas = read_replicas if read_replicas is not None else (2 if production else 1)
         cache_replicas = cache_replicas if cache_replicas is not None else (2 if production else 0)
-        multi_az = profile.multi_az if multi_az is None else multi_az
+        multi_az = True if multi_az is None else multi_az
         backup_retention = backup_retention or Duration.days(14 if production else 1)
         _validate(
             database_port=database_port,
@@ -120,6 +137,9 @@ class DataTier(Construct):
         )
         self.database_name = database_name
         self.database_port = database_port
+        self.proxy_port = PROXY_PORT
+        self._secrets_manager_endpoint = secrets_manager_endpoint
+        self._vpc_cidr = vpc.vpc_cidr_block
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=profile)
         self.alarms: list[cloudwatch.Alarm] = []
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
@@ -193,7 +213,7 @@ class DataTier(Construct):
         if isinstance(generated, secretsmanager.Secret):
             generated.apply_removal_policy(profile.removal_policy)
         if not multi_az:
-            acknowledge(self.database, "AwsSolutions-RDS3", SANDBOX_SINGLE_AZ_REASON)
+            acknowledge(self.database, "AwsSolutions-RDS3", SINGLE_AZ_ON_REQUEST_REASON)
         if not profile.deletion_protection:
             acknowledge(self.database, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
         self._add_rotation(vpc, rotation)
@@ -218,9 +238,7 @@ class DataTier(Construct):
         )
         # The proxy reads its secret from inside the VPC: from isolated subnets that means the
         # Secrets Manager interface endpoint (which Network creates) on 443.
-        self.proxy_security_group.add_egress_rule(
-            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "Secrets Manager endpoint"
-        )
+        self._allow_secrets_manager(self.proxy_security_group)
         self.replicas = [
             self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)
         ]
@@ -231,6 +249,7 @@ class DataTier(Construct):
             node_type=cache_node_type,
             replicas=cache_replicas,
             port=cache_port,
+            access_string=cache_access_string,
             key=self.key,
             alarm_topic=self.alarm_topic,
             profile=profile,
@@ -242,9 +261,12 @@ class DataTier(Construct):
 
     def allow_from(self, peer: ec2.IConnectable, description: str = "application") -> None:
         """Let `peer` reach the proxy, the replicas and the cache; never the writer directly."""
-        port = ec2.Port.tcp(self.database_port)
-        self.proxy_security_group.connections.allow_from(peer, port, f"{description} to the proxy")
-        self.replica_security_group.connections.allow_from(peer, port, f"{description} to the replicas")
+        self.proxy_security_group.connections.allow_from(
+            peer, ec2.Port.tcp(self.proxy_port), f"{description} to the proxy"
+        )
+        self.replica_security_group.connections.allow_from(
+            peer, ec2.Port.tcp(self.database_port), f"{description} to the replicas"
+        )
         self.cache.allow_from(peer, description)
 
     @property
@@ -274,11 +296,26 @@ class DataTier(Construct):
         )
         return {"monitoring_interval": Duration.seconds(60), "monitoring_role": role}
 
+    def _allow_secrets_manager(self, group: ec2.SecurityGroup) -> None:
+        if self._secrets_manager_endpoint is not None:
+            group.connections.allow_to(self._secrets_manager_endpoint, ec2.Port.tcp(443), "Secrets Manager")
+        else:
+            group.add_egress_rule(
+                ec2.Peer.ipv4(self._vpc_cidr), ec2.Port.tcp(443), "Secrets Manager endpoint"
+            )
+
     def _add_rotation(self, vpc: ec2.IVpc, rotation: Duration) -> None:
+        # The single-user rotation function talks to Secrets Manager (443) and the writer, and
+        # to nothing else: no route to the internet on any other port or protocol.
         rotation_security_group = ec2.SecurityGroup(
-            self, "RotationSecurityGroup", vpc=vpc, description="Secrets Manager hosted rotation function"
+            self,
+            "RotationSecurityGroup",
+            vpc=vpc,
+            description="Secrets Manager hosted rotation function",
+            allow_all_outbound=False,
         )
         self.database.connections.allow_default_port_from(rotation_security_group, "rotation function")
+        self._allow_secrets_manager(rotation_security_group)
         # The hosted rotation function is created by a CloudFormation transform, outside this
         # stack; naming it lets the stack own its log group (retention, and `cdk destroy`).
         function_name = f"{Stack.of(self).stack_name[:40]}-{self.node.addr[:10]}-rotation"  # <= 64
@@ -324,7 +361,7 @@ class DataTier(Construct):
         acknowledge(replica, "AwsSolutions-RDS2", REPLICA_ENCRYPTION_REASON)
         acknowledge(replica, "AwsSolutions-RDS11", REPLICA_PORT_REASON)
         if not self.profile.deletion_protection:
-            acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_NO_DELETION_PROTECTION_REASON)
+            acknowledge(replica, "AwsSolutions-RDS10", SANDBOX_REPLICA_DELETION_REASON)
         return replica
 
     def _add_database_alarms(self, allocated_storage_gib: int) -> None:

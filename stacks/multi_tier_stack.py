@@ -22,6 +22,9 @@ WEB_APP_DIR = Path(__file__).resolve().parent.parent / "runtime" / "web_app"
 APP_PORT = 8080
 MAX_AZS = 3
 RDS_CA_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+# The demo app's cache rights: the commands and key prefixes runtime/web_app/catalog.py uses
+# (scripts' own calls are checked against them too), and nothing else.
+WEB_APP_CACHE_ACCESS = "on ~product:* ~fresh:product:* -@all +ping +get +set +del +eval"
 
 
 class MultiTierStack(Stack):
@@ -36,7 +39,15 @@ class MultiTierStack(Stack):
         certificate = self._certificate(profile)
         alarm_topic = new_alarm_topic(self, "AlarmTopic", profile=profile)
         network = Network(self, "Network", profile=profile)
-        data = DataTier(self, "Data", vpc=network.vpc, alarm_topic=alarm_topic, profile=profile)
+        data = DataTier(
+            self,
+            "Data",
+            vpc=network.vpc,
+            cache_access_string=WEB_APP_CACHE_ACCESS,
+            secrets_manager_endpoint=network.endpoints.get("SecretsManager"),
+            alarm_topic=alarm_topic,
+            profile=profile,
+        )
         user_data = ec2.UserData.for_linux()
         web = WebTier(
             self,
@@ -57,7 +68,7 @@ class MultiTierStack(Stack):
             )
         )
         data.secret.grant_read(web.instance_role)
-        data.cache.auth_token.grant_read(web.instance_role)
+        data.cache.grant_connect(web.instance_role)
         install_app(
             user_data,
             app,
@@ -66,7 +77,8 @@ class MultiTierStack(Stack):
                 "AWS_REGION": Aws.REGION,
                 "DB_WRITER_HOST": data.proxy.endpoint,
                 "DB_READER_HOSTS": Fn.join(",", data.replica_endpoints) if data.replicas else "",
-                "DB_PORT": str(data.database_port),
+                "DB_WRITER_PORT": str(data.proxy_port),
+                "DB_READER_PORT": str(data.database_port),
                 "DB_NAME": data.database_name,
                 "DB_SECRET_ARN": data.secret.secret_arn,
                 "DB_SSLMODE": "verify-full",
@@ -74,7 +86,9 @@ class MultiTierStack(Stack):
                 "CACHE_HOST": data.cache.endpoint.host,
                 "CACHE_PORT": data.cache.endpoint.port,
                 "CACHE_TLS": "1",
-                "CACHE_SECRET_ARN": data.cache.auth_token.secret_arn,
+                "CACHE_AUTH": "iam",
+                "CACHE_USER": data.cache.user_id,
+                "CACHE_REPLICATION_GROUP_ID": data.cache.replication_group.ref,
             },
         )
         self.network, self.data, self.web = network, data, web

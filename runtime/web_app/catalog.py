@@ -16,6 +16,7 @@ nothing (a marker could have come and gone meanwhile). Left open: a replica lagg
 the writer by more than the marker's lifetime can still serve, and cache, an old row.
 
 A cache that does not answer is a miss, never an error: the database can serve everything.
+While the writer is down, a recently written product is read from a replica and not cached.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from routing import ReadRouter
+from routing import ReadRouter, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +116,19 @@ class Catalog:
             return Product(**json.loads(cached))
         started = time.monotonic()
         marker = self._cache_call("get", f"fresh:{key}")
-        rows = self.router.read(select, (product_id,), consistent=marker is not None)
+        fill = True
+        try:
+            rows = self.router.read(select, (product_id,), consistent=marker is not None)
+        except Unavailable:
+            if marker is None:
+                raise  # neither a replica nor the writer answered
+            # Recently written and the writer is down: a replica's row, possibly older than
+            # the write, is served (as any replica read may be) but not cached for a TTL.
+            rows, fill = self.router.read_replica(select, (product_id,)), False
         if not rows:
             return None
         product = _product(rows[0])
-        if time.monotonic() - started < self.fresh_window / 2:
+        if fill and time.monotonic() - started < self.fresh_window / 2:
             self._fill(key, product, marker)
         return product
 

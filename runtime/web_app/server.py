@@ -1,7 +1,12 @@
 """HTTP front of the orders/catalog API (stdlib `http.server`), run by systemd on each instance.
 
-  GET  /health                 200 when the writer answers (replicas and cache reported), within
-                               HEALTH_TIMEOUT seconds whatever the replicas and the cache do
+  GET  /health                 200 whenever this process serves HTTP (the load balancer's check):
+                               it never touches the databases or the cache, so an outage of a
+                               dependency does not make every instance look broken at once
+  GET  /health/deep            each dependency's status (writer, every replica, cache), within
+                               HEALTH_TIMEOUT seconds whatever hangs; 200 when the writer and the
+                               cache answer, 503 otherwise (for operators and boot checks); an
+                               answer is reused for DEEP_HEALTH_REUSE seconds
   GET  /products/<id>          cached read; `?consistent=1` reads the writer, skipping the cache
   PUT  /products/<id>          {"name", "price", "stock"}: upsert, invalidates the cache
   POST /orders                 {"product_id", "quantity"}: 201, 404 for an unknown product,
@@ -12,6 +17,10 @@ Input that does not fit the columns is a 400, never a 500: a price is a finite d
 (string or JSON number) in whole cents from 0 to 9999999999.99 (numeric(12, 2)); stock and
 quantity are JSON integers (not booleans, not 1.0) that fit a PostgreSQL integer.
 
+While the writer does not answer, writes (and `?consistent=1` reads) are a 503 with a
+`Retry-After` header and a body that says whether the write may have been applied; other reads
+are served from the replicas and the cache.
+
 The instance keeps no state: any instance can serve any request.
 """
 
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -32,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from catalog import Catalog, OutOfStock, UnknownProduct
+from routing import Unavailable
 
 logger = logging.getLogger(__name__)
 PRODUCT = re.compile(r"^/products/([A-Za-z0-9_-]{1,64})$")
@@ -41,7 +52,11 @@ MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
 CENT = Decimal("0.01")
 MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
 HEALTH_TIMEOUT = 2.5
-"""Seconds /health waits for the databases and the cache: well below the ALB's 5 s timeout."""
+"""Seconds /health/deep waits for the databases and the cache."""
+DEEP_HEALTH_REUSE = 1.0
+"""Seconds an answer of /health/deep is reused: anyone on the internet can ask for it through
+the load balancer, and each fresh answer opens a connection to every database, so requests
+for it, however many, cost each instance at most one round of checks per second."""
 
 
 class BadRequest(Exception):
@@ -79,11 +94,62 @@ def price(body: dict[str, Any]) -> Decimal:
     return amount
 
 
+def unavailable(method: str, error: Unavailable, retry_after: int) -> dict[str, Any]:
+    """The 503 body: what did not answer, and whether a write may have been applied."""
+    if method == "GET":
+        return {"error": f"the database did not answer; retry in {retry_after} s"}
+    if error.sent:
+        return {
+            "error": "the database writer stopped answering during this write: it may or may not have "
+            "been applied; read it back with ?consistent=1 before retrying",
+            "applied": None,
+        }
+    return {
+        "error": f"the database writer is unavailable: nothing was written; retry in {retry_after} s",
+        "applied": False,
+    }
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
+class DeepHealth:
+    """Each dependency's status, asked at once and each bounded, reused for `reuse` seconds."""
+
+    def __init__(self, catalog: Catalog, reuse: float = DEEP_HEALTH_REUSE):
+        self.catalog = catalog
+        self.reuse = reuse
+        self._lock = threading.Lock()
+        self._last: tuple[float, tuple[int, Any]] | None = None
+
+    def __call__(self) -> tuple[int, Any]:
+        with self._lock:  # callers meanwhile wait (at most HEALTH_TIMEOUT) and share the answer
+            if self._last is None or time.monotonic() - self._last[0] >= self.reuse:
+                self._last = (time.monotonic(), self._ask())
+            return self._last[1]
+
+    def _ask(self) -> tuple[int, Any]:
+        # Everything at once, each bounded: a dependency that hangs must not hang the check.
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        cache: Future[bool] = Future()
+        ping = threading.Thread(target=lambda: cache.set_result(self.catalog.cache_answers()), daemon=True)
+        ping.start()
+        databases = self.catalog.router.check(timeout=HEALTH_TIMEOUT)
+        try:
+            cache_answers = cache.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            cache_answers = False
+        healthy = databases[self.catalog.router.writer.name] and cache_answers
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return status, {"databases": databases, "cache": cache_answers}
+
+
+def make_handler(
+    catalog: Catalog, deep_health_reuse: float = DEEP_HEALTH_REUSE
+) -> type[BaseHTTPRequestHandler]:
+    deep_health = DeepHealth(catalog, deep_health_reuse)
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "web_app"
         protocol_version = "HTTP/1.1"
@@ -99,20 +165,9 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
 
         def _get(self, path: str, consistent: bool) -> tuple[int, Any]:
             if path == "/health":
-                # Everything at once, each bounded: the ALB gives up after 5 s, and a dependency
-                # that hangs must not fail the health check of every instance.
-                deadline = time.monotonic() + HEALTH_TIMEOUT
-                cache: Future[bool] = Future()
-                ping = threading.Thread(target=lambda: cache.set_result(catalog.cache_answers()), daemon=True)
-                ping.start()
-                databases = catalog.router.check(timeout=HEALTH_TIMEOUT)
-                try:
-                    cache_answers = cache.result(timeout=max(0.0, deadline - time.monotonic()))
-                except FutureTimeout:
-                    cache_answers = False
-                healthy = databases[catalog.router.writer.name]  # the status follows the writer only
-                status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-                return status, {"databases": databases, "cache": cache_answers}
+                return HTTPStatus.OK, {"status": "serving"}
+            if path == "/health/deep":
+                return deep_health()
             if match := PRODUCT.match(path):
                 product = catalog.get_product(match[1], consistent=consistent)
                 return (HTTPStatus.OK, product.__dict__) if product else (HTTPStatus.NOT_FOUND, None)
@@ -160,8 +215,17 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
         def _serve(self, route: Any) -> None:
             url = urlsplit(self.path)
             consistent = parse_qs(url.query).get("consistent", ["0"])[0] in {"1", "true"}
+            headers: dict[str, str] = {}
             try:
                 status, payload = route(url.path, consistent)
+            except Unavailable as error:
+                logger.warning("request %s %s: %s", self.command, self.path, error)
+                retry_after = max(1, math.ceil(catalog.router.retry_after))
+                status, payload = (
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    unavailable(self.command, error, retry_after),
+                )
+                headers["Retry-After"] = str(retry_after)
             except BadRequest as error:
                 status, payload = HTTPStatus.BAD_REQUEST, {"error": str(error)}
             except psycopg.DataError as error:  # a value the columns cannot hold, after all
@@ -174,6 +238,8 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -183,5 +249,7 @@ def make_handler(catalog: Catalog) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(catalog: Catalog, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), make_handler(catalog))
+def serve(
+    catalog: Catalog, port: int, host: str = "0.0.0.0", *, deep_health_reuse: float = DEEP_HEALTH_REUSE
+) -> ThreadingHTTPServer:
+    return ThreadingHTTPServer((host, port), make_handler(catalog, deep_health_reuse))
