@@ -388,7 +388,32 @@ def test_stack_wires_web_instances_to_the_data_tier_and_installs_the_app(profile
     role_policy = json.dumps(props(one(doc, "AWS::IAM::Policy", "Web/InstanceRole/DefaultPolicy")))
     assert "s3:GetObject" in role_policy and "secretsmanager:GetSecretValue" in role_policy
     assert "s3:*" not in role_policy and '"Resource": "*"' not in role_policy
-    assert set(doc["Outputs"]) >= {"Url", "AlarmTopicArn", "WriterProxyEndpoint", "AutoScalingGroupName"}
+    assert set(doc["Outputs"]) >= {
+        "Url",
+        "AlarmTopicArn",
+        "ScalingNotificationsTopicArn",
+        "WriterProxyEndpoint",
+        "AutoScalingGroupName",
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_stack_load_balancer_asks_the_shallow_check_and_boot_waits_for_the_deep_one(profile: str) -> None:
+    """AWS Builders' Library, "Implementing health checks": a load balancer's check that follows
+    a shared dependency takes every instance out at once when that dependency fails (a Multi-AZ
+    failover lasts 60-120 s), and the group then replaces them all; the check must report the
+    instance and fail open on dependencies. Dependencies are checked where failing is safe:
+    before a new instance signals ready, and by the per-instance metric."""
+    doc = template_json("MultiTier", profile)
+    group = props(one(doc, "AWS::ElasticLoadBalancingV2::TargetGroup", "Web/LoadBalancer/"))
+    boot = json.dumps(props(one(doc, "AWS::EC2::LaunchTemplate", "Web/LaunchTemplate")))
+    assert group["HealthCheckPath"] == "/health"
+    assert "localhost:8080/health/deep; then status=SUCCESS" in boot
+    assert "localhost:8080/health/deep; then value=1" in boot
+    _, asg = one(doc, "AWS::AutoScaling::AutoScalingGroup", "Web/Instances")
+    assert asg["Properties"]["HealthCheckType"] == "ELB"
+    alarms = {path_of(r).split("/")[-2] for _, r in resources(doc, "AWS::CloudWatch::Alarm", "Web/")}
+    assert {"UnhealthyHosts", "DependenciesDown"} <= alarms
 
 
 def test_stack_asks_for_a_certificate_in_production_only() -> None:
