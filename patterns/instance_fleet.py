@@ -42,8 +42,8 @@ SESSION_MANAGER_REASON = (
     "Reference, so the policy can only name *; it allows nothing else."
 )
 OWN_PARAMETERS_REASON = (
-    "The instance reads parameters only under its own stack's path (/<stack name>/...), where "
-    "an operator keeps its configuration; the wildcard is the parameter name below that path."
+    "The instance may read parameters only under its own stack's path (/<stack name>/...), "
+    "where an operator can keep its configuration; the wildcard is the name below that path."
 )
 METRICS_REASON = (
     "cloudwatch:PutMetricData defines no resource type in the Service Authorization Reference; "

@@ -54,11 +54,11 @@ SIGNAL_MARGIN_SECONDS = 120  # an instance gives up this long before CloudFormat
 
 PUBLIC_INGRESS_REASON = (
     "An internet-facing load balancer must accept connections from any address on its "
-    "listener port; it is the only way in, the instances behind it admit only the ALB."
+    "listener ports (80, and 443 with a certificate); the instances behind it admit only it."
 )
 ACCESS_LOG_BUCKET_REASON = (
-    "This bucket only receives the load balancer's access logs; logging access to it would "
-    "need yet another bucket, and ELB writes its logs with the ELB log-delivery principal."
+    "This bucket only receives the load balancer's access logs, written by ELB; server access "
+    "logs of it would need yet another bucket, whose own access logs would need another."
 )
 
 
