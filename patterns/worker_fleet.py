@@ -36,7 +36,7 @@ from patterns.defaults import (
     profile_of,
     secure_queue,
 )
-from patterns.instance_fleet import instance_role
+from patterns.instance_fleet import instance_role, scaling_notification_topic
 from patterns.nag_findings import wildcard_resource
 from patterns.worker_fleet_boot import worker_user_data
 from patterns.worker_fleet_scaling import (
@@ -309,11 +309,9 @@ class WorkerFleet(Construct):
         return vpc
 
     def _notification_topic(self) -> sns.Topic:
-        """Scaling notifications (launch, terminate, failures), encrypted with the AWS-managed SNS
-        key: Auto Scaling publishes through its service-linked role, a principal of this
-        account, which that key's policy admits (unlike CloudWatch's service principal)."""
-        key = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
-        return sns.Topic(self, "ScalingNotifications", master_key=key, enforce_ssl=True)
+        """Scaling notifications (launch, terminate, failures), on a topic Auto Scaling's
+        service-linked role can encrypt for (the web tier's does the same)."""
+        return scaling_notification_topic(self, "ScalingNotifications")
 
     def _allow_completing_the_lifecycle_action(self) -> None:
         group_arn = Stack.of(self).format_arn(
