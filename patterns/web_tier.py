@@ -45,7 +45,7 @@ from patterns.defaults import (
 )
 from patterns.instance_fleet import instance_role, scaling_notification_topic
 from patterns.provider_logs import own_provider_logs
-from patterns.web_acl import regional_web_acl
+from patterns.web_acl import MIN_RATE_LIMIT, regional_web_acl
 from patterns.web_tier_boot import DEPENDENCY_METRIC, report_dependency_health, signal_when_ready
 
 DEPENDENCY_NAMESPACE = "refarch/WebTier"
@@ -111,6 +111,7 @@ class WebTier(Construct):
             health_check_path=health_check_path,
             deep_health_path=deep_health_path,
             boot_timeout=boot_timeout,
+            waf_rate_limit_per_ip=waf_rate_limit_per_ip,
             requests_per_target_per_minute=requests_per_target_per_minute,
             deregistration_delay=deregistration_delay,
         )
@@ -366,6 +367,7 @@ def _validate(
     health_check_path: str,
     deep_health_path: str | None,
     boot_timeout: Duration,
+    waf_rate_limit_per_ip: int,
     requests_per_target_per_minute: int,
     deregistration_delay: Duration,
 ) -> None:
@@ -395,6 +397,10 @@ def _validate(
         )
     if not 300 <= boot_timeout.to_seconds() <= MAX_SIGNAL_TIMEOUT.to_seconds():
         raise ValueError("boot_timeout: must be between 5 minutes and 12 hours (CloudFormation's limit)")
+    if waf_rate_limit_per_ip < MIN_RATE_LIMIT:
+        raise ValueError(
+            f"waf_rate_limit_per_ip: WAF allows {MIN_RATE_LIMIT} or more, got {waf_rate_limit_per_ip}"
+        )
     if requests_per_target_per_minute < 1:
         raise ValueError("requests_per_target_per_minute: must be at least 1")
     if not 0 <= deregistration_delay.to_seconds() <= 3600:

@@ -203,6 +203,9 @@ def test_web_tier_instances_are_private_imdsv2_encrypted_and_reachable_only_from
         ({"app_port": 80}, "app_port: must be an unprivileged port"),
         ({"health_check_path": "health"}, "health_check_path: must start with '/'"),
         ({"deregistration_delay": Duration.hours(2)}, "deregistration_delay: ALB accepts 0 to 3600"),
+        # checked in sandbox too, where no web ACL is built: the prop must not pass silently
+        ({"waf_rate_limit_per_ip": 5}, "waf_rate_limit_per_ip: WAF allows 10 or more, got 5"),
+        ({"deep_health_path": "health/deep"}, "deep_health_path: must start with '/'"),
     ],
 )
 def test_web_tier_rejects_contradictory_props(kwargs: dict[str, Any], message: str) -> None:
