@@ -2,18 +2,27 @@
 
 - The ALB is the only way in: instances sit in private subnets, their security group admits
   the ALB's on the app port and nothing else, and there is no SSH (Session Manager instead).
+  Outbound, instances reach HTTPS (AWS endpoints, package mirrors) and whatever the caller
+  opens for them (the data tier's proxy, replicas and cache), nothing else.
 - HTTPS when a certificate is given (HTTP then only redirects); plain HTTP is allowed only in
   the sandbox profile, which has no domain. Invalid header fields are dropped (request
-  smuggling), access logs go to an encrypted bucket.
-- Instances: launch template with IMDSv2 only and encrypted volumes; the group replaces an
-  instance the ALB finds unhealthy (after a grace period for boot), scales on requests per
-  target, spreads over the AZs, and rolls instances one at a time when the template changes.
+  smuggling), access logs go to an encrypted bucket. Production adds a WAF web ACL (AWS managed
+  rules, a per-IP rate limit) and deletion protection on the load balancer.
+- Health: the ALB asks a shallow path (the process serves), so a database failover does not
+  make every instance unhealthy at once; the group replaces an instance the ALB finds
+  unhealthy (after a grace period for boot). The app's deep check (its dependencies) gates
+  boot: each new instance signals CloudFormation only once it passes, and creation and rolling
+  updates (one instance at a time) wait for that signal, so a broken release stops at its
+  first instance and rolls back. In service, each instance publishes the deep check's result
+  every minute, and an alarm fires when an instance's dependencies stop answering.
+- Instances: launch template with IMDSv2 only and encrypted volumes, a role without any AWS
+  managed policy; the group scales on requests per target and spreads over the AZs.
 - The app is stateless: deregistration delay is short because no request is long-lived.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -26,6 +35,7 @@ from constructs import Construct
 
 from patterns.alb_access_logs import log_access_to
 from patterns.defaults import (
+    BELOW,
     Profile,
     acknowledge,
     encrypted_root_volume,
@@ -33,28 +43,34 @@ from patterns.defaults import (
     notifying_alarm,
     profile_of,
 )
+from patterns.instance_fleet import instance_role, scaling_notification_topic
 from patterns.provider_logs import own_provider_logs
+from patterns.web_acl import MIN_RATE_LIMIT, regional_web_acl
+from patterns.web_tier_boot import DEPENDENCY_METRIC, report_dependency_health, signal_when_ready
+
+DEPENDENCY_NAMESPACE = "refarch/WebTier"
+MAX_SIGNAL_TIMEOUT = Duration.hours(12)  # the longest a CloudFormation creation policy may wait
+SIGNAL_MARGIN_SECONDS = 120  # an instance gives up this long before CloudFormation does
 
 PUBLIC_INGRESS_REASON = (
     "An internet-facing load balancer must accept connections from any address on its "
-    "listener port; it is the only way in, the instances behind it admit only the ALB."
+    "listener ports (80, and 443 with a certificate); the instances behind it admit only it."
 )
 ACCESS_LOG_BUCKET_REASON = (
-    "This bucket only receives the load balancer's access logs; logging access to it would "
-    "need yet another bucket, and ELB writes its logs with the ELB log-delivery principal."
-)
-SSM_POLICY_REASON = (
-    "AmazonSSMManagedInstanceCore is the AWS-maintained minimal policy for Session Manager, "
-    "which replaces SSH: instances have no key pair and no inbound port but the ALB's."
+    "This bucket only receives the load balancer's access logs, written by ELB; server access "
+    "logs of it would need yet another bucket, whose own access logs would need another."
 )
 
 
 class WebTier(Construct):
     """An ALB and the Auto Scaling group that serves it, in an existing VPC.
 
+    `user_data` must be bash (Linux): the tier appends its readiness signal to it.
+
     Attributes: `load_balancer`, `listener`, `target_group`, `auto_scaling_group`,
     `launch_template`, `instance_role`, `security_group` (instances'), `access_logs`,
-    `url`, `alarm_topic`, `alarms`.
+    `web_acl` (None without WAF), `url`, `alarm_topic`, `notification_topic` (the group's
+    launch and termination notices), `alarms`.
     """
 
     def __init__(
@@ -70,11 +86,15 @@ class WebTier(Construct):
         max_capacity: int | None = None,
         app_port: int = 8080,
         health_check_path: str = "/health",
+        deep_health_path: str | None = None,
+        boot_timeout: Duration = Duration.minutes(15),
         certificate: acm.ICertificate | None = None,
         requests_per_target_per_minute: int = 600,
         deregistration_delay: Duration = Duration.seconds(30),
         health_check_grace: Duration = Duration.minutes(5),
         alarm_topic: sns.ITopic | None = None,
+        web_acl: bool | None = None,
+        waf_rate_limit_per_ip: int = 2000,
         profile: Profile | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -89,6 +109,9 @@ class WebTier(Construct):
             max_capacity=max_capacity,
             app_port=app_port,
             health_check_path=health_check_path,
+            deep_health_path=deep_health_path,
+            boot_timeout=boot_timeout,
+            waf_rate_limit_per_ip=waf_rate_limit_per_ip,
             requests_per_target_per_minute=requests_per_target_per_minute,
             deregistration_delay=deregistration_delay,
         )
@@ -116,6 +139,17 @@ class WebTier(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             drop_invalid_header_fields=True,
             idle_timeout=Duration.seconds(60),
+            deletion_protection=profile.deletion_protection,
+        )
+        self.web_acl = (
+            regional_web_acl(
+                self,
+                "WebAcl",
+                resource_arn=self.load_balancer.load_balancer_arn,
+                rate_limit_per_ip=waf_rate_limit_per_ip,
+            )
+            if (production if web_acl is None else web_acl)
+            else None
         )
         log_access_to(self, self.load_balancer, self.access_logs, prefix="alb")
         acknowledge(
@@ -135,19 +169,28 @@ class WebTier(Construct):
             self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
 
         self.security_group = ec2.SecurityGroup(
-            self, "InstanceSecurityGroup", vpc=vpc, description="App instances: the ALB is the only way in"
+            self,
+            "InstanceSecurityGroup",
+            vpc=vpc,
+            description="App instances: the ALB is the only way in; out, HTTPS and the data tier",
+            allow_all_outbound=False,
         )
-        self.instance_role = iam.Role(
+        # AWS endpoints (through the VPC's endpoints or NAT) and package mirrors; the data tier
+        # adds its own ports when it allows this group in. DNS, NTP and instance metadata are
+        # link-local services security groups do not filter.
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: AWS APIs, packages"
+        )
+        self.instance_role = instance_role(
             self,
             "InstanceRole",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
+            description=f"Web instances of {self.node.path}: Session Manager, own parameters, signal boot",
+            metric_namespace=DEPENDENCY_NAMESPACE if deep_health_path else None,
         )
-        acknowledge(
-            self.instance_role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-            SSM_POLICY_REASON,
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudformation:SignalResource"], resources=[Aws.STACK_ID])
         )
+        self.notification_topic = scaling_notification_topic(self, "ScalingNotifications")
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
@@ -163,6 +206,7 @@ class WebTier(Construct):
             user_data=user_data,
             require_imdsv2=True,
             http_put_response_hop_limit=1,
+            instance_metadata_tags=deep_health_path is not None,  # the reporter reads its group's name
             detailed_monitoring=production,
             block_devices=[encrypted_root_volume()],
         )
@@ -178,14 +222,20 @@ class WebTier(Construct):
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
                 grace_period=health_check_grace,
             ),
+            # Creation waits for min_capacity signals (the group starts at min_capacity: no
+            # desired capacity is set); an update replaces one instance at a time and waits for
+            # its signal (pause_time is then the signal timeout), keeping min_capacity serving.
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=boot_timeout),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 max_batch_size=1,
                 min_instances_in_service=min_capacity,
-                pause_time=health_check_grace,
+                pause_time=boot_timeout,
             ),
             default_instance_warmup=Duration.minutes(2),
-            notifications=[autoscaling.NotificationConfiguration(topic=self.alarm_topic)],
+            notifications=[autoscaling.NotificationConfiguration(topic=self.notification_topic)],
         )
+        app = f"http://localhost:{app_port}"
+        self._signal_boot(user_data, app, health_check_path, deep_health_path, boot_timeout)
         self.target_group = self.listener.add_targets(
             "App",
             port=app_port,
@@ -205,6 +255,52 @@ class WebTier(Construct):
             "RequestsPerTarget", target_requests_per_minute=requests_per_target_per_minute
         )
         self._add_alarms()
+        if deep_health_path is not None:
+            self._alarm(
+                "DependenciesDown",
+                cloudwatch.Metric(
+                    namespace=DEPENDENCY_NAMESPACE,
+                    metric_name=DEPENDENCY_METRIC,
+                    dimensions_map={"AutoScalingGroupName": self.auto_scaling_group.auto_scaling_group_name},
+                    statistic="Minimum",
+                    period=Duration.minutes(1),
+                ),
+                threshold=1,
+                comparison=BELOW,
+                description=f"An instance's deep health check ({deep_health_path}) fails: a "
+                "dependency of the app (for the demo, the database writer or the cache) does not answer",
+            )
+
+    def _signal_boot(
+        self,
+        user_data: ec2.UserData,
+        app: str,
+        health_check_path: str,
+        deep_health_path: str | None,
+        timeout: Duration,
+    ) -> None:
+        """Readiness is the deep check when there is one (else the ALB's path); the deep check's
+        reporter starts only once the instance is ready."""
+        reporter = None
+        if deep_health_path is not None:
+            reporter = report_dependency_health(
+                user_data,
+                deep_health_url=f"{app}{deep_health_path}",
+                namespace=DEPENDENCY_NAMESPACE,
+                region=Aws.REGION,
+            )
+        readiness_path = deep_health_path or health_check_path
+        group = self.auto_scaling_group.node.default_child
+        assert isinstance(group, autoscaling.CfnAutoScalingGroup)
+        signal_when_ready(
+            user_data,
+            readiness_url=f"{app}{readiness_path}",
+            give_up_after_seconds=int(timeout.to_seconds()) - SIGNAL_MARGIN_SECONDS,
+            stack_name=Aws.STACK_NAME,
+            logical_id=Stack.of(self).get_logical_id(group),
+            region=Aws.REGION,
+            start_when_ready=reporter,
+        )
 
     def _add_alarms(self) -> None:
         metrics = self.target_group.metrics
@@ -237,7 +333,13 @@ class WebTier(Construct):
         )
 
     def _alarm(
-        self, alarm_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+        self,
+        alarm_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     ) -> None:
         # 3 of 5 one-minute periods: one bad minute (a deploy, a cold instance) does not page.
         self.alarms.append(
@@ -250,6 +352,7 @@ class WebTier(Construct):
                 description=description,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
+                comparison=comparison,
             )
         )
 
@@ -262,6 +365,9 @@ def _validate(
     max_capacity: int,
     app_port: int,
     health_check_path: str,
+    deep_health_path: str | None,
+    boot_timeout: Duration,
+    waf_rate_limit_per_ip: int,
     requests_per_target_per_minute: int,
     deregistration_delay: Duration,
 ) -> None:
@@ -282,6 +388,19 @@ def _validate(
         raise ValueError(f"app_port: must be an unprivileged port (1024-65535), got {app_port}")
     if not health_check_path.startswith("/"):
         raise ValueError(f"health_check_path: must start with '/', got {health_check_path!r}")
+    if deep_health_path is not None and not deep_health_path.startswith("/"):
+        raise ValueError(f"deep_health_path: must start with '/', got {deep_health_path!r}")
+    if deep_health_path == health_check_path:
+        raise ValueError(
+            "deep_health_path: must differ from health_check_path; the load balancer's check stays "
+            "shallow so a dependency outage does not make every instance unhealthy at once"
+        )
+    if not 300 <= boot_timeout.to_seconds() <= MAX_SIGNAL_TIMEOUT.to_seconds():
+        raise ValueError("boot_timeout: must be between 5 minutes and 12 hours (CloudFormation's limit)")
+    if waf_rate_limit_per_ip < MIN_RATE_LIMIT:
+        raise ValueError(
+            f"waf_rate_limit_per_ip: WAF allows {MIN_RATE_LIMIT} or more, got {waf_rate_limit_per_ip}"
+        )
     if requests_per_target_per_minute < 1:
         raise ValueError("requests_per_target_per_minute: must be at least 1")
     if not 0 <= deregistration_delay.to_seconds() <= 3600:

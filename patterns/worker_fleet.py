@@ -37,6 +37,7 @@ from patterns.defaults import (
     profile_of,
     secure_queue,
 )
+from patterns.instance_fleet import instance_role, scaling_notification_topic
 from patterns.nag_findings import wildcard_resource
 from patterns.worker_fleet_boot import worker_user_data
 from patterns.worker_fleet_scaling import (
@@ -50,11 +51,6 @@ DEFAULT_INSTANCE_TYPE = ec2.InstanceType("t4g.small")  # Graviton: cheaper per u
 LIFECYCLE_HOOK_NAME = "drain-workers"
 DEFAULT_VISIBILITY = Duration.minutes(2)  # the worker extends it while a job runs
 MAX_HOOK_TIMEOUT = Duration.hours(2)  # the longest a termination lifecycle hook may wait
-SESSION_MANAGER_POLICY = "AmazonSSMManagedInstanceCore"
-SESSION_MANAGER_REASON = (
-    "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager, which "
-    "replaces SSH: the instances have no key pair and no inbound rule."
-)
 LIFECYCLE_REASON = (
     "An Auto Scaling group ARN embeds a UUID CloudFormation does not expose; the statement is "
     "scoped to this one group by name and to CompleteLifecycleAction only."
@@ -214,17 +210,10 @@ class WorkerFleet(Construct):
 
     def _instance_role(self, code: s3_assets.Asset) -> iam.Role:
         """Session Manager, consume this queue, write its own logs, read its own code."""
-        role = iam.Role(
+        role = instance_role(
             self,
             "InstanceRole",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"Workers of {self.node.path}: consume one queue, Session Manager, own logs",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SESSION_MANAGER_POLICY)],
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SESSION_MANAGER_POLICY}]",
-            SESSION_MANAGER_REASON,
         )
         self.queue.grant_consume_messages(role)
         role.add_to_policy(
@@ -337,11 +326,9 @@ class WorkerFleet(Construct):
         return vpc
 
     def _notification_topic(self) -> sns.Topic:
-        """Scaling notifications (launch, terminate, failures), encrypted with the AWS-managed SNS
-        key: Auto Scaling publishes through its service-linked role, a principal of this
-        account, which that key's policy admits (unlike CloudWatch's service principal)."""
-        key = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
-        return sns.Topic(self, "ScalingNotifications", master_key=key, enforce_ssl=True)
+        """Scaling notifications (launch, terminate, failures), on a topic Auto Scaling's
+        service-linked role can encrypt for (the web tier's does the same)."""
+        return scaling_notification_topic(self, "ScalingNotifications")
 
     def _allow_completing_the_lifecycle_action(self) -> None:
         group_arn = Stack.of(self).format_arn(

@@ -20,6 +20,10 @@ from patterns.web_tier import WebTier
 
 WEB_APP_DIR = Path(__file__).resolve().parent.parent / "runtime" / "web_app"
 APP_PORT = 8080
+# The app's shallow check (the process serves) is the ALB's; its deep check (the writer and the
+# cache answer) gates boot and feeds the dependency alarm (runtime/web_app/server.py).
+HEALTH_PATH = "/health"
+DEEP_HEALTH_PATH = "/health/deep"
 MAX_AZS = 3
 RDS_CA_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # The demo app's cache rights: the commands and key prefixes runtime/web_app/catalog.py uses
@@ -55,11 +59,16 @@ class MultiTierStack(Stack):
             vpc=network.vpc,
             user_data=user_data,
             app_port=APP_PORT,
+            health_check_path=HEALTH_PATH,
+            deep_health_path=DEEP_HEALTH_PATH,
             certificate=certificate,
             alarm_topic=alarm_topic,
             profile=profile,
         )
         data.allow_from(web.auto_scaling_group, "web instances")
+        # A new instance signals ready only once the writer answers through the proxy: the group
+        # is created after the proxy and its target registration, not while RDS is still starting.
+        web.auto_scaling_group.node.add_dependency(data.proxy)
         app = s3_assets.Asset(self, "WebAppCode", path=str(WEB_APP_DIR), exclude=["__pycache__", "*.pyc"])
         # Exactly the one object the instances need, not the whole assets bucket.
         web.instance_role.add_to_policy(
@@ -94,6 +103,7 @@ class MultiTierStack(Stack):
         self.network, self.data, self.web = network, data, web
         CfnOutput(self, "Url", value=web.url)
         CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic_arn)
+        CfnOutput(self, "ScalingNotificationsTopicArn", value=web.notification_topic.topic_arn)
         CfnOutput(self, "WriterProxyEndpoint", value=data.proxy.endpoint)
         CfnOutput(self, "AutoScalingGroupName", value=web.auto_scaling_group.auto_scaling_group_name)
 

@@ -203,6 +203,9 @@ def test_web_tier_instances_are_private_imdsv2_encrypted_and_reachable_only_from
         ({"app_port": 80}, "app_port: must be an unprivileged port"),
         ({"health_check_path": "health"}, "health_check_path: must start with '/'"),
         ({"deregistration_delay": Duration.hours(2)}, "deregistration_delay: ALB accepts 0 to 3600"),
+        # checked in sandbox too, where no web ACL is built: the prop must not pass silently
+        ({"waf_rate_limit_per_ip": 5}, "waf_rate_limit_per_ip: WAF allows 10 or more, got 5"),
+        ({"deep_health_path": "health/deep"}, "deep_health_path: must start with '/'"),
     ],
 )
 def test_web_tier_rejects_contradictory_props(kwargs: dict[str, Any], message: str) -> None:
@@ -388,7 +391,32 @@ def test_stack_wires_web_instances_to_the_data_tier_and_installs_the_app(profile
     role_policy = json.dumps(props(one(doc, "AWS::IAM::Policy", "Web/InstanceRole/DefaultPolicy")))
     assert "s3:GetObject" in role_policy and "secretsmanager:GetSecretValue" in role_policy
     assert "s3:*" not in role_policy and '"Resource": "*"' not in role_policy
-    assert set(doc["Outputs"]) >= {"Url", "AlarmTopicArn", "WriterProxyEndpoint", "AutoScalingGroupName"}
+    assert set(doc["Outputs"]) >= {
+        "Url",
+        "AlarmTopicArn",
+        "ScalingNotificationsTopicArn",
+        "WriterProxyEndpoint",
+        "AutoScalingGroupName",
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_stack_load_balancer_asks_the_shallow_check_and_boot_waits_for_the_deep_one(profile: str) -> None:
+    """AWS Builders' Library, "Implementing health checks": a load balancer's check that follows
+    a shared dependency takes every instance out at once when that dependency fails (a Multi-AZ
+    failover lasts 60-120 s), and the group then replaces them all; the check must report the
+    instance and fail open on dependencies. Dependencies are checked where failing is safe:
+    before a new instance signals ready, and by the per-instance metric."""
+    doc = template_json("MultiTier", profile)
+    group = props(one(doc, "AWS::ElasticLoadBalancingV2::TargetGroup", "Web/LoadBalancer/"))
+    boot = json.dumps(props(one(doc, "AWS::EC2::LaunchTemplate", "Web/LaunchTemplate")))
+    assert group["HealthCheckPath"] == "/health"
+    assert "localhost:8080/health/deep; then status=SUCCESS" in boot
+    assert "localhost:8080/health/deep; then value=1" in boot
+    _, asg = one(doc, "AWS::AutoScaling::AutoScalingGroup", "Web/Instances")
+    assert asg["Properties"]["HealthCheckType"] == "ELB"
+    alarms = {path_of(r).split("/")[-2] for _, r in resources(doc, "AWS::CloudWatch::Alarm", "Web/")}
+    assert {"UnhealthyHosts", "DependenciesDown"} <= alarms
 
 
 def test_stack_asks_for_a_certificate_in_production_only() -> None:
