@@ -48,6 +48,8 @@ def _copy(resource: Resource) -> bool:
     production_only=True,
 )
 def stateful_retained(model: Model, settings: Settings) -> Iterator[Violation]:
+    if not settings.production:
+        return
     for resource in model.of_type(*STATEFUL):
         if _copy(resource):
             continue
