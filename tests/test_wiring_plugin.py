@@ -4,6 +4,9 @@ accepted one at a time through the kit's acknowledgement helper (CDK core applie
 
 from __future__ import annotations
 
+import ast
+import re
+import sys
 import tempfile
 from typing import Any
 
@@ -14,9 +17,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from patterns import defaults
-from patterns.wiring import WiringChecks, acknowledgement_id, check_assembly
+from patterns.wiring import RULES, WiringChecks, acknowledgement_id, check_assembly
 from stacks import STACK_IDS
-from tests.kit import CDK_JSON_CONTEXT, PATH_METADATA, PROFILES, assembly
+from tests.kit import CDK_JSON_CONTEXT, PATH_METADATA, PROFILES, ROOT, assembly
 
 REASON = "A fixture: this acknowledgement is what the test is about, with a real reason."
 
@@ -118,3 +121,24 @@ def test_the_kit_has_no_unacknowledged_wiring_finding(profile: str) -> None:
     found = check_assembly(assembly(profile).directory, production=profile == "production")
     assert [str(v) for v in found] == []
     assert {s.stack_name for s in assembly(profile).stacks} == set(STACK_IDS)
+
+
+def test_the_readme_lists_every_rule_with_its_doc() -> None:
+    section = (ROOT / "README.md").read_text().split("## Security gate and lint\n", 1)[1].split("\n## ", 1)[0]
+    listed = dict(re.findall(r"^\| `(\w+)` \| (.+) \|$", section, re.M))
+    assert listed == {r.id: r.doc for r in RULES}
+
+
+def test_the_package_needs_nothing_of_the_kit() -> None:
+    """Copied alone into another app, it works: it imports the standard library, aws-cdk-lib and
+    jsii (which aws-cdk-lib brings), and its own modules only."""
+    for module in (ROOT / "patterns" / "wiring").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                top = (node.module or "").split(".")[0]
+                assert top in sys.stdlib_module_names | {"aws_cdk", "jsii"}, f"{module.name}: {node.module}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in sys.stdlib_module_names | {"aws_cdk", "jsii"}, (
+                        module.name
+                    )

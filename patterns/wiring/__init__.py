@@ -8,10 +8,10 @@ Use in any CDK app (this package needs only aws-cdk-lib):
 Each rule module registers its rules; `RULES` lists them with their doc line and source.
 """
 
-from patterns.wiring import alarms, encryption, invocations, proxy, queues, retention, state_machines
-from patterns.wiring.core import DEFAULT_SENSITIVE_FIELDS, RULES, Rule, Settings, Violation, run
-from patterns.wiring.model import Model
-from patterns.wiring.plugin import WiringChecks, acknowledgement_id, check_assembly
+from . import alarms, encryption, invocations, proxy, queues, retention, state_machines
+from .core import DEFAULT_SENSITIVE_FIELDS, RULES, Rule, Settings, Violation, run
+from .model import Model
+from .plugin import WiringChecks, acknowledgement_id, check_assembly
 
 __all__ = [
     "DEFAULT_SENSITIVE_FIELDS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from patterns.wiring.model import Model, Resource
+from .model import Model, Resource
 
 # Field names that must not reach logs or dead-letter queues. Whole path segments, compared
 # without case, `_` or `-`: `taskToken` or `nextToken` do not match `token`-like names.

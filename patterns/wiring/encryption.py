@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from patterns.wiring.core import Settings, Violation, rule
-from patterns.wiring.model import Model, Rendered, Resource, allows, as_list
+from .core import Settings, Violation, rule
+from .model import Model, Rendered, Resource, allows, as_list
 
 QUEUE, TOPIC = "AWS::SQS::Queue", "AWS::SNS::Topic"
 ACTIONS = {QUEUE: ("kms:GenerateDataKey", "kms:Decrypt"), TOPIC: ("kms:GenerateDataKey", "kms:Decrypt")}

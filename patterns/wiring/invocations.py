@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from patterns.wiring.core import Settings, Violation, rule
-from patterns.wiring.model import Model, Resource, as_list
+from .core import Settings, Violation, rule
+from .model import Model, Resource, as_list
 
 FUNCTION = "AWS::Lambda::Function"
 STREAMS = (

@@ -9,8 +9,8 @@ from pathlib import Path
 import aws_cdk as cdk
 import jsii
 
-from patterns.wiring.core import DEFAULT_SENSITIVE_FIELDS, RULES, Settings, Violation, run
-from patterns.wiring.model import Model
+from .core import DEFAULT_SENSITIVE_FIELDS, RULES, Settings, Violation, run
+from .model import Model
 
 PLUGIN_NAME = "Wiring"
 VERSION = "1.0.0"

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from patterns.wiring.core import Settings, Violation, rule
-from patterns.wiring.model import Model, Rendered, Resource, as_list
+from .core import Settings, Violation, rule
+from .model import Model, Rendered, Resource, as_list
 
 DEFAULT_PORTS = {"POSTGRESQL": 5432, "MYSQL": 3306, "SQLSERVER": 1433}
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.M)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from patterns.wiring.core import Settings, Violation, rule
-from patterns.wiring.model import Model, Resource, as_list
-from patterns.wiring.state_machines import failure_sinks
+from .core import Settings, Violation, rule
+from .model import Model, Resource, as_list
+from .state_machines import failure_sinks
 
 QUEUE, FUNCTION = "AWS::SQS::Queue", "AWS::Lambda::Function"
 DEFAULT_VISIBILITY_TIMEOUT = 30  # seconds, SQS's default

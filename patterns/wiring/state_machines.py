@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from patterns.wiring.core import Settings, Violation, rule
-from patterns.wiring.model import Model, Rendered, Resource, as_list
+from .core import Settings, Violation, rule
+from .model import Model, Rendered, Resource, as_list
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 PAYLOAD_KEYS = ("Parameters", "Arguments", "ItemSelector", "ResultSelector", "Output", "Assign", "Parameters")
