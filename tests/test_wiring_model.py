@@ -78,3 +78,11 @@ def test_exported_means_an_output_with_an_export_name() -> None:
     topic, key = m.resource("Producer", "Topic"), m.resource("Producer", "Key")
     assert topic and m.exported(topic)
     assert key and not m.exported(key)  # a plain output is read by people, not subscribed by tools
+
+
+def test_malformed_intrinsics_resolve_to_nothing_instead_of_failing() -> None:
+    m = model()
+    assert m.target({"Fn::GetAtt": ["Function"]}, "Consumer") is None
+    assert m.literal({"Fn::Join": ["-", {"Ref": "SomeList"}]}, "Consumer") is None
+    assert m.render({"Fn::Sub": 42}, "Consumer").text == ""
+    assert list(m.targets({"Fn::Sub": [1, 2, 3]}, "Consumer")) == []

@@ -61,7 +61,7 @@ def _principals(model: Model, statement: dict[str, Any], stack: str) -> tuple[li
     return services, [model.render(a, stack) for a in as_list(principal.get("AWS"))]
 
 
-def _is_account(rendered: Rendered, model: Model) -> bool:
+def _is_account(rendered: Rendered) -> bool:
     if rendered.text.endswith(":root"):
         return True
     token = rendered.token_at(rendered.text)
@@ -88,7 +88,7 @@ def can_use(
             return True
         if writer.role and any(_names(model, a, writer.role) for a in aws):
             return True
-        delegates = delegates or any(_is_account(a, model) for a in aws)
+        delegates = delegates or any(_is_account(a) for a in aws)
     if writer.role and delegates:
         return all(roles.allows(writer.role, action, key) for action in actions)
     return False

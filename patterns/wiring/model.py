@@ -162,11 +162,11 @@ class Model:
             found = self.resource(stack, argument)
             return Target(found) if found else None
         if function == "Fn::GetAtt":
-            logical_id, attribute = (
-                argument.split(".", 1) if isinstance(argument, str) else (argument[0], argument[1])
-            )
-            found = self.resource(stack, str(logical_id))
-            return Target(found, str(attribute)) if found else None
+            parts = argument.split(".", 1) if isinstance(argument, str) else argument
+            if not isinstance(parts, list) or len(parts) != 2:
+                return None
+            found = self.resource(stack, str(parts[0]))
+            return Target(found, str(parts[1])) if found else None
         if function == "Fn::ImportValue":
             name = self.literal(argument, stack)
             exported = self._exports.get(name) if isinstance(name, str) else None
@@ -194,7 +194,7 @@ class Model:
                 yield from self.targets(inner, stack)
 
     def _sub_targets(self, argument: Any, stack: str) -> Iterator[Target]:
-        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        text, variables = _sub(argument)
         for name in SUB_VARIABLE.findall(str(text)):
             if name in variables:
                 yield from self.targets(variables[name], stack)
@@ -224,9 +224,9 @@ class Model:
             parameter = (self.templates.get(stack, {}).get("Parameters") or {}).get(value["Ref"])
             return parameter.get("Default") if parameter else None
         if isinstance(value, dict) and set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            literals = [self.literal(part, stack) for part in parts] if isinstance(parts, list) else [None]
-            return None if any(p is None for p in literals) else str(separator).join(map(str, literals))
+            separator, parts = _join(value["Fn::Join"])
+            literals = [self.literal(part, stack) for part in parts] if parts is not None else [None]
+            return None if any(p is None for p in literals) else separator.join(map(str, literals))
         return None
 
     def render(self, value: Any, stack: str) -> Rendered:
@@ -243,12 +243,11 @@ class Model:
         if isinstance(value, dict) and set(value) == {"Fn::Base64"}:
             return self._render(value["Fn::Base64"], stack, tokens)
         if isinstance(value, dict) and set(value) == {"Fn::Join"}:
-            separator, parts = value["Fn::Join"]
-            if isinstance(parts, list):
-                return str(separator).join(self._render(part, stack, tokens) for part in parts)
+            separator, parts = _join(value["Fn::Join"])
+            if parts is not None:
+                return separator.join(self._render(part, stack, tokens) for part in parts)
         if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
-            argument = value["Fn::Sub"]
-            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            text, variables = _sub(value["Fn::Sub"])
 
             def substitute(match: re.Match[str]) -> str:
                 name = match.group(1)
@@ -260,6 +259,22 @@ class Model:
             return SUB_VARIABLE.sub(substitute, str(text))
         tokens.append(value)
         return f"${{Token[{len(tokens) - 1}]}}"
+
+
+def _join(argument: Any) -> tuple[str, list[Any] | None]:
+    """Separator and parts of a well-formed Fn::Join (parts None when they are not a list)."""
+    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], list):
+        return str(argument[0]), argument[1]
+    return "", None
+
+
+def _sub(argument: Any) -> tuple[str, dict[str, Any]]:
+    """Text and variables of an Fn::Sub, in either of its two forms."""
+    if isinstance(argument, str):
+        return argument, {}
+    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict):
+        return str(argument[0]), argument[1]
+    return "", {}
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from .core import Settings, Violation, rule
 from .model import Model, Rendered, Resource, as_list
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-PAYLOAD_KEYS = ("Parameters", "Arguments", "ItemSelector", "ResultSelector", "Output", "Assign", "Parameters")
+PAYLOAD_KEYS = ("Parameters", "Arguments", "ItemSelector", "ResultSelector", "Output", "Assign")
 WHOLE_STATE = {"$", "States.JsonToString($)", "{% $states.input %}", "{% $string($states.input) %}"}
 SENDERS = {
     ":states:::sqs:sendMessage": "MessageBody",
