@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.defaults import profile_of, subscribe_alarm_email
+from patterns.wiring import WiringChecks
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -20,8 +21,11 @@ STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkfl
 def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     profile = profile_of(app)
-    # The security gate runs on every synth: any unacknowledged finding fails it.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    # The security gate runs on every synth: any unacknowledged finding fails it. cdk-nag judges
+    # each resource alone; the wiring checks judge how they are connected, across stacks.
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), ServerlessChecks(app), WiringChecks(production=profile.is_production)
+    )
 
     def described(what: str) -> str:
         return f"refarch: {what} ({profile.name} profile)"

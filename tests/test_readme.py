@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from patterns.wiring import check_assembly
 from stacks import STACK_IDS
 from tests.kit import PROFILES, ROOT, assembly, template_json
 
@@ -93,7 +94,10 @@ def test_the_synth_summary_in_the_readme_is_current() -> None:
                 for finding in entry["data"]
             )
             resources = len(template_json(stack, profile)["Resources"].keys() - {"CDKMetadata"})
-            rows.append((profile, stack, resources, acknowledged, 0))
+            wiring = check_assembly(assembly(profile).directory, production=profile == "production")
+            rows.append(
+                (profile, stack, resources, acknowledged, sum(v.resource.stack == stack for v in wiring), 0)
+            )
     shown = README.split("<!-- synth-table:begin -->\n```\n", 1)[1].split("```", 1)[0]
     assert [tuple(line.split()) for line in shown.splitlines()[1:]] == [
         tuple(str(cell) for cell in row) for row in rows

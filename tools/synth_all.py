@@ -1,5 +1,5 @@
 """`make synth`: synthesize every stack in every profile through the pinned CDK CLI, lint every
-template with cfn-lint, and print a summary. Exits non-zero on any nag or lint finding.
+template with cfn-lint, and print a summary. Exits non-zero on any nag, wiring or lint finding.
 
 `ALARM_EMAIL=you@example.com make synth` passes `-c alarm_email=...` on; without it, one line
 per stack says that its alarms go to a topic nobody is subscribed to."""
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from patterns.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
+from patterns.wiring import Violation, check_assembly
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -95,6 +96,11 @@ def main() -> int:
     for profile in PROFILES:
         synth(profile)
         assembly = outdir(profile)
+        # The synth already failed on a wiring finding; this counts them per stack for the table.
+        wiring = check_assembly(assembly, production=profile == "production")
+        for finding in wiring:
+            print(f"wiring: {finding}", file=sys.stderr)
+        failures += len(wiring)
         for template in sorted(assembly.glob("*.template.json")):
             stack = template.name.removesuffix(".template.json")
             document = json.loads(template.read_text())
@@ -105,20 +111,33 @@ def main() -> int:
             failures += len(findings)
             for finding in findings:
                 print(finding, file=sys.stderr)
-            rows.append((profile, stack, resources, acknowledged(assembly, stack), len(findings)))
+            rows.append(
+                (
+                    profile,
+                    stack,
+                    resources,
+                    acknowledged(assembly, stack),
+                    _count(wiring, stack),
+                    len(findings),
+                )
+            )
     table = summary(rows)
     print(table)
     for notice in notices.values():
         print(notice)
     if failures:
-        print(f"cfn-lint: {failures} finding(s)", file=sys.stderr)
+        print(f"wiring checks and cfn-lint: {failures} finding(s)", file=sys.stderr)
         return 1
     write_into_readme(table)
     return 0
 
 
-def summary(rows: list[tuple[str, str, int, int, int]]) -> str:
-    header = ("profile", "stack", "resources", "acknowledged", "lint findings")
+def _count(wiring: list[Violation], stack: str) -> int:
+    return sum(v.resource.stack == stack for v in wiring)
+
+
+def summary(rows: list[tuple[str, str, int, int, int, int]]) -> str:
+    header = ("profile", "stack", "resources", "acknowledged", "wiring findings", "lint findings")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
