@@ -299,6 +299,18 @@ def subscribe_alarm_email(topic: sns.ITopic) -> sns.Subscription | None:
     return subscription
 
 
+def export_topic_arn(stack: cdk.Stack, output_id: str, topic: sns.ITopic) -> cdk.CfnOutput:
+    """The topic's ARN as a stack output exported under `<stack name>-<output_id>`, so on-call
+    tooling in another stack or app can subscribe to it (`Fn::ImportValue`)."""
+    return cdk.CfnOutput(
+        stack,
+        output_id,
+        value=topic.topic_arn,
+        export_name=f"{stack.stack_name}-{output_id}",
+        description="Subscribe your on-call tooling to this topic (or deploy with -c alarm_email=...)",
+    )
+
+
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

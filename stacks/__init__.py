@@ -55,13 +55,16 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
     )
-    # Each stack has one alarm topic; `-c alarm_email=...` subscribes that address to all five.
-    for alarm_topic in (
+    # Each stack has one alarm topic, and each instance fleet a topic for its launch and
+    # termination errors; `-c alarm_email=...` subscribes that address to all seven.
+    for topic in (
         fan_out.fan_out.alarm_topic,
         worker_fleet.fleet.alarm_topic,
+        worker_fleet.fleet.notification_topic,
         multi_tier.web.alarm_topic,
+        multi_tier.web.notification_topic,
         serverless_api.orders.alarm_topic,
         order_workflow.workflow.alarm_topic,
     ):
-        subscribe_alarm_email(alarm_topic)
+        subscribe_alarm_email(topic)
     return app
