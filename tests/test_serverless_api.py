@@ -75,7 +75,10 @@ def test_every_method_validates_its_parameters_and_bodies_against_the_handlers_s
         assert model["ContentType"] == "application/json"
         assert model["Schema"] == SCHEMAS[schema], f"{route} model differs from schemas.json"
     assert found[("POST", "/orders")]["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
-    assert found[("GET", "/orders")]["RequestParameters"]["method.request.querystring.customerId"] is True
+    assert found[("GET", "/orders")]["RequestParameters"] == {
+        "method.request.querystring.limit": False,
+        "method.request.querystring.cursor": False,
+    }
     for verb in ("GET", "PUT", "DELETE"):
         assert found[(verb, "/orders/{id}")]["RequestParameters"] == {"method.request.path.id": True}
 
@@ -144,7 +147,7 @@ def test_the_handler_is_current_arm64_traced_and_granted_only_its_table_and_inde
     ]
     assert all(action.startswith("dynamodb:") and "*" not in action for action in table_statement["Action"])
     assert table_statement["Resource"][0] == {"Fn::GetAtt": [table_id, "Arn"]}
-    assert table_statement["Resource"][1]["Fn::Join"][1][1] == "/index/byCustomer"
+    assert table_statement["Resource"][1]["Fn::Join"][1][1] == "/index/byOwner"
     permissions = list(resources(document, "AWS::Lambda::Permission", "Orders/Api"))
     assert len(permissions) == len(ROUTES)
     assert all(resolve_ref(document, p["Properties"]["FunctionName"]) == function_id for _, p in permissions)
@@ -160,7 +163,8 @@ def test_the_table_is_on_demand_encrypted_recoverable_and_kept_in_production(pro
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     [index] = properties["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "byCustomer"
+    assert index["IndexName"] == "byOwner"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["ownerId", "createdAt"]
     production = profile == "production"
     assert table["DeletionPolicy"] == ("Retain" if production else "Delete")
     assert replica["DeletionProtectionEnabled"] is production
@@ -293,7 +297,8 @@ def test_the_web_acl_follows_the_prop_over_the_profile() -> None:
     Template.from_stack(stack).resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
     assert api.web_acl is not None
     production = bare_stack({"profile": "production"})
-    _, without = build(production, web_acl=False)
+    urls = ["https://shop.example.io/"]
+    _, without = build(production, web_acl=False, callback_urls=urls, logout_urls=urls)
     Template.from_stack(production).resource_count_is("AWS::WAFv2::WebACL", 0)
     assert without.web_acl is None
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from patterns.defaults import PROFILES
+from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -23,6 +24,9 @@ def outdir(profile: str) -> Path:
 
 def synth(profile: str) -> None:
     command = [str(CDK), "synth", "--quiet", "-c", f"profile={profile}", "-o", str(outdir(profile))]
+    if profile == "production":  # the API's sign-in URLs, which production requires
+        for key, value in KIT_PRODUCTION_CONTEXT.items():
+            command += ["-c", f"{key}={value}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
     if result.returncode != 0:
         report = outdir(profile) / "validation-report.json"
