@@ -15,9 +15,9 @@ from constructs import Construct
 from patterns.defaults import Profile, acknowledge
 
 OPTIONAL_MFA_REASON = (
-    "MFA is optional because this pool was built with mfa_required=False (the sandbox default): "
-    "throwaway test users sign in with the documented admin-initiate-auth flow and may still "
-    "enrol a TOTP app; the production profile requires MFA."
+    "MFA is optional because this pool was built with mfa_required=False (the sandbox default; "
+    "production requires MFA unless mfa_required=False is passed): users sign in with a password "
+    "of 14 or more characters and may still enrol a TOTP app."
 )
 # Where a sandbox pool's hosted sign-in returns when no URL is given: a local app, for trying it.
 SANDBOX_SIGN_IN_URL = "http://localhost:8080/"

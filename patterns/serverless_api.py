@@ -67,13 +67,14 @@ SYNCHRONOUS_REASON = (
 )
 ACCOUNT_ROLE_REASON = (
     "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for API Gateway's "
-    "account-level logging role, assumable only by apigateway.amazonaws.com; API Gateway "
-    "creates execution log groups named per API and stage, which no narrower static ARN covers."
+    "account-level logging role, assumable only by apigateway.amazonaws.com; the role is one "
+    "per account and Region and writes the execution logs of every REST API there, so no "
+    "static ARN narrower than the policy's covers it."
 )
 NO_WAF_REASON = (
-    "This stage has no web ACL because web_acl=False (the sandbox default): a web ACL bills a "
-    "fixed monthly fee even idle; callers still need a Cognito token, inputs are validated and "
-    "the stage is throttled. The production profile associates AWS managed rules."
+    "This stage has no web ACL because web_acl is off (the sandbox default; production turns it "
+    "on unless web_acl=False is passed): a web ACL bills a fixed monthly fee even idle; callers "
+    "still need a Cognito token, inputs are validated and the stage is throttled."
 )
 
 
