@@ -275,8 +275,11 @@ class ServerlessApi(Construct):
         self.alarms = self._alarms(latency_alarm)
 
     def _default_domain_prefix(self) -> str:
-        """Unique per stack, construct and account, as Cognito domain prefixes are per Region."""
-        name = re.sub(r"[^a-z0-9]+", "-", f"{Stack.of(self).stack_name}-{self.node.id}".lower())
+        """Per stack, construct and account: a prefix must be unique in its Region across every
+        AWS account."""
+        stack_name = Stack.of(self).stack_name
+        stack_part = "" if Token.is_unresolved(stack_name) else stack_name  # e.g. a nested stack
+        name = re.sub(r"[^a-z0-9]+", "-", f"{stack_part}-{self.node.id}".lower())
         for word in RESERVED_IN_DOMAIN:
             name = name.replace(word, "")
         name = re.sub(r"-+", "-", name).strip("-")[:48]
