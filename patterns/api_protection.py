@@ -3,6 +3,9 @@ with AWS managed rules in front of a REST API stage."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
@@ -12,10 +15,20 @@ from constructs import Construct
 from patterns.defaults import Profile, acknowledge
 
 OPTIONAL_MFA_REASON = (
-    "MFA is optional because this pool was built with mfa_required=False (the sandbox default): "
-    "throwaway test users sign in with the documented admin-initiate-auth flow and may still "
-    "enrol a TOTP app; the production profile requires MFA."
+    "MFA is optional because this pool was built with mfa_required=False (the sandbox default; "
+    "production requires MFA unless mfa_required=False is passed): users sign in with a password "
+    "of 14 or more characters and may still enrol a TOTP app."
 )
+# Where a sandbox pool's hosted sign-in returns when no URL is given: a local app, for trying it.
+SANDBOX_SIGN_IN_URL = "http://localhost:8080/"
+LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+# RFC 2606 names that documentation uses as stand-ins; example.com is also CDK's default callback.
+# Each resolves to a host its owner runs, so a code sent there would reach someone else.
+PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
+# ID and access tokens: what a caller signed out (or whose refresh token was revoked) can still do
+# with a token already issued, since API Gateway checks only signature and expiry.
+TOKEN_VALIDITY = Duration.minutes(15)
+REFRESH_TOKEN_VALIDITY = Duration.hours(12)
 # AWS managed rule groups, in priority order: OWASP-style common rules (including an 8 KB body
 # limit), known-bad inputs (e.g. Log4Shell patterns), and IPs Amazon threat intelligence flags.
 MANAGED_RULE_GROUPS = (
@@ -25,12 +38,56 @@ MANAGED_RULE_GROUPS = (
 )
 
 
+def check_sign_in_urls(prop: str, urls: Sequence[str], *, production: bool) -> list[str]:
+    """The callback or logout URLs for the app client, or a ValueError naming `prop`.
+
+    Cognito accepts https, and http only for localhost; RFC 6749 section 3.1.2 forbids a fragment
+    in a redirection URI. Production needs its own URLs: none, a local one or a placeholder fails.
+    """
+    if isinstance(urls, str):
+        raise ValueError(f"{prop}: give a list of URLs, not one string")
+    if not urls:
+        if production:
+            raise ValueError(
+                f"{prop}: the production profile needs the https URL(s) of your app, where Cognito "
+                "sends users back after sign-in or sign-out"
+            )
+        return [SANDBOX_SIGN_IN_URL]
+    for url in urls:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        local = parts.scheme == "http" and host in LOCAL_HOSTS
+        if not (parts.scheme == "https" and host) and not local:
+            raise ValueError(f"{prop}: {url!r} must be an https URL (http only for localhost)")
+        if parts.fragment or "#" in url:
+            raise ValueError(f"{prop}: {url!r} has a fragment, which a redirect URI must not have")
+        if production and (host in LOCAL_HOSTS or _placeholder(host)):
+            raise ValueError(
+                f"{prop}: {url!r} is a local or placeholder URL; production needs your app's own URL"
+            )
+    return list(urls)
+
+
+def _placeholder(host: str) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
+
+
 def user_pool(
-    scope: Construct, construct_id: str, *, profile: Profile, mfa_required: bool
-) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+    scope: Construct,
+    construct_id: str,
+    *,
+    profile: Profile,
+    mfa_required: bool,
+    callback_urls: Sequence[str],
+    logout_urls: Sequence[str],
+    domain_prefix: str,
+) -> tuple[cognito.UserPool, cognito.UserPoolClient, cognito.UserPoolDomain]:
     """A pool of users an administrator invites (no self sign-up), signing in by email with a
-    strong password, threat protection on (Plus plan, billed per active user), and the app
-    client the API's callers use to get ID tokens."""
+    strong password, threat protection on (Plus plan, billed per active user), a Cognito domain
+    for its hosted sign-in, and the public app client the API's callers use to get ID tokens:
+    the authorization code grant only, the `openid` scope only. Cognito has no setting that
+    requires PKCE; it checks the code_verifier whenever the authorize request sent a
+    code_challenge, so the app must send one (docs/serverless-api.md shows how)."""
     pool = cognito.UserPool(
         scope,
         construct_id,
@@ -56,17 +113,30 @@ def user_pool(
     )
     if not mfa_required:
         acknowledge(pool, "AwsSolutions-COG2", OPTIONAL_MFA_REASON)
+    domain = pool.add_domain(
+        "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
+    )
     client = pool.add_client(
         "ApiClient",
         auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+        # A public client: a browser or mobile app cannot keep a secret, PKCE protects its code.
         generate_secret=False,
+        o_auth=cognito.OAuthSettings(
+            # Code grant only: the implicit grant is deprecated (RFC 9700 section 2.1.2).
+            flows=cognito.OAuthFlows(authorization_code_grant=True),
+            # The API reads only the ID token's `sub`; no aws.cognito.signin.user.admin.
+            scopes=[cognito.OAuthScope.OPENID],
+            callback_urls=list(callback_urls),
+            logout_urls=list(logout_urls),
+        ),
+        supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
         prevent_user_existence_errors=True,
         enable_token_revocation=True,
-        id_token_validity=Duration.hours(1),
-        access_token_validity=Duration.hours(1),
-        refresh_token_validity=Duration.days(1),
+        id_token_validity=TOKEN_VALIDITY,
+        access_token_validity=TOKEN_VALIDITY,
+        refresh_token_validity=REFRESH_TOKEN_VALIDITY,
     )
-    return pool, client
+    return pool, client, domain
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

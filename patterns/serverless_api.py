@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, Stack, Token
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -48,6 +48,9 @@ DEFAULT_TABLE_ACTIONS = (
 )
 INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's default maximum wait for a Lambda integration
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+# Cognito domain prefixes: lower-case letters, digits and hyphens, no reserved words.
+DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_IN_DOMAIN = ("aws", "amazon", "cognito")
 ORIGIN = re.compile(r"^(https://[A-Za-z0-9.-]+|http://localhost|http://127\.0\.0\.1)(:[0-9]{1,5})?$")
 ERROR_TEMPLATE = (
     '{"error":{"code":"$context.error.responseType","message":$context.error.messageString},'
@@ -63,21 +66,27 @@ SYNCHRONOUS_REASON = (
 )
 ACCOUNT_ROLE_REASON = (
     "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for API Gateway's "
-    "account-level logging role, assumable only by apigateway.amazonaws.com; API Gateway "
-    "creates execution log groups named per API and stage, which no narrower static ARN covers."
+    "account-level logging role, assumable only by apigateway.amazonaws.com; the role is one "
+    "per account and Region and writes the execution logs of every REST API there, so no "
+    "static ARN narrower than the policy's covers it."
 )
 NO_WAF_REASON = (
-    "This stage has no web ACL because web_acl=False (the sandbox default): a web ACL bills a "
-    "fixed monthly fee even idle; callers still need a Cognito token, inputs are validated and "
-    "the stage is throttled. The production profile associates AWS managed rules."
+    "This stage has no web ACL because web_acl is off (the sandbox default; production turns it "
+    "on unless web_acl=False is passed): a web ACL bills a fixed monthly fee even idle; callers "
+    "still need a Cognito token, inputs are validated and the stage is throttled."
 )
 
 
 class ServerlessApi(Construct):
     """A REST API whose `routes` all go to one Python function from `code_dir`.
 
+    The Cognito authorizer proves who the caller is; what that caller may touch is the handler's
+    decision, made on the claims API Gateway passes in `requestContext.authorizer.claims`
+    (`sub`, `cognito:groups`, ...). Object-level authorization belongs in the handler (OWASP
+    API1:2023) because only the handler knows whose object a request names.
+
     Attributes: `api`, `stage`, `url`, `function` (the PythonFunction), `table`, `user_pool`,
-    `user_pool_client` (None for an existing pool), `authorizer`, `request_validator`,
+    `user_pool_client` and `user_pool_domain` (None for an existing pool), `authorizer`, `request_validator`,
     `usage_plan`, `access_logs`, `execution_logs`, `web_acl` (None without WAF), `alarm_topic`,
     `alarms`.
     """
@@ -101,6 +110,9 @@ class ServerlessApi(Construct):
         table_actions: Sequence[str] = DEFAULT_TABLE_ACTIONS,
         user_pool: cognito.IUserPool | None = None,
         mfa_required: bool | None = None,
+        callback_urls: Sequence[str] = (),
+        logout_urls: Sequence[str] = (),
+        auth_domain_prefix: str | None = None,
         cors_allowed_origins: Sequence[str] = (),
         stage_name: str = "v1",
         throttling_rate_limit: int = 50,
@@ -123,6 +135,8 @@ class ServerlessApi(Construct):
             table_time_to_live_attribute=table_time_to_live_attribute,
             user_pool=user_pool,
             mfa_required=mfa_required,
+            sign_in_settings=bool(callback_urls or logout_urls or auth_domain_prefix),
+            auth_domain_prefix=auth_domain_prefix,
             cors_allowed_origins=cors_allowed_origins,
             stage_name=stage_name,
             throttling_rate_limit=throttling_rate_limit,
@@ -157,10 +171,22 @@ class ServerlessApi(Construct):
         self._grant_table(table_actions, table_indexes)
 
         self.user_pool_client: cognito.UserPoolClient | None = None
+        self.user_pool_domain: cognito.UserPoolDomain | None = None
         if user_pool is None:
             required = self.profile.is_production if mfa_required is None else mfa_required
-            user_pool, self.user_pool_client = api_protection.user_pool(
-                self, "Users", profile=self.profile, mfa_required=required
+            production = self.profile.is_production
+            user_pool, self.user_pool_client, self.user_pool_domain = api_protection.user_pool(
+                self,
+                "Users",
+                profile=self.profile,
+                mfa_required=required,
+                callback_urls=api_protection.check_sign_in_urls(
+                    "callback_urls", callback_urls, production=production
+                ),
+                logout_urls=api_protection.check_sign_in_urls(
+                    "logout_urls", logout_urls, production=production
+                ),
+                domain_prefix=auth_domain_prefix or self._default_domain_prefix(),
             )
         self.user_pool: cognito.IUserPool = user_pool
         self.authorizer = apigateway.CognitoUserPoolsAuthorizer(
@@ -245,6 +271,17 @@ class ServerlessApi(Construct):
             self, "AlarmTopic", profile=self.profile
         )
         self.alarms = self._alarms(latency_alarm)
+
+    def _default_domain_prefix(self) -> str:
+        """Per stack, construct and account: a prefix must be unique in its Region across every
+        AWS account."""
+        stack_name = Stack.of(self).stack_name
+        stack_part = "" if Token.is_unresolved(stack_name) else stack_name  # e.g. a nested stack
+        name = re.sub(r"[^a-z0-9]+", "-", f"{stack_part}-{self.node.id}".lower())
+        for word in RESERVED_IN_DOMAIN:
+            name = name.replace(word, "")
+        name = re.sub(r"-+", "-", name).strip("-")[:48]
+        return f"{name}-{Aws.ACCOUNT_ID}" if name else f"api-{Aws.ACCOUNT_ID}"
 
     def _new_table(
         self, partition_key: str, indexes: Sequence[TableIndex], time_to_live_attribute: str | None
@@ -393,6 +430,8 @@ def _check_props(
     table_time_to_live_attribute: str | None,
     user_pool: cognito.IUserPool | None,
     mfa_required: bool | None,
+    sign_in_settings: bool,
+    auth_domain_prefix: str | None,
     cors_allowed_origins: Sequence[str],
     stage_name: str,
     throttling_rate_limit: int,
@@ -412,6 +451,17 @@ def _check_props(
         raise ValueError("table_time_to_live_attribute: an existing table already has its TTL setting")
     if user_pool is not None and mfa_required is not None:
         raise ValueError("mfa_required: an existing user_pool keeps its own MFA setting; pass one")
+    if user_pool is not None and sign_in_settings:
+        raise ValueError(
+            "callback_urls: an existing user_pool gets no app client or domain from this construct, "
+            "so callback_urls, logout_urls and auth_domain_prefix do not apply"
+        )
+    prefix = auth_domain_prefix
+    if prefix is not None and not Token.is_unresolved(prefix) and not _domain_prefix_ok(prefix):
+        raise ValueError(
+            f"auth_domain_prefix: {prefix!r} must be 1 to 63 lower-case letters, digits or hyphens, "
+            "without aws, amazon or cognito"
+        )
     if isinstance(cors_allowed_origins, str):
         raise ValueError("cors_allowed_origins: give a list of origins, not one string")
     for origin in cors_allowed_origins:
@@ -445,3 +495,7 @@ def _check_props(
     for action in table_actions:
         if not action.startswith("dynamodb:") or "*" in action:
             raise ValueError(f"table_actions: {action!r} is not one DynamoDB action (no wildcards)")
+
+
+def _domain_prefix_ok(prefix: str) -> bool:
+    return bool(DOMAIN_PREFIX.fullmatch(prefix)) and not any(word in prefix for word in RESERVED_IN_DOMAIN)

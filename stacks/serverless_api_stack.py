@@ -1,6 +1,6 @@
-"""`ServerlessApi`: the orders API (create, read, list by customer, update, delete) with the
-demo handler in lambda/orders_api, its request schemas read from the same file the handler
-validates with."""
+"""`ServerlessApi`: the orders API (create, read, list your own, update, delete) with the demo
+handler in lambda/orders_api, its request schemas read from the same file the handler validates
+with. The app's sign-in URLs come from context: `-c callback_url=... -c logout_url=...`."""
 
 from __future__ import annotations
 
@@ -16,13 +16,20 @@ from patterns.defaults import Profile, export_topic_arn
 from patterns.serverless_api import ServerlessApi
 from stacks.paths import lambda_dir
 
-CUSTOMER_INDEX = TableIndex(name="byCustomer", partition_key="customerId", sort_key="createdAt")
+# Orders are listed by their owner, the caller's Cognito sub.
+OWNER_INDEX = TableIndex(name="byOwner", partition_key="ownerId", sort_key="createdAt")
+# What the kit's own production synth (make synth, the tests) passes: under the .test top-level
+# domain, which never resolves (RFC 6761), so a code can never be sent anywhere with it.
+KIT_PRODUCTION_CONTEXT = {
+    "callback_url": "https://orders.refarch.test/",
+    "logout_url": "https://orders.refarch.test/",
+}
 
 
 def order_routes(schemas: dict[str, Any]) -> list[Route]:
     return [
         Route("POST", "/orders", body_schema=schemas["createOrder"], headers={"Idempotency-Key": True}),
-        Route("GET", "/orders", query_parameters={"customerId": True, "limit": False, "cursor": False}),
+        Route("GET", "/orders", query_parameters={"limit": False, "cursor": False}),
         Route("GET", "/orders/{id}"),
         Route("PUT", "/orders/{id}", body_schema=schemas["updateOrder"]),
         Route("DELETE", "/orders/{id}"),
@@ -41,10 +48,12 @@ class ServerlessApiStack(Stack):
             handler="app.handler",
             service_name="orders-api",
             routes=order_routes(schemas),
-            table_indexes=[CUSTOMER_INDEX],
+            table_indexes=[OWNER_INDEX],
             table_time_to_live_attribute="expiresAt",
-            environment={"CUSTOMER_INDEX": CUSTOMER_INDEX.name},
+            environment={"OWNER_INDEX": OWNER_INDEX.name},
             profile=profile,
+            callback_urls=self._sign_in_url("callback_url", profile),
+            logout_urls=self._sign_in_url("logout_url", profile),
         )
         self.orders = orders
         CfnOutput(self, "ApiUrl", value=orders.url)
@@ -53,3 +62,15 @@ class ServerlessApiStack(Stack):
             CfnOutput(self, "UserPoolClientId", value=orders.user_pool_client.user_pool_client_id)
         CfnOutput(self, "TableName", value=orders.table.table_name)
         export_topic_arn(self, "AlarmTopicArn", orders.alarm_topic)
+        if orders.user_pool_domain is not None:
+            CfnOutput(self, "SignInUrl", value=orders.user_pool_domain.base_url())
+
+    def _sign_in_url(self, key: str, profile: Profile) -> list[str]:
+        """A sign-in URL from context (none: the sandbox's local default); production needs it."""
+        value = self.node.try_get_context(key)
+        if value is None and profile.is_production:
+            raise ValueError(
+                f"{key}: the production profile needs your app's sign-in URLs: cdk deploy "
+                "-c profile=production -c callback_url=https://<your app>/ -c logout_url=https://<your app>/"
+            )
+        return [] if value is None else [str(value)]

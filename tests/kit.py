@@ -19,6 +19,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks import build_app
+from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("sandbox", "production")
@@ -33,7 +34,10 @@ def assembly(profile: str) -> cx_api.CloudAssembly:
     """The whole app, synthesized once per test session and profile, security gate included:
     an unacknowledged nag finding raises here."""
     outdir = tempfile.mkdtemp(prefix=f"cdk.out.{profile}.")
-    app = cdk.App(context={**CDK_JSON_CONTEXT, "profile": profile, **PATH_METADATA}, outdir=outdir)
+    # Production needs the API's sign-in URLs; the kit passes its never-resolving .test ones.
+    sign_in = KIT_PRODUCTION_CONTEXT if profile == "production" else {}
+    context = {**CDK_JSON_CONTEXT, "profile": profile, **sign_in, **PATH_METADATA}
+    app = cdk.App(context=context, outdir=outdir)
     return build_app(app).synth()
 
 

@@ -43,11 +43,18 @@ def methods(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_route_exists_and_no_cors_preflight_without_allowed_origins(profile: str) -> None:
+    """Only declared routes exist: API Gateway answers any other method or path itself
+    (MISSING_AUTHENTICATION_TOKEN, 403) without invoking the function, and an OPTIONS method
+    would be callable without a token (API Gateway Developer Guide, "Gateway response types
+    for API Gateway"; "Enabling CORS for a REST API resource")."""
     assert set(methods(doc(profile))) == ROUTES
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_method_requires_a_token_from_the_stacks_user_pool(profile: str) -> None:
+    """API Gateway authorizes per method: one method left at AuthorizationType NONE is public
+    whatever the others do (API Gateway Developer Guide, "Control access to REST APIs using
+    Amazon Cognito user pools as an authorizer"; OWASP API2:2023 broken authentication)."""
     document = doc(profile)
     authorizer_id, authorizer = one(document, "AWS::ApiGateway::Authorizer", "Orders/Authorizer")
     pool_id, _ = one(document, "AWS::Cognito::UserPool", "Orders/Users")
@@ -60,6 +67,10 @@ def test_every_method_requires_a_token_from_the_stacks_user_pool(profile: str) -
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_method_validates_its_parameters_and_bodies_against_the_handlers_schemas(profile: str) -> None:
+    """API Gateway checks a body only against the model mapped to the request's content type, and
+    only on methods with a validator that has ValidateRequestBody; required parameters only
+    with ValidateRequestParameters (API Gateway Developer Guide, "Request validation for REST
+    APIs in API Gateway")."""
     document = doc(profile)
     validator_id, validator = one(document, "AWS::ApiGateway::RequestValidator", "Orders/Api/Validator")
     assert validator["Properties"]["ValidateRequestBody"] is True
@@ -75,13 +86,20 @@ def test_every_method_validates_its_parameters_and_bodies_against_the_handlers_s
         assert model["ContentType"] == "application/json"
         assert model["Schema"] == SCHEMAS[schema], f"{route} model differs from schemas.json"
     assert found[("POST", "/orders")]["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
-    assert found[("GET", "/orders")]["RequestParameters"]["method.request.querystring.customerId"] is True
+    assert found[("GET", "/orders")]["RequestParameters"] == {
+        "method.request.querystring.limit": False,
+        "method.request.querystring.cursor": False,
+    }
     for verb in ("GET", "PUT", "DELETE"):
         assert found[(verb, "/orders/{id}")]["RequestParameters"] == {"method.request.path.id": True}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_stage_is_throttled_traced_and_logs_json_access_and_execution_logs(profile: str) -> None:
+    """Data tracing logs full requests and responses, tokens included, and AWS recommends against it
+    in production; execution logs go to API-Gateway-Execution-Logs_{rest-api-id}/{stage}, which
+    API Gateway creates itself, never expiring, unless it exists first (API Gateway Developer
+    Guide, "Set up CloudWatch logging for REST APIs in API Gateway")."""
     document = doc(profile)
     _, stage = one(document, "AWS::ApiGateway::Stage", "Orders/Api/DeploymentStage")
     properties = stage["Properties"]
@@ -106,6 +124,9 @@ def test_the_stage_is_throttled_traced_and_logs_json_access_and_execution_logs(p
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_usage_plan_throttles_the_stage(profile: str) -> None:
+    """Usage plan throttling applies to the callers of API keys on the stage, beside the stage's own
+    limits (API Gateway Developer Guide, "Throttle requests to your REST APIs for better
+    throughput in API Gateway")."""
     document = doc(profile)
     _, plan = one(document, "AWS::ApiGateway::UsagePlan", "Orders/Api/UsagePlan")
     stage_id, _ = one(document, "AWS::ApiGateway::Stage", "Orders/Api/DeploymentStage")
@@ -116,6 +137,9 @@ def test_a_usage_plan_throttles_the_stage(profile: str) -> None:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_api_gateway_errors_use_the_handlers_json_error_shape(profile: str) -> None:
+    """Errors API Gateway raises itself (401, 403, 429, 400 from validation) never reach the function;
+    only gateway responses (DEFAULT_4XX, DEFAULT_5XX) shape them (API Gateway Developer Guide,
+    "Gateway responses for REST APIs in API Gateway")."""
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
         for _, r in resources(doc(profile), "AWS::ApiGateway::GatewayResponse")
@@ -129,6 +153,10 @@ def test_api_gateway_errors_use_the_handlers_json_error_shape(profile: str) -> N
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_handler_is_current_arm64_traced_and_granted_only_its_table_and_index(profile: str) -> None:
+    """Least privilege: a global secondary index is its own resource, table/<name>/index/<index>, so
+    granting the table alone would not allow querying it and index/* would allow every index
+    (DynamoDB Developer Guide, "Using IAM policy conditions for fine-grained access control";
+    IAM User Guide, "Security best practices in IAM")."""
     document = doc(profile)
     function_id, function = one(document, "AWS::Lambda::Function", "Orders/Handler/Function")
     properties = function["Properties"]
@@ -144,7 +172,7 @@ def test_the_handler_is_current_arm64_traced_and_granted_only_its_table_and_inde
     ]
     assert all(action.startswith("dynamodb:") and "*" not in action for action in table_statement["Action"])
     assert table_statement["Resource"][0] == {"Fn::GetAtt": [table_id, "Arn"]}
-    assert table_statement["Resource"][1]["Fn::Join"][1][1] == "/index/byCustomer"
+    assert table_statement["Resource"][1]["Fn::Join"][1][1] == "/index/byOwner"
     permissions = list(resources(document, "AWS::Lambda::Permission", "Orders/Api"))
     assert len(permissions) == len(ROUTES)
     assert all(resolve_ref(document, p["Properties"]["FunctionName"]) == function_id for _, p in permissions)
@@ -152,6 +180,9 @@ def test_the_handler_is_current_arm64_traced_and_granted_only_its_table_and_inde
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_table_is_on_demand_encrypted_recoverable_and_kept_in_production(profile: str) -> None:
+    """TTL deletes expired idempotency markers only lazily (DynamoDB Developer Guide, "Using time to
+    live"), point-in-time recovery restores to any second of up to 35 days ("Point-in-time recovery
+    for DynamoDB"), deletion protection refuses DeleteTable ("Using deletion protection")."""
     _, table = one(doc(profile), "AWS::DynamoDB::GlobalTable", "Orders/Table")
     properties = table["Properties"]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -160,7 +191,8 @@ def test_the_table_is_on_demand_encrypted_recoverable_and_kept_in_production(pro
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     [index] = properties["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "byCustomer"
+    assert index["IndexName"] == "byOwner"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["ownerId", "createdAt"]
     production = profile == "production"
     assert table["DeletionPolicy"] == ("Retain" if production else "Delete")
     assert replica["DeletionProtectionEnabled"] is production
@@ -168,6 +200,10 @@ def test_the_table_is_on_demand_encrypted_recoverable_and_kept_in_production(pro
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_user_pool_is_invite_only_strong_threat_protected_and_mfa_in_production(profile: str) -> None:
+    """Cognito threat protection (compromised credentials, adaptive authentication) needs the Plus
+    feature plan and ENFORCED mode to act rather than only report (Amazon Cognito Developer
+    Guide, "Advanced security with threat protection"); OWASP Authentication Cheat Sheet on
+    password length and MFA."""
     _, pool = one(doc(profile), "AWS::Cognito::UserPool", "Orders/Users")
     properties = pool["Properties"]
     assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
@@ -185,6 +221,9 @@ def test_the_user_pool_is_invite_only_strong_threat_protected_and_mfa_in_product
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_web_acl_with_aws_managed_rules_guards_the_stage_only_in_production(profile: str) -> None:
+    """A REST API stage takes a REGIONAL web ACL (AWS WAF Developer Guide, "Resources that you can
+    protect with AWS WAF"); the core rule set and known bad inputs rule group cover the OWASP
+    Top 10 style attacks ("AWS Managed Rules rule groups list")."""
     document = doc(profile)
     acls = list(resources(document, "AWS::WAFv2::WebACL"))
     if profile == "sandbox":
@@ -206,6 +245,8 @@ def test_a_web_acl_with_aws_managed_rules_guards_the_stage_only_in_production(pr
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_errors_slowness_and_failed_invocations_raise_alarms_to_a_topic(profile: str) -> None:
+    """API Gateway publishes 5XXError, Latency and Count per API (API Gateway Developer Guide,
+    "Amazon API Gateway dimensions and metrics"); Lambda publishes Errors per function."""
     document = doc(profile)
     topic_id, _ = one(document, "AWS::SNS::Topic", "Orders/AlarmTopic")
     alarms = {
@@ -293,7 +334,8 @@ def test_the_web_acl_follows_the_prop_over_the_profile() -> None:
     Template.from_stack(stack).resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
     assert api.web_acl is not None
     production = bare_stack({"profile": "production"})
-    _, without = build(production, web_acl=False)
+    urls = ["https://shop.example.io/"]
+    _, without = build(production, web_acl=False, callback_urls=urls, logout_urls=urls)
     Template.from_stack(production).resource_count_is("AWS::WAFv2::WebACL", 0)
     assert without.web_acl is None
 

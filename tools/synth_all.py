@@ -15,6 +15,7 @@ from typing import Any
 
 from patterns.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 from patterns.wiring import Violation, check_assembly
+from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -30,6 +31,9 @@ def synth(profile: str) -> None:
     command = [str(CDK), "synth", "--quiet", "-c", f"profile={profile}", "-o", str(outdir(profile))]
     if os.environ.get("ALARM_EMAIL"):
         command += ["-c", f"{ALARM_EMAIL_CONTEXT_KEY}={os.environ['ALARM_EMAIL']}"]
+    if profile == "production":  # the API's sign-in URLs, which production requires
+        for key, value in KIT_PRODUCTION_CONTEXT.items():
+            command += ["-c", f"{key}={value}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
     if result.returncode != 0:
         report = outdir(profile) / "validation-report.json"

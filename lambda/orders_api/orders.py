@@ -4,10 +4,16 @@
   marker holding the first response, both conditional, so a retry (even a concurrent one) writes
   nothing new and gets the first response back.
 - Update is optimistic: it succeeds only while the stored version is the one the caller read.
-- Listing by customer pages through a global secondary index with an opaque cursor.
+- Every order belongs to its owner, the caller who created it (their Cognito `sub`). Update and
+  delete carry the owner in their ConditionExpression, so the check and the write are one atomic
+  step: no read-then-write race can change another caller's order. A read compares the owner
+  after GetItem (nothing is written). Another owner's order is reported exactly like a missing
+  one, so nobody learns that it exists.
+- Listing pages through the `byOwner` global secondary index (ownerId, createdAt), keyed on the
+  owner, with an opaque cursor bound to that owner.
 
-Items: orders are keyed by their id (a UUID); idempotency markers by "idempotency#..." (never a
-UUID, so the API cannot reach them), and expire through the table's TTL attribute.
+Items: orders are keyed by their id (a UUID); idempotency markers by "idempotency#<owner>#<key>"
+(never a UUID, so the API cannot reach them), and expire through the table's TTL attribute.
 """
 
 from __future__ import annotations
@@ -92,19 +98,34 @@ def _public(document: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in document.items() if name != "kind"}
 
 
+# An order (not an idempotency marker) that exists and belongs to the caller, checked by DynamoDB
+# in the same request as the write.
+OWNED = "attribute_exists(id) AND kind = :order AND ownerId = :owner"
+
+
+def _owner_values(owner: str) -> dict[str, str]:
+    return {":order": "order", ":owner": owner}
+
+
+def _owned_by(item: dict[str, Any], owner: str) -> bool:
+    return item.get("kind") == {"S": "order"} and item.get("ownerId") == {"S": owner}
+
+
 class OrderStore:
     def __init__(self, table_name: str | None = None, index_name: str | None = None) -> None:
         self.table_name = table_name or os.environ["TABLE_NAME"]
-        self.index_name = index_name or os.environ.get("CUSTOMER_INDEX", "byCustomer")
+        self.index_name = index_name or os.environ.get("OWNER_INDEX", "byOwner")
         self.client = boto3.client("dynamodb")
 
-    def create(self, caller: str, idempotency_key: str, request: dict[str, Any]) -> Created:
+    def create(self, owner: str, idempotency_key: str, request: dict[str, Any]) -> Created:
+        """`owner` is the authenticated caller; the request body never names it. The key has no
+        '#', so (owner, key) maps to exactly one marker id."""
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-        marker_id = f"idempotency#{caller}#{idempotency_key}"
+        marker_id = f"idempotency#{owner}#{idempotency_key}"
         now = _now()
         order = {
             "id": str(uuid.uuid4()),
-            "customerId": request["customerId"],
+            "ownerId": owner,
             "items": request["items"],
             "requiresShipping": request.get("requiresShipping", True),
             "totalCents": _total(request["items"]),
@@ -162,15 +183,17 @@ class OrderStore:
             raise KeyReused()
         return Created(json.loads(marker["response"]), replayed=True)
 
-    def get(self, order_id: str) -> dict[str, Any]:
+    def get(self, owner: str, order_id: str) -> dict[str, Any]:
         found = self.client.get_item(
             TableName=self.table_name, Key={"id": {"S": order_id}}, ConsistentRead=True
         ).get("Item")
-        if found is None:
+        if found is None or not _owned_by(found, owner):
             raise OrderNotFound(order_id)
         return _public(_document(found))
 
-    def update(self, order_id: str, expected_version: int, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self, owner: str, order_id: str, expected_version: int, changes: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             result = self.client.update_item(
                 TableName=self.table_name,
@@ -179,7 +202,7 @@ class OrderStore:
                     "SET #items = :items, requiresShipping = :shipping, totalCents = :total, "
                     "updatedAt = :now, version = :next"
                 ),
-                ConditionExpression="attribute_exists(id) AND version = :expected",
+                ConditionExpression=f"{OWNED} AND version = :expected",
                 ExpressionAttributeNames={"#items": "items"},
                 ExpressionAttributeValues=_item(
                     {
@@ -189,38 +212,45 @@ class OrderStore:
                         ":now": _now(),
                         ":next": expected_version + 1,
                         ":expected": expected_version,
+                        **_owner_values(owner),
                     }
                 ),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise VersionConflict(self.get(order_id)["version"]) from None
+            # The item as it was when the condition failed, from the same atomic request.
+            found = error.response.get("Item")
+            if found is None or not _owned_by(found, owner):
+                raise OrderNotFound(order_id) from None
+            raise VersionConflict(int(found["version"]["N"])) from None
         return _public(_document(result["Attributes"]))
 
-    def delete(self, order_id: str) -> None:
+    def delete(self, owner: str, order_id: str) -> None:
         try:
             self.client.delete_item(
                 TableName=self.table_name,
                 Key={"id": {"S": order_id}},
-                ConditionExpression="attribute_exists(id)",
+                ConditionExpression=OWNED,
+                ExpressionAttributeValues=_item(_owner_values(owner)),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             raise OrderNotFound(order_id) from None
 
-    def by_customer(self, customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    def by_owner(self, owner: str, limit: int, cursor: str | None) -> dict[str, Any]:
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": self.index_name,
-            "KeyConditionExpression": "customerId = :customer",
-            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+            "KeyConditionExpression": "ownerId = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
             "Limit": limit,
         }
         if cursor is not None:
-            query["ExclusiveStartKey"] = _item(decode_cursor(cursor, customer_id))
+            query["ExclusiveStartKey"] = _item(decode_cursor(cursor, owner))
         page = self.client.query(**query)
         last = page.get("LastEvaluatedKey")
         return {
@@ -229,7 +259,7 @@ class OrderStore:
         }
 
 
-CURSOR_KEYS = {"id", "customerId", "createdAt"}
+CURSOR_KEYS = {"id", "ownerId", "createdAt"}
 MAX_CURSOR_LENGTH = 512  # three values of at most 64 characters, as JSON, in base64
 
 
@@ -237,8 +267,8 @@ def encode_cursor(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, customer_id: str) -> dict[str, Any]:
-    """The position a cursor names, refused unless it came from this same query."""
+def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    """The position a cursor names, refused unless it came from this owner's listing."""
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidCursor("cursor is not one this API returned")
     try:
@@ -250,7 +280,7 @@ def decode_cursor(cursor: str, customer_id: str) -> dict[str, Any]:
         not isinstance(key, dict)
         or set(key) != CURSOR_KEYS
         or not all(isinstance(value, str) and 0 < len(value) <= 64 for value in key.values())
-        or key["customerId"] != customer_id
+        or key["ownerId"] != owner
     ):
         raise InvalidCursor("cursor does not belong to this query")
     try:
