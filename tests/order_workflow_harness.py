@@ -9,12 +9,18 @@ Faults at the Lambda service (throttling) are injected per function by the test.
 
 Retry waits are real sleeps in moto; the harness records the interval of each instead of
 sleeping it, so a test can check backoff and jitter without waiting.
+
+moto runs a Map state's iterations in threads, but its DynamoDB backend takes no lock: two
+iterations can both pass a condition before either writes. The harness gives moto the per-item
+atomicity DynamoDB has (`atomic_dynamodb`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +32,7 @@ from unittest import mock
 import boto3
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from tests.kit import cross_stack_name, load_module, one, template_json
@@ -40,6 +47,47 @@ PSEUDO = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+DYNAMODB_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items")
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Serialize moto's DynamoDB item operations, as DynamoDB does for one item.
+
+    In DynamoDB a write to one item is atomic: a conditional PutItem/UpdateItem/DeleteItem
+    checks its condition against the item as it is and applies the write in the same operation,
+    so concurrent writers of one item cannot both pass a condition that only one may pass (AWS
+    DynamoDB Developer Guide, "Working with items and attributes": conditional writes and
+    atomic counters), and TransactWriteItems is all-or-nothing ("Amazon DynamoDB Transactions").
+    moto 5.2.5's `DynamoDBBackend.update_item` (moto/dynamodb/models/__init__.py) reads the
+    item, evaluates the condition and then runs the update in place with no lock, and moto's
+    Step Functions runs inline Map iterations in threads (moto/stepfunctions/parser/asl/
+    component/state/exec/state_map/iteration/inline_iteration_component.py): two lines of one
+    SKU could both pass `available >= :qty` and both subtract, which DynamoDB never allows. One
+    re-entrant lock (transact_write_items calls the others) over every item operation gives
+    moto that atomicity; it serializes more than DynamoDB does (all items, not one), which
+    changes no outcome DynamoDB allows.
+    """
+    lock = threading.RLock()
+    patches = []
+    for name in DYNAMODB_ITEM_OPERATIONS:
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def locked(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(*args, **kwargs)
+
+        patches.append(mock.patch.object(DynamoDBBackend, name, locked))
+    for patch in patches:
+        patch.start()
+    try:
+        yield
+    finally:
+        for patch in reversed(patches):
+            patch.stop()
 
 
 def _token_name(token: dict[str, Any]) -> str:
@@ -238,6 +286,7 @@ class Sandbox:
 
         fake_time = SimpleNamespace(sleep=self.sleeps.append)
         with (
+            atomic_dynamodb(),
             mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
             mock.patch.object(retrier_decl, "time", fake_time),
             mock.patch.dict(os.environ, self.function_environment()),
