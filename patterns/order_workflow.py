@@ -206,10 +206,11 @@ class OrderWorkflow(Construct):
     # The payment-token vault -----------------------------------------------------------------
 
     def _vault(self) -> dynamodb.Table:
-        """A table of its own with a key of its own: only the starter (PutItem) and the payment
-        function (GetItem, DeleteItem) may use either. Point-in-time recovery keeps one day, the
-        shortest period, so deleted tokens do not live on in backups. `Table`, not `TableV2`:
-        TableV2 cannot render a customer-managed key in a region-agnostic stack."""
+        """A table of its own with a key of its own: only the starter (PutItem), the payment
+        function (GetItem, DeleteItem) and the state machine (DeleteItem) may use either.
+        Point-in-time recovery keeps one day, the shortest period, so deleted tokens do not
+        live on in backups. `Table`, not `TableV2`: TableV2 cannot render a customer-managed key
+        in a region-agnostic stack."""
         key = encryption_key(
             self,
             "PaymentTokensKey",

@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -40,6 +41,7 @@ FORWARD_MAPS = ("ReserveInventory", "CommitInventory")
 LAMBDA_STEPS = ("TakePayment", "ArrangeShipment", "RefundPayment")
 COMPENSATIONS = ("RefundPayment", "ReleaseInventory")
 TERMINAL = {"Choice", "Succeed", "Fail"}
+REF = dynamodb.Attribute(name="ref", type=dynamodb.AttributeType.STRING)
 
 
 def states(profile: str) -> dict[str, Any]:
@@ -359,7 +361,13 @@ def test_contradictory_props_fail_at_synth_naming_the_prop(props: dict[str, Any]
 
 @pytest.mark.parametrize(
     ("props", "message"),
-    [({"name_field": " "}, "name_field: must name"), ({"batch_size": 11}, "batch_size: must be 1 to 10")],
+    [
+        ({"name_field": " "}, "name_field: must name"),
+        ({"batch_size": 11}, "batch_size: must be 1 to 10"),
+        ({"sealed_field": "paymentToken"}, "sealed_field: give it together with vault"),
+        ({"sealed_field": "orderId", "vault": "table"}, "sealed_field: must name a message field other than"),
+        ({"sealed_field": "paymentToken", "vault": "table", "sealed_ttl": Duration.seconds(5)}, "sealed_ttl"),
+    ],
 )
 def test_the_starter_refuses_props_sqs_or_the_handler_cannot_honour(
     props: dict[str, Any], message: str
@@ -368,6 +376,8 @@ def test_the_starter_refuses_props_sqs_or_the_handler_cannot_honour(
     machine = sfn.StateMachine(
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
     )
+    if props.get("vault") == "table":
+        props = {**props, "vault": dynamodb.Table(stack, "Vault", partition_key=REF)}
     with pytest.raises(ValueError, match=message):
         QueueStarter(
             stack,
