@@ -248,7 +248,10 @@ class Sandbox:
             self.state_machine_arn
         )
         self.starter_id = logical_id(self.document, "AWS::Lambda::Function", "/Orders/Starter/Function/")
-        self.starter = load_module("order_starter", "starter")
+        # Loaded under the function's environment: Powertools reads some switches (e.g.
+        # POWERTOOLS_LOGGER_LOG_EVENT, which would log every event) when the handler is defined.
+        with mock.patch.dict(os.environ, self.function_environment()):
+            self.starter = load_module("order_starter", "starter")
         self.handlers.log.attach(self.starter)
         self.sleeps: list[float] = []
 

@@ -162,10 +162,11 @@ def test_the_state_machine_logs_every_event_without_execution_data_traces_and_ke
 def test_only_the_starter_writes_and_only_the_payment_function_reads_the_payment_token_vault(
     profile: str,
 ) -> None:
-    """DynamoDB encrypts a table with a customer-managed key only for principals allowed to use
-    that key (AWS DynamoDB Developer Guide, Encryption at rest: how DynamoDB uses AWS KMS), so
-    the token is readable by exactly the principals granted GetItem on the table and Decrypt on
-    its key. TTL deletes expired tokens; point-in-time recovery keeps one day, its minimum."""
+    """An item of a table encrypted with a customer-managed key can be read only by a principal
+    allowed both the DynamoDB action and the use of that key (AWS DynamoDB Developer Guide,
+    Encryption at rest: how Amazon DynamoDB uses AWS KMS), so the token is readable by exactly
+    the principals granted GetItem on the table and Decrypt on its key. TTL deletes expired
+    tokens; point-in-time recovery keeps one day, its minimum."""
     document = template_json(STACK, profile)
     vault_id, vault = one(document, "AWS::DynamoDB::Table", "/Orders/PaymentTokens/")
     properties = vault["Properties"]
