@@ -8,9 +8,17 @@ reads the existing execution's input: the same order (as parsed JSON) is a redel
 success; a different order under the same id is an error (logged with the order id): a changed
 order must be sent with a new id.
 
-A record that is not an order (not JSON, no usable order id) or that reuses an order id for a
-different order is reported in batchItemFailures and logged; after the queue's receive count it
-lands in the queue's dead-letter queue. The rest of the batch is not affected.
+With SEALED_FIELD (e.g. `paymentToken`) and VAULT_TABLE set, the field is taken out of the
+order before the execution starts: it is written to the vault under the execution name (with
+`expiresAt`, SEALED_TTL_SECONDS from now, for DynamoDB's TTL) and the execution gets
+`<field>Ref` (the execution name) in its place. The write succeeds only when the vault holds
+nothing, or the same value, for that name, so a redelivery passes and a different secret under
+an id already used is refused like any changed order. Nothing here logs the order's body.
+
+A record that is not an order (not JSON, no usable order id, a sealed field that is not a
+non-empty string) or that reuses an order id for a different order is reported in
+batchItemFailures and logged; after the queue's receive count it lands in the queue's
+dead-letter queue. The rest of the batch is not affected.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import Any
 
 import boto3
@@ -33,6 +42,7 @@ EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 stepfunctions = boto3.client("stepfunctions")
+dynamodb = boto3.client("dynamodb")
 
 
 class MalformedOrder(ValueError):
@@ -59,6 +69,38 @@ def order_of(body: str) -> dict[str, Any]:
 
 def name_field() -> str:
     return os.environ.get("EXECUTION_NAME_FIELD", "orderId")
+
+
+def seal(order: dict[str, Any]) -> dict[str, Any]:
+    """The order with its sealed field replaced by a reference, the field written to the vault.
+    Raises MalformedOrder for a sealed field that is not a non-empty string, OrderIdReused when
+    the vault holds another value under this order's name."""
+    field = os.environ.get("SEALED_FIELD")
+    if not field or field not in order:
+        return order  # nothing to seal; the state machine decides whether the order is complete
+    secret = order[field]
+    if not isinstance(secret, str) or not secret.strip():
+        raise MalformedOrder(f"{field} must be a non-empty string")
+    name = order[name_field()]
+    try:
+        dynamodb.put_item(
+            TableName=os.environ["VAULT_TABLE"],
+            Item={
+                "ref": {"S": name},
+                "secret": {"S": secret},
+                "expiresAt": {
+                    "N": str(int(time.time()) + int(os.environ.get("SEALED_TTL_SECONDS", "86400")))
+                },
+            },
+            ConditionExpression="attribute_not_exists(#ref) OR #secret = :secret",
+            ExpressionAttributeNames={"#ref": "ref", "#secret": "secret"},
+            ExpressionAttributeValues={":secret": {"S": secret}},
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        raise OrderIdReused(f"{name} already has a different {field}") from None
+    sealed = {key: value for key, value in order.items() if key != field}
+    sealed[f"{field}Ref"] = name
+    return sealed
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -91,7 +133,10 @@ def record_handler(record: SQSRecord) -> None:
         logger.error("malformed order message", message_id=record.message_id, reason=str(error))
         raise
     try:
-        outcome = start(order)
+        outcome = start(seal(order))
+    except MalformedOrder as error:
+        logger.error("malformed order message", message_id=record.message_id, reason=str(error))
+        raise
     except OrderIdReused as error:
         logger.error(
             "order id reused for a different order",
