@@ -52,19 +52,12 @@ STARTER_DESCRIBE_REASON = (
     "message, to tell a redelivered order from a different order reusing its id; execution "
     "names are not known at deployment, so the grant covers this one state machine's executions."
 )
-VAULT_WRITE_KEY_ACTIONS = (
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-)
-"""The key actions CDK's `grant_write_data` gives a writer of a table with a customer-managed key."""
-STARTER_VAULT_KEY_REASON = (
-    "The starter writes sealed fields into the vault table, encrypted with the vault's "
-    "customer-managed key; {action} is among the key actions CDK's DynamoDB write grant gives a "
-    "writer of such a table, and the statement names the vault's key only."
-)
+VAULT_WRITE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+"""What writing an item into a table encrypted with a customer-managed key needs of the caller:
+DynamoDB encrypts items with the table key, which it decrypts with the caller's kms:Decrypt and
+caches per principal (AWS KMS Developer Guide, "How Amazon DynamoDB uses AWS KMS", "Table key").
+CDK's grant_write_data would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*, which an
+item write never uses."""
 STARTER_MAPPING_REASON = (
     "SQS event source mappings take no on-failure destination; the queue's redrive policy sends "
     "a message to its dead-letter queue after max_receive_count failed receives."
@@ -166,12 +159,6 @@ class QueueStarter(Construct):
             vault.grant(self.function.function, "dynamodb:PutItem")
             if vault.encryption_key is not None:
                 vault.encryption_key.grant(self.function.function, *VAULT_WRITE_KEY_ACTIONS)
-                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-                    acknowledge(
-                        policy,
-                        f"AwsSolutions-IAM5[Action::{action}]",
-                        STARTER_VAULT_KEY_REASON.format(action=action),
-                    )
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key, profile=profile)
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
         self.queue = secure_queue(
