@@ -87,8 +87,12 @@ STEP_FUNCTION_DLQ_REASON = (
     "that keeps failing goes to the workflow's own dead-letter queue."
 )
 KMS_GRANT_REASON = (
-    "kms:GenerateDataKey* is what CDK grants to send to or publish on a KMS-encrypted queue or "
-    "topic; the statement is scoped to the keys of this workflow's queue and events topic."
+    "Sending to a KMS-encrypted queue and publishing to a KMS-encrypted topic need "
+    "kms:GenerateDataKey and kms:Decrypt on their keys (SQS Developer Guide, Key management; "
+    "SNS Developer Guide, Encryption at rest). CDK's SqsSendMessage task and grant_publish write "
+    "that as kms:GenerateDataKey*, which adds only the WithoutPlaintext and key-pair variants, and "
+    "offer no option to narrow it; the statement names this workflow's queue key and the events "
+    "topic's key only."
 )
 
 
