@@ -299,3 +299,24 @@ def test_every_dead_letter_queue_is_alarmed_on_its_first_message(profile: str) -
             )
         }
         assert dead_letter_queues <= watched, f"{stack}: {sorted(dead_letter_queues - watched)}"
+
+
+def test_a_construct_built_alone_is_held_to_the_wiring_checks_too() -> None:
+    """The bare stack the construct tests build in runs the wiring checks next to cdk-nag, as
+    the kit's app does: an alarm that notifies a topic nobody subscribes to or can subscribe
+    through (no export) tells no one (SNS Developer Guide: a message published to a topic
+    without subscriptions is delivered to no one), and fails the synth."""
+    stack = bare_stack()
+    topic = cdk.aws_sns.Topic(stack, "Silent", enforce_ssl=True)
+    defaults.acknowledge(topic, "AwsSolutions-SNS2", "a test topic for the wiring gate; never deployed anywhere")
+    queue = cdk.aws_sqs.Queue(stack, "Q", enforce_ssl=True)
+    for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy", "Wiring::QueueDeadLetter"):
+        defaults.acknowledge(queue, finding, "a test queue for the wiring gate; never deployed anywhere")
+    alarm = queue.metric_approximate_number_of_messages_visible().create_alarm(
+        stack, "Alarm", threshold=1, evaluation_periods=1
+    )
+    alarm.add_alarm_action(cdk.aws_cloudwatch_actions.SnsAction(topic))
+    with pytest.raises(Exception, match="AlarmTopicSubscribed"):
+        cdk.assertions.Template.from_stack(stack)
+    defaults.route_notifications(topic)
+    cdk.assertions.Template.from_stack(stack)  # exported for a subscriber: the gate passes

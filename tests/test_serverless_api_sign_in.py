@@ -200,13 +200,15 @@ def test_no_flow_gives_tokens_to_a_holder_of_the_public_client_id_alone(profile:
         "https://shop.example.org/",
     ],
 )
-def test_production_refuses_a_url_that_reaches_a_local_machine_network_or_someone_elses_host(url: str) -> None:
+def test_production_refuses_a_url_reaching_a_local_machine_network_or_someone_elses_host(
+    url: str,
+) -> None:
     """Cognito sends the authorization code to the callback URL (RFC 6749 section 4.1.2): a URL
     that resolves to the user's own machine (RFC 6761 .localhost, loopback), a private or
     link-local network (RFC 1918, RFC 6762 .local) or a documentation domain someone else runs
     (RFC 2606) hands the code to whoever serves there. A trailing dot names the same host."""
     from patterns.api_protection import check_sign_in_urls
 
-    with pytest.raises(ValueError, match="callback_urls: .* local or placeholder"):
+    with pytest.raises(ValueError, match=r"callback_urls: .* local or placeholder"):
         check_sign_in_urls("callback_urls", [url], production=True)
     assert check_sign_in_urls("callback_urls", ["https://orders.shop.io/"], production=True)
