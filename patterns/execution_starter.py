@@ -8,9 +8,10 @@ Records it cannot start are reported one by one (partial batch failures) and, af
 `max_receive_count` receives, moved to the queue's dead-letter queue, which alarms.
 
 With `sealed_field` and `vault`, the starter takes that field (a secret such as a payment token)
-out of each message, writes it to the vault table (PutItem only: the starter cannot read it
-back) under the execution's name with a TTL, and starts the execution with `<field>Ref` instead,
-so the secret never reaches the execution's input, history or logs.
+out of each message, writes it to the vault table (PutItem and ConditionCheckItem only: the
+starter cannot read it back) under the execution's name with a TTL, beside its fingerprint, and
+starts the execution with `<field>Ref` instead, so the secret never reaches the execution's
+input, history or logs.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class QueueStarter(Construct):
         policy = self.function.role.node.find_child("DefaultPolicy")
         acknowledge(policy, wildcard_resource(policy, executions), STARTER_DESCRIBE_REASON)
         if vault is not None:
-            vault.grant(self.function.function, "dynamodb:PutItem")
+            vault.grant(self.function.function, "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
             if vault.encryption_key is not None:
                 vault.encryption_key.grant(self.function.function, *VAULT_WRITE_KEY_ACTIONS)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key, profile=profile)

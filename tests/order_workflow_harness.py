@@ -348,7 +348,10 @@ class Sandbox:
         return [json.loads(message["Body"]) for message in found.get("Messages", [])]
 
     def vault_items(self) -> list[dict[str, Any]]:
-        return list(self.dynamodb.scan(TableName=self.vault)["Items"]) if self.vault else []
+        """The sealed values in the vault (not the fingerprints that outlive them, which hold no
+        value: lambda/order_starter/starter.py)."""
+        items = self.dynamodb.scan(TableName=self.vault)["Items"] if self.vault else []
+        return [item for item in items if "secret" in item]
 
     # Running ------------------------------------------------------------------------------------
 

@@ -308,10 +308,11 @@ def test_a_construct_built_alone_is_held_to_the_wiring_checks_too() -> None:
     without subscriptions is delivered to no one), and fails the synth."""
     stack = bare_stack()
     topic = cdk.aws_sns.Topic(stack, "Silent", enforce_ssl=True)
-    defaults.acknowledge(topic, "AwsSolutions-SNS2", "a test topic for the wiring gate; never deployed anywhere")
+    reason = "a test resource for the wiring gate; never deployed anywhere"
+    defaults.acknowledge(topic, "AwsSolutions-SNS2", reason)
     queue = cdk.aws_sqs.Queue(stack, "Q", enforce_ssl=True)
     for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy", "Wiring::QueueDeadLetter"):
-        defaults.acknowledge(queue, finding, "a test queue for the wiring gate; never deployed anywhere")
+        defaults.acknowledge(queue, finding, reason)
     alarm = queue.metric_approximate_number_of_messages_visible().create_alarm(
         stack, "Alarm", threshold=1, evaluation_periods=1
     )

@@ -193,7 +193,7 @@ def test_only_the_starter_writes_and_only_the_payment_function_reads_the_payment
     assert set(uses) == {payment, starter, machine}, "no one else may touch the vault or its key"
     table_actions = {who: {a for a in actions if a.startswith("dynamodb:")} for who, actions in uses.items()}
     assert table_actions[payment] == {"dynamodb:GetItem", "dynamodb:DeleteItem"}
-    assert table_actions[starter] == {"dynamodb:PutItem"}, "write-only"
+    assert table_actions[starter] == {"dynamodb:PutItem", "dynamodb:ConditionCheckItem"}, "never reads"
     assert table_actions[machine] == {"dynamodb:DeleteItem"}, "forgets, never reads"
     assert "kms:Decrypt" in uses[payment]
     _, function = one(document, "AWS::Lambda::Function", "/Payment/Function/")
