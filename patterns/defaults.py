@@ -332,8 +332,10 @@ def notifying_alarm(
     evaluation_periods: int = 3,
     datapoints_to_alarm: int | None = None,
     comparison: cloudwatch.ComparisonOperator = ABOVE,
+    missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
 ) -> cloudwatch.Alarm:
-    """An alarm that tells `topic` when it fires; no data (an idle system) is not a breach."""
+    """An alarm that tells `topic` when it fires; by default no data (an idle system) is not a
+    breach. A metric that something must keep reporting passes `missing_data=BREACHING`."""
     alarm = cloudwatch.Alarm(
         scope,
         alarm_id,
@@ -342,7 +344,7 @@ def notifying_alarm(
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=datapoints_to_alarm,
         comparison_operator=comparison,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        treat_missing_data=missing_data,
         alarm_description=description,
     )
     alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))

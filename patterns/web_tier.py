@@ -267,8 +267,24 @@ class WebTier(Construct):
                 ),
                 threshold=1,
                 comparison=BELOW,
-                description=f"An instance's deep health check ({deep_health_path}) fails: a "
-                "dependency of the app (for the demo, the database writer or the cache) does not answer",
+                # Every ready instance reports each minute: silence means none is ready, or every
+                # reporter is down, which an operator needs to hear as much as a failing check.
+                missing_data=cloudwatch.TreatMissingData.BREACHING,
+                description=f"An instance's deep health check ({deep_health_path}) fails, or no "
+                "instance reports it: a dependency of the app (for the demo, the database writer or "
+                "the cache) does not answer",
+            )
+            # The deep check is for the instances themselves (boot, reporter: on localhost) and
+            # operators on the instance; through the ALB it would tell anyone what is down.
+            self.listener.add_action(
+                "HideDeepHealth",
+                priority=1,
+                conditions=[
+                    elbv2.ListenerCondition.path_patterns([deep_health_path, f"{deep_health_path}/*"])
+                ],
+                action=elbv2.ListenerAction.fixed_response(
+                    404, content_type="application/json", message_body='{"error": "not found"}'
+                ),
             )
 
     def _signal_boot(
@@ -340,6 +356,7 @@ class WebTier(Construct):
         threshold: float,
         description: str,
         comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> None:
         # 3 of 5 one-minute periods: one bad minute (a deploy, a cold instance) does not page.
         self.alarms.append(
@@ -353,6 +370,7 @@ class WebTier(Construct):
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison=comparison,
+                missing_data=missing_data,
             )
         )
 

@@ -444,3 +444,29 @@ def test_stack_alarms_cover_hosts_errors_latency_and_every_data_signal() -> None
     error_rate = props(one(doc, "AWS::CloudWatch::Alarm", "Web/ServerErrorRate"))
     expression = next(m["Expression"] for m in error_rate["Metrics"] if "Expression" in m)
     assert "target5xx" in expression and "elb5xx" in expression
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_deep_check_answers_only_on_the_instance_and_its_silence_is_an_alarm(profile: str) -> None:
+    """ALB listener rules are evaluated in priority order before the default action
+    (Elastic Load Balancing User Guide, "Listener rules"): a fixed-response rule for the deep
+    path keeps what is down from anyone on the internet, while the instances ask it on
+    localhost. CloudWatch treats a period without data as the alarm's TreatMissingData says
+    (CloudWatch User Guide, "Configuring how alarms treat missing data"): with notBreaching, a
+    fleet where no instance is ready to report would look healthy."""
+    doc = template_json("MultiTier", profile)
+    rules = [r["Properties"] for _, r in resources(doc, "AWS::ElasticLoadBalancingV2::ListenerRule", "Web/")]
+    [hidden] = [
+        rule
+        for rule in rules
+        if any("/health/deep" in c.get("PathPatternConfig", {}).get("Values", []) for c in rule["Conditions"])
+    ]
+    assert hidden["Actions"][0]["Type"] == "fixed-response"
+    assert hidden["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    assert {v for c in hidden["Conditions"] for v in c["PathPatternConfig"]["Values"]} == {
+        "/health/deep",
+        "/health/deep/*",
+    }
+    assert "/health" not in json.dumps(hidden["Conditions"]).replace("/health/deep", "")
+    _, alarm = one(doc, "AWS::CloudWatch::Alarm", "Web/DependenciesDown")
+    assert alarm["Properties"]["TreatMissingData"] == "breaching"
