@@ -109,7 +109,10 @@ _persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE
 _ledger = Ledger()
 
 
-@idempotent_function(data_keyword_argument="event", config=idempotency, persistence_store=_persistence)
+# Powertools types the decorator as returning Any.
+@idempotent_function(  # type: ignore[untyped-decorator]
+    data_keyword_argument="event", config=idempotency, persistence_store=_persistence
+)
 def _apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
     _ledger.record(event[counted_by], Decimal(event["total"]))
     return event
@@ -119,8 +122,9 @@ def apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
     """Record `event` in the ledger under its `counted_by` field, once per eventId. Raises
     EventIdReused, recording nothing, when the eventId was applied with another type or order."""
     try:
-        return _apply_once(event=event, counted_by=counted_by)
+        applied: dict[str, Any] = _apply_once(event=event, counted_by=counted_by)
     except IdempotencyValidationError:
         raise EventIdReused(
             f"event {event['eventId']} was already applied with another type or order"
         ) from None
+    return applied

@@ -56,7 +56,8 @@ def _payment(order_id: str) -> dict[str, Any] | None:
     found = dynamodb.get_item(
         TableName=_table(), Key={"pk": {"S": f"payment#{order_id}"}}, ConsistentRead=True
     )
-    return found.get("Item")
+    item: dict[str, Any] | None = found.get("Item")
+    return item
 
 
 def _vault() -> str:
