@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from settings import Settings
 
 
 class MalformedEvent(ValueError):
@@ -85,9 +86,9 @@ def parse(body: str) -> OrderEvent:
 class Ledger:
     """Counts what a consumer has done, per key, in the ledger table."""
 
-    def __init__(self, table_name: str | None = None, consumer: str | None = None) -> None:
-        self.table = boto3.resource("dynamodb").Table(table_name or os.environ["LEDGER_TABLE"])
-        self.consumer = consumer or os.environ["CONSUMER_NAME"]
+    def __init__(self, table_name: str, consumer: str) -> None:
+        self.table = boto3.resource("dynamodb").Table(table_name)
+        self.consumer = consumer
 
     def record(self, key: str, amount: Decimal) -> None:
         self.table.update_item(
@@ -105,8 +106,9 @@ idempotency = IdempotencyConfig(
     payload_validation_jmespath="[eventType, order]",
     expires_after_seconds=24 * 3600,
 )
-_persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-_ledger = Ledger()
+settings = Settings.from_environ(os.environ)
+_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+_ledger = Ledger(settings.ledger_table, settings.consumer_name)
 
 
 # Powertools types the decorator as returning Any.
