@@ -219,7 +219,8 @@ def test_the_web_app_settings_are_typed(web_app: dict[str, Any]) -> None:
 
     assert (settings.db_writer_port, settings.db_reader_port, settings.cache_tls) == (5432, 5433, True)
     assert settings.db_reader_hosts == ("replica-1.example", "replica-2.example")
-    assert settings.db_user is None, "the secret holds the user"
+    assert settings.db_credentials == WEB_APP["DB_SECRET_ARN"], "the secret holds the login"
+    assert settings.cache_auth.region == "eu-west-1"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from cache_auth import IamAuthToken
 from catalog import Catalog
 from routing import Endpoint, ReadRouter
 from server import serve
-from settings import Settings
+from settings import CacheIamAuth, DatabaseLogin, Settings
 from valkey.credentials import CredentialProvider, UsernamePasswordCredentialProvider
 from valkey.exceptions import ConnectionError as CacheConnectionError
 
@@ -42,11 +42,12 @@ def secret(arn: str, region: str | None) -> str:
 
 
 def database_credentials(settings: Settings) -> tuple[str, str]:
-    if settings.db_secret_arn:
-        # Read on every new connection: rotation changes the password under a running service.
-        document = json.loads(secret(settings.db_secret_arn, settings.region))
-        return document["username"], document["password"]
-    return settings.db_user or "", settings.db_password
+    login = settings.db_credentials
+    if isinstance(login, DatabaseLogin):
+        return login.user, login.password
+    # Read on every new connection: rotation changes the password under a running service.
+    document = json.loads(secret(login, settings.region))
+    return document["username"], document["password"]
 
 
 def connector(settings: Settings, host: str, port: int) -> Any:
@@ -68,13 +69,12 @@ def connector(settings: Settings, host: str, port: int) -> Any:
 
 
 def cache_credentials(settings: Settings) -> CredentialProvider:
-    if settings.cache_auth == "iam":
+    auth = settings.cache_auth
+    if isinstance(auth, CacheIamAuth):
         return IamAuthToken(
-            user_id=settings.cache_user or "",
-            replication_group_id=settings.cache_replication_group_id or "",
-            region=settings.region or "",
+            user_id=auth.user_id, replication_group_id=auth.replication_group_id, region=auth.region
         )
-    return UsernamePasswordCredentialProvider(settings.cache_user, settings.cache_password or "")
+    return UsernamePasswordCredentialProvider(auth.user, auth.password)
 
 
 def build(env: Mapping[str, str]) -> Catalog:
@@ -87,7 +87,7 @@ def catalog_for(settings: Settings) -> Catalog:
     router = ReadRouter(
         Endpoint("writer", connector(settings, settings.db_writer_host, settings.db_writer_port)),
         [
-            Endpoint(f"replica{i}", connector(settings, host, settings.db_reader_port or 0))
+            Endpoint(f"replica{i}", connector(settings, host, settings.db_reader_port))
             for i, host in enumerate(settings.db_reader_hosts, start=1)
         ],
         statement_deadline=settings.db_statement_deadline,

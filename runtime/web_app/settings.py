@@ -20,29 +20,47 @@ class SettingsError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class DatabaseLogin:
+    """A fixed database user (DB_USER, DB_PASSWORD), for servers outside RDS."""
+
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class CacheIamAuth:
+    """ElastiCache IAM authentication: no password anywhere."""
+
+    user_id: str
+    replication_group_id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class CachePasswordAuth:
+    """A cache user and password, for servers outside ElastiCache."""
+
+    user: str | None
+    password: str
+
+
+@dataclass(frozen=True)
 class Settings:
     db_writer_host: str
     db_writer_port: int
     db_name: str
+    db_credentials: str | DatabaseLogin
+    """The ARN of the secret holding the credentials (DB_SECRET_ARN), or a fixed login."""
     cache_host: str
     cache_port: int
-    cache_auth: str
-    """`iam` (ElastiCache IAM authentication: cache_replication_group_id and region) or
-    `password` (cache_password, for servers outside ElastiCache)."""
+    cache_auth: CacheIamAuth | CachePasswordAuth
     db_reader_hosts: tuple[str, ...] = ()
-    db_reader_port: int | None = None
-    """Set exactly when there are reader hosts."""
-    db_secret_arn: str | None = None
-    """Where the database credentials are; without it, db_user and db_password."""
-    db_user: str | None = None
-    db_password: str = ""
+    db_reader_port: int = 0
+    """Set when there are reader hosts."""
     db_sslmode: str = "verify-full"
     db_sslrootcert: str | None = None
     db_connect_timeout: int = 2
     db_statement_deadline: float = 3.0
-    cache_user: str | None = None
-    cache_password: str | None = None
-    cache_replication_group_id: str | None = None
     cache_tls: bool = False
     cache_ttl: int = 300
     app_port: int = 8080
@@ -51,43 +69,44 @@ class Settings:
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
         readers = tuple(host.strip() for host in env.get("DB_READER_HOSTS", "").split(",") if host.strip())
-        secret_arn = optional(env, "DB_SECRET_ARN")
-        cache_auth = one_of(env, "CACHE_AUTH", CACHE_AUTH_MODES, default=None)
-        iam = cache_auth == "iam"
         return cls(
             db_writer_host=required(env, "DB_WRITER_HOST", "the writer's host (the RDS Proxy endpoint)"),
             db_writer_port=port(env, "DB_WRITER_PORT", default=None),
             db_name=required(env, "DB_NAME", "the database name"),
+            db_credentials=optional(env, "DB_SECRET_ARN")
+            or DatabaseLogin(
+                user=required(env, "DB_USER", "the database user, or set DB_SECRET_ARN"),
+                password=env.get("DB_PASSWORD", ""),
+            ),
             cache_host=required(env, "CACHE_HOST", "the cache's host"),
             cache_port=port(env, "CACHE_PORT", default=None),
-            cache_auth=cache_auth,
+            cache_auth=cache_auth(env),
             db_reader_hosts=readers,
-            db_reader_port=port(env, "DB_READER_PORT", default=None) if readers else None,
-            db_secret_arn=secret_arn,
-            db_user=None
-            if secret_arn
-            else required(env, "DB_USER", "the database user, or set DB_SECRET_ARN"),
-            db_password=env.get("DB_PASSWORD", ""),
+            db_reader_port=port(env, "DB_READER_PORT", default=None) if readers else 0,
             db_sslmode=one_of(env, "DB_SSLMODE", SSL_MODES, default=cls.db_sslmode),
             db_sslrootcert=optional(env, "DB_SSLROOTCERT"),
             db_connect_timeout=whole_number(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout, "seconds"),
             db_statement_deadline=seconds(env, "DB_STATEMENT_DEADLINE", cls.db_statement_deadline),
-            cache_user=required(env, "CACHE_USER", "the cache user IAM authenticates")
-            if iam
-            else optional(env, "CACHE_USER"),
-            cache_password=None if iam else required(env, "CACHE_PASSWORD", "the cache user's password"),
-            cache_replication_group_id=required(
-                env, "CACHE_REPLICATION_GROUP_ID", "the cache's replication group id (IAM tokens name it)"
-            )
-            if iam
-            else None,
             cache_tls=flag(env, "CACHE_TLS"),
             cache_ttl=whole_number(env, "CACHE_TTL", cls.cache_ttl, "seconds"),
             app_port=port(env, "APP_PORT", default=cls.app_port),
-            region=required(env, "AWS_REGION", "the instance's region (IAM tokens are signed for it)")
-            if iam
-            else optional(env, "AWS_REGION"),
+            region=optional(env, "AWS_REGION"),
         )
+
+
+def cache_auth(env: Mapping[str, str]) -> CacheIamAuth | CachePasswordAuth:
+    if one_of(env, "CACHE_AUTH", CACHE_AUTH_MODES, default=None) == "iam":
+        return CacheIamAuth(
+            user_id=required(env, "CACHE_USER", "the cache user IAM authenticates"),
+            replication_group_id=required(
+                env, "CACHE_REPLICATION_GROUP_ID", "the cache's replication group id (IAM tokens name it)"
+            ),
+            region=required(env, "AWS_REGION", "the instance's region (IAM tokens are signed for it)"),
+        )
+    return CachePasswordAuth(
+        user=optional(env, "CACHE_USER"),
+        password=required(env, "CACHE_PASSWORD", "the cache user's password"),
+    )
 
 
 def required(env: Mapping[str, str], name: str, meaning: str) -> str:
