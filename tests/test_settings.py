@@ -159,7 +159,8 @@ def test_a_missing_or_malformed_variable_fails_the_cold_start_naming_it(
 def test_the_refund_function_has_no_vault_and_starts_without_one(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
-    """Charge and refund share payment.py; Lambda's `_HANDLER` says which one this function runs."""
+    """Charge and refund share payment.py; Lambda sets `_HANDLER` to the handler the function runs
+    (AWS Lambda Developer Guide, "Defined runtime environment variables")."""
     env = {"_HANDLER": "payment.refund", "PAYMENTS_TABLE": "payments"}
     payment = cold_start(clean_environment, "order_saga", "payment", env)
 

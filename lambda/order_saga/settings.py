@@ -5,8 +5,9 @@ with SettingsError naming the variable and what it should be, rather than a KeyE
 middle of an order. Powertools reads its own POWERTOOLS_* variables itself.
 
 The charge and the refund functions share payment.py, and only the charge has the payment-token
-vault: Lambda's reserved `_HANDLER` variable (the handler the function runs, `payment.charge`)
-says whether PAYMENT_TOKENS_TABLE is required.
+vault: Lambda's reserved `_HANDLER` variable (the handler the function runs, `payment.charge`;
+AWS Lambda Developer Guide, "Defined runtime environment variables") says whether
+PAYMENT_TOKENS_TABLE is required.
 """
 
 from __future__ import annotations
