@@ -38,6 +38,7 @@ lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy patterns stacks
+	$(PY) -m tools.typecheck_runtime
 
 ## Benchmarks: ratios measured side by side in one run (never timed tests).
 bench: bootstrap

@@ -110,6 +110,7 @@ def load_module(function_dir: str, module: str, alias: str = "") -> ModuleType:
     spec = importlib.util.spec_from_file_location(unique, folder / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = loaded  # as an import would: a dataclass in the module looks itself up there
     sys.path.insert(0, str(folder))
     try:
         for name in [n for n in sys.modules if n in _siblings(folder)]:

@@ -167,26 +167,37 @@ def runtime_error_log(error: BaseException) -> str:
     )
 
 
+# (construct path, module, handler) of each function the state machine invokes.
+FUNCTIONS = (
+    ("/Payment/Function", "payment", "charge"),
+    ("/Refund/Function", "payment", "refund"),
+    ("/Shipment/Function", "shipment", "arrange"),
+)
+
+
 class Handlers:
     """The real handlers behind each function, with injectable Lambda-service faults."""
 
     def __init__(self, document: dict[str, Any]) -> None:
-        payment = load_module("order_saga", "payment")
-        shipment = load_module("order_saga", "shipment")
         self.log = LogLines()
-        self.log.attach(payment, shipment)
         self.runtime_log: list[str] = []
+        self.names = {
+            name: logical_id(document, "AWS::Lambda::Function", path) for path, _, name in FUNCTIONS
+        }
         self.by_logical_id: dict[str, Callable[..., Any]] = {}
-        for path, handler in (
-            ("/Payment/Function", payment.charge),
-            ("/Refund/Function", payment.refund),
-            ("/Shipment/Function", shipment.arrange),
-        ):
-            self.by_logical_id[logical_id(document, "AWS::Lambda::Function", path)] = handler
-        self.names = {handler.__name__: lid for lid, handler in self.by_logical_id.items()}
         self.faults: dict[str, list[str]] = {}
         self.calls: list[tuple[str, str]] = []
         """(handler name, outcome) of every invocation, in order."""
+
+    def cold_start(self, environment_of: Callable[[str], dict[str, str]]) -> None:
+        """Load each function's module as its cold start does: a copy of its own, under that
+        function's environment and with Lambda's `_HANDLER`, which its settings are read from."""
+        for _, module_name, name in FUNCTIONS:
+            lid = self.names[name]
+            with mock.patch.dict(os.environ, {**environment_of(lid), "_HANDLER": f"{module_name}.{name}"}):
+                module = load_module("order_saga", module_name, alias=name)
+            self.log.attach(module)
+            self.by_logical_id[lid] = getattr(module, name)
 
     def throttle(self, handler_name: str, times: int) -> None:
         """The next `times` invocations of the handler are throttled by the Lambda service."""
@@ -236,7 +247,7 @@ class Sandbox:
         self.starter_dead_letter_queue = self._queue("/Orders/Starter/DeadLetterQueue/")
         self.orders_queue = self._queue("/Orders/Starter/Queue/")
         self.events = self._topic()
-        for lid in self.handlers.by_logical_id:
+        for lid in self.handlers.names.values():
             self.values[lid] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}"
         self.definition = definition_of(self.document, self.values.__getitem__)
         self.state_machine_arn = self.sfn.create_state_machine(
@@ -253,6 +264,7 @@ class Sandbox:
         with mock.patch.dict(os.environ, self.function_environment()):
             self.starter = load_module("order_starter", "starter")
         self.handlers.log.attach(self.starter)
+        self.handlers.cold_start(self.own_environment)
         self.sleeps: list[float] = []
 
     def _table(self, path: str) -> str:
@@ -377,11 +389,17 @@ class Sandbox:
     def function_environment(self) -> dict[str, str]:
         """The functions' environment variables as the template sets them, tokens resolved."""
         environment: dict[str, str] = {}
-        for lid in [*self.handlers.by_logical_id, self.starter_id]:
-            variables = self.document["Resources"][lid]["Properties"]["Environment"]["Variables"]
-            for name, value in variables.items():
-                environment[name] = value if isinstance(value, str) else self.values[_token_name(value)]
+        for lid in [*self.handlers.names.values(), self.starter_id]:
+            environment.update(self.own_environment(lid))
         return environment
+
+    def own_environment(self, lid: str) -> dict[str, str]:
+        """One function's environment variables as the template sets them, tokens resolved."""
+        variables = self.document["Resources"][lid]["Properties"]["Environment"]["Variables"]
+        return {
+            name: value if isinstance(value, str) else self.values[_token_name(value)]
+            for name, value in variables.items()
+        }
 
     def submit(self, order: dict[str, Any]) -> dict[str, Any]:
         """Send the order to the orders queue as the shop does, and hand what the queue delivers

@@ -139,8 +139,9 @@ def test_malformed_messages_are_reported_one_by_one_and_the_rest_still_starts(
 def test_when_no_order_can_start_the_invocation_fails_and_the_whole_batch_returns(
     started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    starter, sfn, arn = started
+    _, sfn, arn = started
     monkeypatch.setenv("STATE_MACHINE_ARN", arn + "-gone")
+    starter = load_module("order_starter", "starter")  # a cold start reads the environment
     batch = sqs_event(json.dumps({"orderId": "o-lost"}), json.dumps({"orderId": "o-lost-too"}))
 
     with pytest.raises(BatchProcessingError, match="All records failed"):
@@ -152,8 +153,9 @@ def test_when_no_order_can_start_the_invocation_fails_and_the_whole_batch_return
 def test_the_execution_name_comes_from_the_configured_field(
     started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    starter, sfn, arn = started
+    _, sfn, arn = started
     monkeypatch.setenv("EXECUTION_NAME_FIELD", "paymentId")
+    starter = load_module("order_starter", "starter")
 
     result = starter.handler(
         sqs_event(json.dumps({"paymentId": "p-1"}), json.dumps({"orderId": "o-1"})), context()
@@ -170,7 +172,7 @@ TOKEN = "tok_visa_4242_Qm3r"
 
 @pytest.fixture
 def sealing(started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, str, Any]:
-    starter, sfn, arn = started
+    _, sfn, arn = started
     dynamodb = boto3.client("dynamodb")
     dynamodb.create_table(
         TableName="vault",
@@ -181,7 +183,7 @@ def sealing(started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch) -> t
     monkeypatch.setenv("SEALED_FIELD", "paymentToken")
     monkeypatch.setenv("VAULT_TABLE", "vault")
     monkeypatch.setenv("SEALED_TTL_SECONDS", "7200")
-    return starter, sfn, arn, dynamodb
+    return load_module("order_starter", "starter"), sfn, arn, dynamodb
 
 
 def test_the_token_is_sealed_in_the_vault_and_the_execution_gets_its_reference(

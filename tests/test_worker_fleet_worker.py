@@ -31,7 +31,7 @@ from moto import mock_aws
 from tests.kit import ROOT
 
 RUNTIME = ROOT / "runtime" / "worker_fleet"
-MODULES = ("telemetry", "sqs_worker", "instance_lifecycle", "demo_job", "run_worker", "producer")
+MODULES = ("telemetry", "sqs_worker", "instance_lifecycle", "demo_job", "settings", "run_worker", "producer")
 MAX_RECEIVES = 3
 
 

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from settings import Settings
 
 
 class MalformedEvent(ValueError):
@@ -85,9 +86,9 @@ def parse(body: str) -> OrderEvent:
 class Ledger:
     """Counts what a consumer has done, per key, in the ledger table."""
 
-    def __init__(self, table_name: str | None = None, consumer: str | None = None) -> None:
-        self.table = boto3.resource("dynamodb").Table(table_name or os.environ["LEDGER_TABLE"])
-        self.consumer = consumer or os.environ["CONSUMER_NAME"]
+    def __init__(self, table_name: str, consumer: str) -> None:
+        self.table = boto3.resource("dynamodb").Table(table_name)
+        self.consumer = consumer
 
     def record(self, key: str, amount: Decimal) -> None:
         self.table.update_item(
@@ -105,11 +106,15 @@ idempotency = IdempotencyConfig(
     payload_validation_jmespath="[eventType, order]",
     expires_after_seconds=24 * 3600,
 )
-_persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-_ledger = Ledger()
+settings = Settings.from_environ(os.environ)
+_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+_ledger = Ledger(settings.ledger_table, settings.consumer_name)
 
 
-@idempotent_function(data_keyword_argument="event", config=idempotency, persistence_store=_persistence)
+# Powertools types the decorator as returning Any.
+@idempotent_function(  # type: ignore[untyped-decorator]
+    data_keyword_argument="event", config=idempotency, persistence_store=_persistence
+)
 def _apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
     _ledger.record(event[counted_by], Decimal(event["total"]))
     return event
@@ -119,8 +124,9 @@ def apply_once(*, event: dict[str, Any], counted_by: str) -> dict[str, Any]:
     """Record `event` in the ledger under its `counted_by` field, once per eventId. Raises
     EventIdReused, recording nothing, when the eventId was applied with another type or order."""
     try:
-        return _apply_once(event=event, counted_by=counted_by)
+        applied: dict[str, Any] = _apply_once(event=event, counted_by=counted_by)
     except IdempotencyValidationError:
         raise EventIdReused(
             f"event {event['eventId']} was already applied with another type or order"
         ) from None
+    return applied

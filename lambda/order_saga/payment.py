@@ -30,7 +30,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from order import MalformedOrder, amount, order_of, retried_when_transient, text
+from settings import PaymentSettings
 
+settings = PaymentSettings.from_environ(os.environ)
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
 DECLINING_TOKENS = "tok_decline"
@@ -49,18 +51,19 @@ class PaymentTokenMissing(Exception):
 
 
 def _table() -> str:
-    return os.environ["PAYMENTS_TABLE"]
+    return settings.payments_table
 
 
 def _payment(order_id: str) -> dict[str, Any] | None:
     found = dynamodb.get_item(
         TableName=_table(), Key={"pk": {"S": f"payment#{order_id}"}}, ConsistentRead=True
     )
-    return found.get("Item")
+    item: dict[str, Any] | None = found.get("Item")
+    return item
 
 
 def _vault() -> str:
-    return os.environ["PAYMENT_TOKENS_TABLE"]
+    return settings.vault()
 
 
 def _token_ref(order: dict[str, Any]) -> str:

@@ -16,17 +16,15 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from order import MalformedOrder, order_of, retried_when_transient, text
+from settings import ShipmentSettings
 
+settings = ShipmentSettings.from_environ(os.environ)
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
 
 
 class ShipmentUnavailable(Exception):
     """The carrier cannot ship this order."""
-
-
-def _countries() -> set[str]:
-    return {c.strip().upper() for c in os.environ.get("SHIPPING_COUNTRIES", "").split(",") if c.strip()}
 
 
 @retried_when_transient
@@ -39,10 +37,10 @@ def arrange(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if not isinstance(address, dict):
         raise MalformedOrder("order.address must be an object when requiresShipping is true")
     country = text(address, "country").upper()
-    if country not in _countries():
+    if country not in settings.shipping_countries:
         raise ShipmentUnavailable(f"no carrier ships order {order_id} to {country}")
     shipment_id = f"sh_{uuid.uuid4().hex}"
-    table = os.environ["SHIPMENTS_TABLE"]
+    table = settings.shipments_table
     try:
         dynamodb.put_item(
             TableName=table,

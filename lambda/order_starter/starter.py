@@ -22,6 +22,9 @@ A record that is not an order (not JSON, no usable order id, a sealed field that
 non-empty string) or that reuses an order id for a different order is reported in
 batchItemFailures and logged; after the queue's receive count it lands in the queue's
 dead-letter queue. The rest of the batch is not affected.
+
+The environment is read once, at cold start, into `Settings`: a missing or malformed variable
+fails the import with SettingsError naming it (Powertools reads its own POWERTOOLS_* itself).
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -46,7 +52,68 @@ EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 # execution name), kept for the 90 days Step Functions keeps a Standard execution's name.
 FINGERPRINT_SUFFIX = "#fingerprint"
 FINGERPRINT_TTL_SECONDS = 90 * 24 * 3600
+STATE_MACHINE_ARN = re.compile(r"arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:\S+")
 
+
+class SettingsError(RuntimeError):
+    """An environment variable the starter needs is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_machine_arn: str
+    execution_name_field: str = "orderId"
+    sealed_field: str | None = None
+    vault_table: str | None = None
+    """Set exactly when sealed_field is."""
+    sealed_ttl_seconds: int = 86400
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> Settings:
+        arn = _required(env, "STATE_MACHINE_ARN", "the state machine's ARN")
+        if not STATE_MACHINE_ARN.fullmatch(arn):
+            raise SettingsError(
+                f"STATE_MACHINE_ARN: {arn!r} is not a state machine ARN "
+                "(arn:<partition>:states:<region>:<account>:stateMachine:<name>)"
+            )
+        name_field = _field(env, "EXECUTION_NAME_FIELD") or cls.execution_name_field
+        sealed = _field(env, "SEALED_FIELD") or None
+        if sealed == name_field:
+            raise SettingsError(f"SEALED_FIELD: {sealed!r} is the execution's name; seal another field")
+        return cls(
+            state_machine_arn=arn,
+            execution_name_field=name_field,
+            sealed_field=sealed,
+            vault_table=_required(env, "VAULT_TABLE", "the vault table name, as SEALED_FIELD is set")
+            if sealed
+            else None,
+            sealed_ttl_seconds=_seconds(env, "SEALED_TTL_SECONDS", cls.sealed_ttl_seconds),
+        )
+
+
+def _required(env: Mapping[str, str], name: str, meaning: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name}: missing; set it to {meaning}")
+    return value
+
+
+def _field(env: Mapping[str, str], name: str) -> str:
+    """The name of a field of the order, as given; "" when the variable is unset or blank."""
+    value = env.get(name, "")
+    return value if value.strip() else ""
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SettingsError(f"{name}: {text!r} is not a whole number of seconds (1 or more)")
+    return int(text)
+
+
+settings = Settings.from_environ(os.environ)
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 stepfunctions = boto3.client("stepfunctions")
@@ -68,29 +135,25 @@ def order_of(body: str) -> dict[str, Any]:
         raise MalformedOrder(f"body is not JSON: {error}") from None
     if not isinstance(order, dict):
         raise MalformedOrder("body must be a JSON object")
-    field = name_field()
+    field = settings.execution_name_field
     name = order.get(field)
     if not isinstance(name, str) or not EXECUTION_NAME.fullmatch(name):
         raise MalformedOrder(f"{field} must be 1-80 letters, digits, '-' or '_'")
     return order
 
 
-def name_field() -> str:
-    return os.environ.get("EXECUTION_NAME_FIELD", "orderId")
-
-
 def seal(order: dict[str, Any]) -> dict[str, Any]:
     """The order with its sealed field replaced by a reference, the field written to the vault.
     Raises MalformedOrder for a sealed field that is not a non-empty string, OrderIdReused when
     the vault holds another value under this order's name."""
-    field = os.environ.get("SEALED_FIELD")
-    if not field or field not in order:
+    field, vault = settings.sealed_field, settings.vault_table
+    if field is None or vault is None or field not in order:
         return order  # nothing to seal; the state machine decides whether the order is complete
     secret = order[field]
     if not isinstance(secret, str) or not secret.strip():
         raise MalformedOrder(f"{field} must be a non-empty string")
-    name = order[name_field()]
-    table, now = os.environ["VAULT_TABLE"], int(time.time())
+    name = order[settings.execution_name_field]
+    table, now = vault, int(time.time())
     digest = fingerprint(name, secret)
     try:
         # The secret (gone once the saga has used it) and its fingerprint (kept as long as Step
@@ -115,7 +178,7 @@ def seal(order: dict[str, Any]) -> dict[str, Any]:
                         "Item": {
                             "ref": {"S": name},
                             "secret": {"S": secret},
-                            "expiresAt": {"N": str(now + int(os.environ.get("SEALED_TTL_SECONDS", "86400")))},
+                            "expiresAt": {"N": str(now + settings.sealed_ttl_seconds)},
                         },
                     }
                 },
@@ -170,8 +233,8 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 def start(order: dict[str, Any]) -> str:
     """Starts the order's execution; returns "started" or "already started". Raises
     OrderIdReused when an execution of the same name ran a different order."""
-    name = order[name_field()]
-    machine = os.environ["STATE_MACHINE_ARN"]
+    name = order[settings.execution_name_field]
+    machine = settings.state_machine_arn
     try:
         stepfunctions.start_execution(
             stateMachineArn=machine, name=name, input=json.dumps(order, sort_keys=True)
@@ -199,15 +262,15 @@ def record_handler(record: SQSRecord) -> None:
         logger.error(
             "order id reused for a different order",
             message_id=record.message_id,
-            order_id=order[name_field()],
+            order_id=order[settings.execution_name_field],
             reason=str(error),
         )
         raise
-    logger.info("workflow " + outcome, execution_name=order[name_field()])
+    logger.info("workflow " + outcome, execution_name=order[settings.execution_name_field])
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

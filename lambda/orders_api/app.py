@@ -32,9 +32,9 @@ from orders import (
     OrderStore,
     VersionConflict,
 )
+from settings import Settings
 from validation import InvalidBody, validate
 
-MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", "8192"))
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
@@ -52,17 +52,17 @@ class ApiError(Exception):
         self.message = message
 
 
-def _cors() -> CORSConfig | None:
-    origins = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
     if not origins:
         return None
-    return CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], allow_headers=EXTRA_HEADERS)
+    return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), allow_headers=EXTRA_HEADERS)
 
 
+settings = Settings.from_environ(os.environ)
 logger = Logger()
 tracer = Tracer()
-app = APIGatewayRestResolver(cors=_cors())
-store = OrderStore()
+app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origins))
+store = OrderStore(settings.table_name, settings.owner_index)
 
 
 def _error(status: HTTPStatus, message: str) -> Response[str]:
@@ -86,8 +86,10 @@ def _body(schema_name: str) -> dict[str, Any]:
         size = len(raw.encode("utf-8"))  # a lone surrogate in the text itself cannot be encoded
     except (ValueError, UnicodeError):  # bad base64, not UTF-8
         raise ApiError(HTTPStatus.BAD_REQUEST, "the body is not UTF-8 text") from None
-    if size > MAX_BODY_BYTES:
-        raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if size > settings.max_body_bytes:
+        raise ApiError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {settings.max_body_bytes} bytes"
+        )
     media_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
@@ -106,6 +108,8 @@ def _body(schema_name: str) -> dict[str, Any]:
         validate(schema_name, document)
     except InvalidBody as error:
         raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
+    if not isinstance(document, dict):  # every request schema is an object; this tells mypy
+        raise ApiError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
     return document
 
 
@@ -213,7 +217,7 @@ def delete_order(order_id: str) -> Response[str]:
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
 
-@app.exception_handler(ApiError)
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def api_error(error: ApiError) -> Response[str]:
     if error.status >= 500:
         logger.error("request failed", status=error.status.value, reason=error.message)
@@ -222,7 +226,7 @@ def api_error(error: ApiError) -> Response[str]:
     return _error(error.status, error.message)
 
 
-@app.exception_handler(Exception)
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # as above
 def unexpected(error: Exception) -> Response[str]:
     logger.exception("unexpected failure")
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "the request failed; retry it later")

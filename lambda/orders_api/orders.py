@@ -22,7 +22,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -112,9 +111,9 @@ def _owned_by(item: dict[str, Any], owner: str) -> bool:
 
 
 class OrderStore:
-    def __init__(self, table_name: str | None = None, index_name: str | None = None) -> None:
-        self.table_name = table_name or os.environ["TABLE_NAME"]
-        self.index_name = index_name or os.environ.get("OWNER_INDEX", "byOwner")
+    def __init__(self, table_name: str, index_name: str) -> None:
+        self.table_name = table_name
+        self.index_name = index_name
         self.client = boto3.client("dynamodb")
 
     def create(self, owner: str, idempotency_key: str, request: dict[str, Any]) -> Created:

@@ -17,7 +17,7 @@ from typing import Any
 
 SCHEMAS: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "schemas.json").read_text())
 ANNOTATIONS = {"$schema", "title", "description"}
-TYPES = {
+TYPES: dict[str, type | tuple[type, ...]] = {
     "object": dict,
     "array": list,
     "string": str,

@@ -10,6 +10,7 @@ Environment (written by the instance's user data):
 - CACHE_HOST, CACHE_PORT, CACHE_TLS, CACHE_USER, and CACHE_AUTH: `iam` (ElastiCache IAM
   authentication, with CACHE_REPLICATION_GROUP_ID: no password anywhere) or `password`
   (CACHE_PASSWORD, for servers outside ElastiCache).
+They are read once, at start, into settings.Settings, which names a missing or malformed one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -27,79 +29,81 @@ from cache_auth import IamAuthToken
 from catalog import Catalog
 from routing import Endpoint, ReadRouter
 from server import serve
+from settings import CacheIamAuth, DatabaseLogin, Settings
 from valkey.credentials import CredentialProvider, UsernamePasswordCredentialProvider
 from valkey.exceptions import ConnectionError as CacheConnectionError
 
 
-def secret(arn: str) -> str:
+def secret(arn: str, region: str | None) -> str:
     import boto3  # only on instances: tests pass credentials in the environment
 
-    client = boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION"))
+    client = boto3.client("secretsmanager", region_name=region)
     return str(client.get_secret_value(SecretId=arn)["SecretString"])
 
 
-def database_credentials(env: dict[str, str]) -> tuple[str, str]:
-    if arn := env.get("DB_SECRET_ARN"):
-        # Read on every new connection: rotation changes the password under a running service.
-        document = json.loads(secret(arn))
-        return document["username"], document["password"]
-    return env["DB_USER"], env.get("DB_PASSWORD", "")
+def database_credentials(settings: Settings) -> tuple[str, str]:
+    login = settings.db_credentials
+    if isinstance(login, DatabaseLogin):
+        return login.user, login.password
+    # Read on every new connection: rotation changes the password under a running service.
+    document = json.loads(secret(login, settings.region))
+    return document["username"], document["password"]
 
 
-def connector(env: dict[str, str], host: str, port: str) -> Any:
+def connector(settings: Settings, host: str, port: int) -> Any:
     def connect() -> psycopg.Connection[Any]:
-        user, password = database_credentials(env)
+        user, password = database_credentials(settings)
         return psycopg.connect(
             host=host,
-            port=int(port),
-            dbname=env["DB_NAME"],
+            port=port,
+            dbname=settings.db_name,
             user=user,
             password=password,
-            sslmode=env.get("DB_SSLMODE", "verify-full"),
-            sslrootcert=env.get("DB_SSLROOTCERT") or None,
-            connect_timeout=int(env.get("DB_CONNECT_TIMEOUT", "2")),
+            sslmode=settings.db_sslmode,
+            sslrootcert=settings.db_sslrootcert,
+            connect_timeout=settings.db_connect_timeout,
             application_name="web_app",
         )
 
     return connect
 
 
-def cache_credentials(env: dict[str, str]) -> CredentialProvider:
-    mode = env.get("CACHE_AUTH")
-    if mode == "iam":
+def cache_credentials(settings: Settings) -> CredentialProvider:
+    auth = settings.cache_auth
+    if isinstance(auth, CacheIamAuth):
         return IamAuthToken(
-            user_id=env["CACHE_USER"],
-            replication_group_id=env["CACHE_REPLICATION_GROUP_ID"],
-            region=env["AWS_REGION"],
+            user_id=auth.user_id, replication_group_id=auth.replication_group_id, region=auth.region
         )
-    if mode == "password":
-        return UsernamePasswordCredentialProvider(env.get("CACHE_USER") or None, env["CACHE_PASSWORD"])
-    raise ValueError(f"CACHE_AUTH: must be 'iam' or 'password', got {mode!r}")
+    return UsernamePasswordCredentialProvider(auth.user, auth.password)
 
 
-def build(env: dict[str, str]) -> Catalog:
-    replicas = [host for host in env.get("DB_READER_HOSTS", "").split(",") if host]
-    reader_port = env["DB_READER_PORT"] if replicas else ""
+def build(env: Mapping[str, str]) -> Catalog:
+    """The catalog as the environment configures it; SettingsError names a missing or malformed
+    variable."""
+    return catalog_for(Settings.from_environ(env))
+
+
+def catalog_for(settings: Settings) -> Catalog:
     router = ReadRouter(
-        Endpoint("writer", connector(env, env["DB_WRITER_HOST"], env["DB_WRITER_PORT"])),
+        Endpoint("writer", connector(settings, settings.db_writer_host, settings.db_writer_port)),
         [
-            Endpoint(f"replica{i}", connector(env, host, reader_port))
-            for i, host in enumerate(replicas, start=1)
+            Endpoint(f"replica{i}", connector(settings, host, settings.db_reader_port))
+            for i, host in enumerate(settings.db_reader_hosts, start=1)
         ],
-        statement_deadline=float(env.get("DB_STATEMENT_DEADLINE", "3")),
+        statement_deadline=settings.db_statement_deadline,
     )
     cache = valkey.Valkey(
-        host=env["CACHE_HOST"],
-        port=int(env["CACHE_PORT"]),
-        credential_provider=cache_credentials(env),
-        ssl=env.get("CACHE_TLS") == "1",
+        host=settings.cache_host,
+        port=settings.cache_port,
+        credential_provider=cache_credentials(settings),
+        ssl=settings.cache_tls,
         socket_timeout=0.5,
         socket_connect_timeout=0.5,
         # A connection ElastiCache closed (IAM connections end after 12 h) is opened again,
         # authenticated with a fresh token, once, before the command counts as a miss.
         retry_on_error=[CacheConnectionError],
     )
-    return Catalog(router, cache, ttl=int(env.get("CACHE_TTL", "300")))
+    return Catalog(router, cache, ttl=settings.cache_ttl)
 
 
 def create_schema_when_the_writer_answers(catalog: Catalog, every: float = 5.0) -> None:
@@ -116,10 +120,10 @@ def create_schema_when_the_writer_answers(catalog: Catalog, every: float = 5.0) 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    env = dict(os.environ)
-    catalog = build(env)
+    settings = Settings.from_environ(os.environ)  # a bad setting stops the service here, named
+    catalog = catalog_for(settings)
     threading.Thread(target=create_schema_when_the_writer_answers, args=(catalog,), daemon=True).start()
-    server = serve(catalog, int(env.get("APP_PORT", "8080")))
+    server = serve(catalog, settings.app_port)
     logging.getLogger(__name__).info("serving on port %s", server.server_address[1])
     server.serve_forever()
 

@@ -33,14 +33,16 @@ class InstanceLifecycle:
             headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_SECONDS)},
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return response.read().decode()
+            token: bytes = response.read()  # typeshed types urlopen's response as Any
+        return token.decode()
 
     def metadata(self, path: str) -> str:
         request = urllib.request.Request(
             f"{self.imds_url}/latest/meta-data/{path}", headers={"X-aws-ec2-metadata-token": self._token()}
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return response.read().decode().strip()
+            body: bytes = response.read()
+        return body.decode().strip()
 
     def target_state(self) -> str | None:
         """`InService`, `Terminated`, ...; None when IMDS does not say (yet)."""

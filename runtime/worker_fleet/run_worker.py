@@ -4,7 +4,7 @@ Configuration comes from the environment the fleet's user data writes:
 QUEUE_URL, DEAD_LETTER_QUEUE_URL (where jobs that can never succeed go at once), OUTPUT_BUCKET,
 CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS, DRAIN_SECONDS, LIFECYCLE_HOOK_NAME (optional: without
 it, no lifecycle action is completed), AWS_REGION, and for the demo job MAX_OBJECT_BYTES (the
-largest upload it accepts, 1 GiB by default).
+largest upload it accepts, 1 GiB by default); read once, at start, into settings.WorkerSettings.
 """
 
 from __future__ import annotations
@@ -17,47 +17,36 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from demo_job import DEFAULT_MAX_OBJECT_BYTES, FingerprintJob
+from demo_job import FingerprintJob
 from instance_lifecycle import InstanceLifecycle
-from sqs_worker import Settings, Worker
+from settings import WorkerSettings
+from sqs_worker import Worker
 from telemetry import Telemetry
 
 
-def settings_from(env: Mapping[str, str]) -> Settings:
-    visibility = int(env.get("VISIBILITY_TIMEOUT_SECONDS", "120"))
-    return Settings(
-        queue_url=env["QUEUE_URL"],
-        concurrency=int(env.get("CONCURRENCY", "8")),
-        wait_seconds=int(env.get("WAIT_SECONDS", "20")),
-        visibility_timeout_seconds=visibility,
-        heartbeat_seconds=visibility / 3,
-        retry_delay_seconds=int(env.get("RETRY_DELAY_SECONDS", "30")),
-        drain_seconds=float(env.get("DRAIN_SECONDS", "90")),
-        dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL") or None,
-    )
-
-
 def build(env: Mapping[str, str], session: Any = None, telemetry: Telemetry | None = None) -> Worker:
-    settings = settings_from(env)
+    """The worker as the environment configures it; SettingsError names a missing or malformed
+    variable."""
+    settings = WorkerSettings.from_environ(env)
     session = session or boto3.session.Session()
     # Enough pooled connections for every job thread plus the receiver, deleter and heartbeat.
-    config = Config(max_pool_connections=settings.concurrency + 4, retries={"mode": "standard"})
+    config = Config(max_pool_connections=settings.worker.concurrency + 4, retries={"mode": "standard"})
     lifecycle = None
-    if env.get("LIFECYCLE_HOOK_NAME"):
+    if settings.lifecycle_hook_name:
         lifecycle = InstanceLifecycle(
             session.client("autoscaling", config=config),
-            env["LIFECYCLE_HOOK_NAME"],
-            imds_url=env.get("IMDS_URL", "http://169.254.169.254"),
+            settings.lifecycle_hook_name,
+            imds_url=settings.imds_url,
         )
     return Worker(
         session.client("sqs", config=config),
-        settings,
+        settings.worker,
         FingerprintJob(
             session.client("s3", config=config),
-            env["OUTPUT_BUCKET"],
-            max_object_bytes=int(env.get("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES)),
+            settings.output_bucket,
+            max_object_bytes=settings.max_object_bytes,
         ),
-        telemetry or Telemetry(env.get("SERVICE_NAME", "worker-fleet")),
+        telemetry or Telemetry(settings.service_name),
         lifecycle=lifecycle,
     )
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from telemetry import Telemetry
 
@@ -42,6 +42,14 @@ class MalformedJob(PermanentFailure, ValueError):
 
 
 Job = Callable[[dict[str, Any]], Any]
+
+
+class Lifecycle(Protocol):
+    """What the worker asks of the instance's Auto Scaling lifecycle (instance_lifecycle.py)."""
+
+    def is_terminating(self) -> bool: ...
+
+    def complete(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ class Worker:
         settings: Settings,
         job: Job,
         telemetry: Telemetry,
-        lifecycle: Any | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.sqs = sqs
         self.settings = settings
@@ -141,7 +149,11 @@ class Worker:
         deleter.start()
         background = [threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)]
         if self.lifecycle is not None:
-            background.append(threading.Thread(target=self._watch_lifecycle, name="lifecycle", daemon=True))
+            background.append(
+                threading.Thread(
+                    target=self._watch_lifecycle, args=(self.lifecycle,), name="lifecycle", daemon=True
+                )
+            )
         for thread in background:
             thread.start()
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="job")
@@ -155,7 +167,7 @@ class Worker:
             self.stopped.set()
             pool.shutdown(wait=False, cancel_futures=True)
         if self.lifecycle is not None and self.stop_reason == "scale-in":
-            self._complete_lifecycle_action()
+            self._complete_lifecycle_action(self.lifecycle)
         c = self.counters
         self.log.info(
             "worker stopped",
@@ -337,14 +349,14 @@ class Worker:
                 running = [h for h in self._held.values() if not h.finished and h.extended_at <= due]
             self._set_visibility(running, self.settings.visibility_timeout_seconds)
 
-    def _watch_lifecycle(self) -> None:
+    def _watch_lifecycle(self, lifecycle: Lifecycle) -> None:
         while not self.stopping.wait(self.settings.lifecycle_poll_seconds):
-            if self.lifecycle.is_terminating():
+            if lifecycle.is_terminating():
                 self.stop("scale-in")
 
-    def _complete_lifecycle_action(self) -> None:
+    def _complete_lifecycle_action(self, lifecycle: Lifecycle) -> None:
         try:
-            self.lifecycle.complete()
+            lifecycle.complete()
             self.log.info("lifecycle action completed")
         except Exception as error:  # the hook's timeout ends the wait anyway (default CONTINUE)
             self.log.error("could not complete the lifecycle action", error=repr(error))
