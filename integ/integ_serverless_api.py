@@ -1,0 +1,122 @@
+"""ServerlessApi, deployed: what docs/serverless-api.md promises.
+
+A user created in the pool signs in and creates an order with an `Idempotency-Key` (201); the
+same request again replays it (201, `Idempotent-Replayed: true`); the user reads it (200);
+another user reading it gets a 404 (orders are owned by the caller's sub).
+
+Signing in from a test needs `ADMIN_USER_PASSWORD_AUTH`, which the kit's client (code grant only)
+does not allow: this app adds a second, test-only client to the pool, here and never in the
+construct. The users' passwords are in the assertion stack's template: they exist only in a
+sandbox pool that the run destroys.
+"""
+
+from __future__ import annotations
+
+import json
+
+if __package__ in (None, ""):
+    import harness  # type: ignore[import-not-found,no-redef]
+else:
+    from integ import harness
+
+import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import integ_tests_alpha as integ
+
+from patterns.defaults import acknowledge
+from stacks.serverless_api_stack import ServerlessApiStack
+
+ORDER = {"items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}]}
+
+
+def build(app: cdk.App) -> integ.IntegTest:
+    run = harness.run_id()
+    stack = ServerlessApiStack(
+        app,
+        "ServerlessApi",
+        profile=harness.profile(app),
+        stack_name=harness.integ_stack_name("ServerlessApi"),
+    )
+    pool = stack.orders.user_pool
+    test_client = pool.add_client(
+        "IntegTestClient", auth_flows=cognito.AuthFlow(admin_user_password=True), generate_secret=False
+    )
+    test = harness.integ_test(app, "ServerlessApiInteg", stack)
+    api = stack.orders.url  # ends with "/"
+
+    def signed_in(user: str) -> tuple[integ.IApiCall, str]:
+        """Create the user with a permanent password, sign in; the call chain and its ID token."""
+        username, password = f"{user}-{run}@example.com", f"Integ-{run}-Passw0rd!"
+        create = test.assertions.aws_api_call(
+            "CognitoIdentityProvider",
+            "adminCreateUser",
+            {
+                "UserPoolId": pool.user_pool_id,
+                "Username": username,
+                "MessageAction": "SUPPRESS",
+                "UserAttributes": [
+                    {"Name": "email", "Value": username},
+                    {"Name": "email_verified", "Value": "true"},
+                ],
+            },
+        )
+        password_set = test.assertions.aws_api_call(
+            "CognitoIdentityProvider",
+            "adminSetUserPassword",
+            {"UserPoolId": pool.user_pool_id, "Username": username, "Password": password, "Permanent": True},
+        )
+        acknowledge(
+            password_set,
+            "CloudFormation-Validate::W2501",
+            "A test user's password in a sandbox pool that exists for one integration run and "
+            "is destroyed with it; the user signs in once, from this run, to prove the API.",
+        )
+        sign_in = test.assertions.aws_api_call(
+            "CognitoIdentityProvider",
+            "adminInitiateAuth",
+            {
+                "UserPoolId": pool.user_pool_id,
+                "ClientId": test_client.user_pool_client_id,
+                "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
+            },
+        )
+        token = sign_in.get_att_string("AuthenticationResult.IdToken")
+        return create.next(password_set).next(sign_in), token
+
+    ada_signed_in, ada = signed_in("ada")
+    bob_signed_in, bob = signed_in("bob")
+
+    def create_order(expected: dict[str, object]) -> integ.IApiCall:
+        call = test.assertions.http_api_call(
+            f"{api}orders",
+            method="POST",
+            body=json.dumps(ORDER),
+            headers={"Authorization": ada, "Content-Type": "application/json", "Idempotency-Key": run},
+        )
+        call.expect(integ.ExpectedResult.object_like(expected))
+        return call
+
+    first = create_order({"status": 201, "headers": {"idempotent-replayed": ["false"]}})
+    order_id = first.get_att_string("body.id")
+    retry = create_order(
+        {"status": 201, "headers": {"idempotent-replayed": ["true"]}, "body": {"id": order_id}}
+    )
+
+    def read_as(token: str, expected: dict[str, object]) -> integ.IApiCall:
+        call = test.assertions.http_api_call(f"{api}orders/{order_id}", headers={"Authorization": token})
+        call.expect(integ.ExpectedResult.object_like(expected))
+        return call
+
+    (
+        ada_signed_in.next(bob_signed_in)
+        .next(first)
+        .next(retry)
+        .next(read_as(ada, {"status": 200, "body": {"id": order_id}}))
+        .next(read_as(bob, {"status": 404}))
+    )
+    return test
+
+
+if __name__ == "__main__":
+    harness.run(build)

@@ -1,0 +1,79 @@
+"""WorkerFleet, deployed: what docs/worker-fleet.md promises.
+
+An uploaded file and its job on the queue scale the fleet out of zero; the job's results appear
+under `results/<job id>/` in the output bucket; with the queue drained, the fleet returns to zero.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+if __package__ in (None, ""):
+    import harness  # type: ignore[import-not-found,no-redef]
+else:
+    from integ import harness
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from aws_cdk import integ_tests_alpha as integ
+
+from stacks.worker_fleet_stack import WorkerFleetStack
+
+# Scale-out of zero: an alarm on one minute of visible messages, then an instance boots (~5 min).
+# Scale-in to zero: 15 minutes of low backlog (see the page's scaling section).
+POLL = {"interval": cdk.Duration.seconds(60), "total_timeout": cdk.Duration.minutes(40)}
+
+
+def build(app: cdk.App) -> integ.IntegTest:
+    job_id = f"integ-{harness.run_id()}"
+    upload_key = f"uploads/{job_id}/input.txt"
+    stack = WorkerFleetStack(
+        app, "WorkerFleet", profile=harness.profile(app), stack_name=harness.integ_stack_name("WorkerFleet")
+    )
+    test = harness.integ_test(app, "WorkerFleetInteg", stack)
+    uploads = cast(s3.IBucket, stack.node.find_child("Uploads")).bucket_name
+    results = cast(s3.IBucket, stack.node.find_child("Results")).bucket_name
+    group = stack.fleet.auto_scaling_group.auto_scaling_group_name
+
+    def fleet_size(instances: int) -> integ.IApiCall:
+        call = test.assertions.aws_api_call(
+            "AutoScaling", "describeAutoScalingGroups", {"AutoScalingGroupNames": [group]}
+        )
+        call.expect(
+            integ.ExpectedResult.object_like({"AutoScalingGroups": [{"DesiredCapacity": instances}]})
+        )
+        return call.wait_for_assertions(**POLL)
+
+    upload = test.assertions.aws_api_call(
+        "S3", "putObject", {"Bucket": uploads, "Key": upload_key, "Body": "one line\nand another\n"}
+    )
+    enqueue = test.assertions.aws_api_call(
+        "SQS",
+        "sendMessage",
+        {
+            "QueueUrl": stack.fleet.queue.queue_url,
+            "MessageBody": cdk.Stack.of(stack).to_json_string(
+                {"jobId": job_id, "input": {"bucket": uploads, "key": upload_key}}
+            ),
+        },
+    )
+    summary = (
+        test.assertions.aws_api_call(
+            "S3", "headObject", {"Bucket": results, "Key": f"results/{job_id}/summary.json"}
+        )
+        .expect(integ.ExpectedResult.object_like({"ContentType": "application/json"}))
+        .wait_for_assertions(**POLL)
+    )
+    content = (
+        test.assertions.aws_api_call(
+            "S3", "headObject", {"Bucket": results, "Key": f"results/{job_id}/content.gz"}
+        )
+        .expect(integ.ExpectedResult.object_like({"ContentType": "application/gzip"}))
+        .wait_for_assertions(**POLL)
+    )
+    upload.next(enqueue).next(fleet_size(1)).next(summary).next(content).next(fleet_size(0))
+    return test
+
+
+if __name__ == "__main__":
+    harness.run(build)
