@@ -64,9 +64,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             "FilterExpression": "begins_with(pk, :shipping)",
             "ExpressionAttributeValues": {":shipping": {"S": "shipping#"}},
         },
-    ).expect(
-        integ.ExpectedResult.object_like({"Count": 1, "Items": [{"pk": {"S": f"shipping#{shipped}"}}]})
-    )
+    ).expect(integ.ExpectedResult.object_like({"Count": 1, "Items": [{"pk": {"S": f"shipping#{shipped}"}}]}))
     alarm_state = (
         test.assertions.aws_api_call(
             "CloudWatch", "describeAlarms", {"AlarmNames": [billing_dlq_alarm.alarm_name]}

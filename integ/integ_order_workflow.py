@@ -81,9 +81,7 @@ def build(app: cdk.App) -> integ.IntegTest:
         arn = cdk.Fn.join(
             "", [cdk.Fn.select(0, machine), ":execution:", cdk.Fn.select(1, machine), ":", order_id]
         )
-        call = test.assertions.aws_api_call(
-            "SFN", "describeExecution", {"executionArn": arn}
-        )
+        call = test.assertions.aws_api_call("SFN", "describeExecution", {"executionArn": arn})
         call.expect(integ.ExpectedResult.object_like({"status": status}))
         return call.wait_for_assertions(**POLL)
 

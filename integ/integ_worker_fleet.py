@@ -39,9 +39,7 @@ def build(app: cdk.App) -> integ.IntegTest:
         call = test.assertions.aws_api_call(
             "AutoScaling", "describeAutoScalingGroups", {"AutoScalingGroupNames": [group]}
         )
-        call.expect(
-            integ.ExpectedResult.object_like({"AutoScalingGroups": [{"DesiredCapacity": instances}]})
-        )
+        call.expect(integ.ExpectedResult.object_like({"AutoScalingGroups": [{"DesiredCapacity": instances}]}))
         return call.wait_for_assertions(**POLL)
 
     upload = test.assertions.aws_api_call(
