@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # integ-runner runs `python integ/integ_x.py` as 
     sys.path.insert(0, str(ROOT))
 
 import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_kms as kms  # noqa: E402
 from aws_cdk import integ_tests_alpha as integ  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
 
@@ -75,6 +76,17 @@ def integ_test(app: cdk.App, name: str, *stacks: cdk.Stack) -> integ.IntegTest:
 # machines) passes the same gate; it draws no finding, because the library writes those resources
 # as plain CfnResource, which cdk-nag's rules (matched on the L1 classes) do not inspect. So there
 # is nothing to acknowledge there; a finding that appears after an upgrade fails the synth.
+
+
+def may_use_key(call: integ.IApiCall, key: kms.IKey | None) -> integ.IApiCall:
+    """Let an assertion that writes into an encrypted queue or topic use its key: the SDK call's
+    own grant covers only the call's action (sqs:SendMessage, sns:Publish), and SQS and SNS
+    then need kms:GenerateDataKey and kms:Decrypt on the customer-managed key, or refuse."""
+    if key is not None:
+        call.provider.add_to_role_policy(
+            {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [key.key_arn]}
+        )
+    return call
 
 
 def run(build: Callable[[cdk.App], integ.IntegTest]) -> None:

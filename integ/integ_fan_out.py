@@ -45,7 +45,8 @@ def build(app: cdk.App) -> integ.IntegTest:
     plain, shipped = f"{run}-plain", f"{run}-shipped"
 
     def published(message: str) -> integ.IApiCall:
-        return test.assertions.aws_api_call("SNS", "publish", {"TopicArn": topic_arn, "Message": message})
+        call = test.assertions.aws_api_call("SNS", "publish", {"TopicArn": topic_arn, "Message": message})
+        return harness.may_use_key(call, stack.fan_out.topic_key)
 
     def ledger_has(pk: str) -> integ.IApiCall:
         call = test.assertions.aws_api_call(

@@ -65,9 +65,10 @@ def build(app: cdk.App) -> integ.IntegTest:
         return test.assertions.aws_api_call("DynamoDB", "putItem", {"TableName": inventory, "Item": item})
 
     def sent(message: str) -> integ.IApiCall:
-        return test.assertions.aws_api_call(
+        call = test.assertions.aws_api_call(
             "SQS", "sendMessage", {"QueueUrl": workflow.orders_queue.queue_url, "MessageBody": message}
         )
+        return harness.may_use_key(call, workflow.queue_key)
 
     def order_ends(order_id: str, expected: dict[str, object]) -> integ.IApiCall:
         call = test.assertions.aws_api_call(

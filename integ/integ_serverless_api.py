@@ -13,6 +13,7 @@ sandbox pool that the run destroys.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 if __package__ in (None, ""):
     import harness  # type: ignore[import-not-found,no-redef]
@@ -26,6 +27,10 @@ from aws_cdk import integ_tests_alpha as integ
 from patterns.defaults import acknowledge
 from stacks.serverless_api_stack import ServerlessApiStack
 
+TEST_PASSWORD_REASON = (
+    "A test user's password in a sandbox pool that exists for one integration run and is "
+    "destroyed with it; the user signs in once, from this run, to prove the API."
+)
 ORDER = {"items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}]}
 
 
@@ -48,7 +53,7 @@ def build(app: cdk.App) -> integ.IntegTest:
         """Create the user with a permanent password, sign in; the call chain and its ID token."""
         username, password = f"{user}-{run}@example.com", f"Integ-{run}-Passw0rd!"
         create = test.assertions.aws_api_call(
-            "CognitoIdentityProvider",
+            "CognitoIdentityServiceProvider",
             "adminCreateUser",
             {
                 "UserPoolId": pool.user_pool_id,
@@ -61,18 +66,20 @@ def build(app: cdk.App) -> integ.IntegTest:
             },
         )
         password_set = test.assertions.aws_api_call(
-            "CognitoIdentityProvider",
+            "CognitoIdentityServiceProvider",
             "adminSetUserPassword",
             {"UserPoolId": pool.user_pool_id, "Username": username, "Password": password, "Permanent": True},
         )
         acknowledge(
             password_set,
             "CloudFormation-Validate::W2501",
-            "A test user's password in a sandbox pool that exists for one integration run and "
-            "is destroyed with it; the user signs in once, from this run, to prove the API.",
+            TEST_PASSWORD_REASON,
         )
+        # The same finding, as cfn-lint reports it (W2501), on this one resource only.
+        cfn_resource = cast(cdk.CfnResource, password_set.node.find_child("Default").node.default_child)
+        cfn_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W2501"]}})
         sign_in = test.assertions.aws_api_call(
-            "CognitoIdentityProvider",
+            "CognitoIdentityServiceProvider",
             "adminInitiateAuth",
             {
                 "UserPoolId": pool.user_pool_id,

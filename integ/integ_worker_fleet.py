@@ -45,28 +45,39 @@ def build(app: cdk.App) -> integ.IntegTest:
     upload = test.assertions.aws_api_call(
         "S3", "putObject", {"Bucket": uploads, "Key": upload_key, "Body": "one line\nand another\n"}
     )
-    enqueue = test.assertions.aws_api_call(
-        "SQS",
-        "sendMessage",
-        {
-            "QueueUrl": stack.fleet.queue.queue_url,
-            "MessageBody": cdk.Stack.of(stack).to_json_string(
-                {"jobId": job_id, "input": {"bucket": uploads, "key": upload_key}}
-            ),
-        },
+    enqueue = harness.may_use_key(
+        test.assertions.aws_api_call(
+            "SQS",
+            "sendMessage",
+            {
+                "QueueUrl": stack.fleet.queue.queue_url,
+                "MessageBody": cdk.Stack.of(stack).to_json_string(
+                    {"jobId": job_id, "input": {"bucket": uploads, "key": upload_key}}
+                ),
+            },
+        ),
+        stack.fleet.queue_key,
     )
     summary = (
         test.assertions.aws_api_call(
-            "S3", "headObject", {"Bucket": results, "Key": f"results/{job_id}/summary.json"}
+            "S3",
+            "getObjectAttributes",
+            {
+                "Bucket": results,
+                "Key": f"results/{job_id}/summary.json",
+                "ObjectAttributes": ["StorageClass"],
+            },
         )
-        .expect(integ.ExpectedResult.object_like({"ContentType": "application/json"}))
+        .expect(integ.ExpectedResult.object_like({"StorageClass": "STANDARD"}))
         .wait_for_assertions(**POLL)
     )
     content = (
         test.assertions.aws_api_call(
-            "S3", "headObject", {"Bucket": results, "Key": f"results/{job_id}/content.gz"}
+            "S3",
+            "getObjectAttributes",
+            {"Bucket": results, "Key": f"results/{job_id}/content.gz", "ObjectAttributes": ["StorageClass"]},
         )
-        .expect(integ.ExpectedResult.object_like({"ContentType": "application/gzip"}))
+        .expect(integ.ExpectedResult.object_like({"StorageClass": "STANDARD"}))
         .wait_for_assertions(**POLL)
     )
     upload.next(enqueue).next(fleet_size(1)).next(summary).next(content).next(fleet_size(0))
