@@ -23,15 +23,10 @@ from aws_cdk import aws_kms as kms  # noqa: E402
 from aws_cdk import integ_tests_alpha as integ  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
 
+from integ.names import RUN_ID_ENV, RUN_TAG, SNAPSHOT_RUN_ID, STACK_NAME_PREFIX  # noqa: E402
 from patterns.defaults import Profile, profile_of  # noqa: E402
 from patterns.wiring import WiringChecks  # noqa: E402
 
-# Every resource of an integ run carries this tag; tools.integ_leftovers looks for it after destroy.
-RUN_TAG = "refarch:integ-run"
-RUN_ID_ENV = "REFARCH_INTEG_RUN"
-# The committed snapshots are synthesized with this run id, so that they are reproducible.
-SNAPSHOT_RUN_ID = "snapshot"
-STACK_NAME_PREFIX = "refarch-integ-"
 UNTAGGABLE = ["AWS::RDS::DBProxyTargetGroup"]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 

@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from integ import harness
+from integ.names import APPS
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
 INTEG_DIR = Path(__file__).resolve().parent
 SNAPSHOT_DIR = INTEG_DIR / "snapshots"
-# One integration test app per stack of the kit: integ/integ_<snake_case>.py.
-APPS = {
-    "FanOut": "integ_fan_out",
-    "WorkerFleet": "integ_worker_fleet",
-    "MultiTier": "integ_multi_tier",
-    "ServerlessApi": "integ_serverless_api",
-    "OrderWorkflow": "integ_order_workflow",
-}
 # Production needs the API's sign-in URLs (the kit's never-resolving .test ones); MultiTier
 # production without `certificate_arn` takes the certificate as a deploy-time parameter.
 PROFILE_CONTEXT: dict[str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ import json
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from integ import harness, snapshots
+from integ import harness, names, run, snapshots
 from stacks import STACK_IDS
 from tests.kit import PROFILES, ROOT
 from tests.test_cfn_lint import IGNORED
@@ -58,8 +58,8 @@ def test_every_integ_resource_carries_the_run_tag(stack: str) -> None:
     for artifact, template in snapshots.synthesize(stack).items():
         for logical_id, resource in template["Resources"].items():
             tags = resource.get("Properties", {}).get("Tags")
-            run_tags = [t for t in tags or [] if isinstance(t, dict) and t.get("Key") == harness.RUN_TAG]
-            if isinstance(tags, list) and [t.get("Value") for t in run_tags] != [harness.SNAPSHOT_RUN_ID]:
+            run_tags = [t for t in tags or [] if isinstance(t, dict) and t.get("Key") == names.RUN_TAG]
+            if isinstance(tags, list) and [t.get("Value") for t in run_tags] != [names.SNAPSHOT_RUN_ID]:
                 untagged.append(f"{artifact}/{logical_id}")
     assert untagged == []
 
@@ -67,6 +67,33 @@ def test_every_integ_resource_carries_the_run_tag(stack: str) -> None:
 def test_integ_stacks_never_take_the_kit_stack_names() -> None:
     """A run must not update or export over a user's own deployment of the kit."""
     for stack in STACK_IDS:
-        names = {harness.integ_stack_name(stack)}
-        assert names.isdisjoint(STACK_IDS)
-        assert all(name.startswith(harness.STACK_NAME_PREFIX) for name in names)
+        stack_name = harness.integ_stack_name(stack)
+        assert stack_name not in STACK_IDS
+        assert stack_name.startswith(names.STACK_NAME_PREFIX)
+
+
+def test_every_stack_has_a_cost_and_time_estimate_with_its_source() -> None:
+    for stack in STACK_IDS:
+        (row,) = [line for line in run.estimates([stack]).splitlines() if line.startswith(f"| {stack} |")]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert len(cells) == 4 and all(cells), row
+        assert "min" in cells[1] and "docs/" in cells[3], row
+
+
+def test_without_credentials_make_integ_stops_at_once_saying_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    for variable in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path) + "/none")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path) + "/none")
+    monkeypatch.setattr(run, "run_one", lambda *args: pytest.fail("deployed without credentials"))
+    assert run.main(["FanOut"]) == 2
+    out, err = capsys.readouterr()
+    assert "| FanOut |" in out  # the estimate comes first
+    assert "no credentials" in err and "AWS_PROFILE" in err
+
+
+def test_an_unknown_stack_is_refused_naming_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run.main(["Nope"]) == 2
+    assert "FanOut" in capsys.readouterr().err
