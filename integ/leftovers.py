@@ -70,6 +70,20 @@ def leftover_log_groups(logs: object, stack_names: Iterable[str]) -> list[str]:
     return found
 
 
+def delete_assertion_logs(logs: object, assertion_stack_names: Iterable[str]) -> list[str]:
+    """The assertion provider's functions (integ-tests-alpha) have no log group in their stack,
+    so Lambda creates one on first use and destroy leaves it: the run deletes those, and only
+    those, before checking. Returns what it deleted."""
+    deleted = []
+    paginator = logs.get_paginator("describe_log_groups")  # type: ignore[attr-defined]
+    for name in assertion_stack_names:
+        for page in paginator.paginate(logGroupNamePrefix=f"/aws/lambda/{name}-"):
+            for group in page["logGroups"]:
+                logs.delete_log_group(logGroupName=group["logGroupName"])  # type: ignore[attr-defined]
+                deleted.append(group["logGroupName"])
+    return deleted
+
+
 def leftovers(run_id: str, stack_names: list[str], session: boto3.Session | None = None) -> list[str]:
     session = session or boto3.Session()
     return (

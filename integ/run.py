@@ -75,6 +75,9 @@ def run_one(stack: str, run_id: str) -> list[str]:
         if cdk("destroy", module, outdir, env) != 0:
             problems.append(f"{stack}: destroy failed")
         names = stack_names(outdir)
+        assertion_stacks = [name for name in names if "DeployAssert" in name]
+        for group in leftovers.delete_assertion_logs(boto3.client("logs"), assertion_stacks):
+            print(f"deleted the assertion provider's log group {group}")
         left = leftovers.leftovers(run_id, names)
         problems += [f"{stack}: left in the account: {item}" for item in left]
     return problems

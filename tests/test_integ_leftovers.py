@@ -81,3 +81,13 @@ def test_a_log_group_a_service_created_outside_the_stack_is_reported(account: bo
     assert leftovers.leftovers(RUN, STACKS, account) == [
         f"log group /aws/lambda/{STACKS[0]}-BillingConsumer1A2B3C"
     ]
+
+
+def test_the_assertion_providers_log_groups_are_deleted_and_nothing_else(account: boto3.Session) -> None:
+    logs = account.client("logs")
+    provider = f"/aws/lambda/{STACKS[1]}-SingletonFunction1488541a7b234-AbC"
+    ours = f"/aws/lambda/{STACKS[0]}-BillingConsumer1A2B3C"
+    logs.create_log_group(logGroupName=provider)
+    logs.create_log_group(logGroupName=ours)
+    assert leftovers.delete_assertion_logs(logs, [STACKS[1]]) == [provider]
+    assert leftovers.leftovers(RUN, STACKS, account) == [f"log group {ours}"]
