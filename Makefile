@@ -37,7 +37,7 @@ test: bootstrap lint
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy patterns stacks
+	$(VENV)/bin/mypy patterns stacks integ
 
 ## Benchmarks: ratios measured side by side in one run (never timed tests).
 bench: bootstrap

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import integ_tests_alpha as integ
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from integ.names import RUN_ID_ENV, RUN_TAG, SNAPSHOT_RUN_ID, STACK_NAME_PREFIX
+from patterns.defaults import Profile, profile_of
+from patterns.wiring import WiringChecks
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # integ-runner runs `python integ/integ_x.py` as a script
-    sys.path.insert(0, str(ROOT))
-
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk import aws_kms as kms  # noqa: E402
-from aws_cdk import integ_tests_alpha as integ  # noqa: E402
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
-
-from integ.names import RUN_ID_ENV, RUN_TAG, SNAPSHOT_RUN_ID, STACK_NAME_PREFIX  # noqa: E402
-from patterns.defaults import Profile, profile_of  # noqa: E402
-from patterns.wiring import WiringChecks  # noqa: E402
-
 UNTAGGABLE = ["AWS::RDS::DBProxyTargetGroup"]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 

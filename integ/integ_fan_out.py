@@ -9,22 +9,23 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import cast
 
-if __package__ in (None, ""):
-    import harness  # type: ignore[import-not-found,no-redef]
-else:
-    from integ import harness
+# The CDK CLI runs this file as a script: make the kit's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import integ_tests_alpha as integ
 
+from integ import harness
 from stacks.fan_out_stack import FanOutStack
 
 # A poison message: the billing DLQ receives it after the queue's 5 receives, each after the
 # visibility timeout, then the alarm evaluates: about 10-15 minutes in all.
-POLL = {"interval": cdk.Duration.seconds(30), "total_timeout": cdk.Duration.minutes(25)}
+INTERVAL, TIMEOUT = cdk.Duration.seconds(30), cdk.Duration.minutes(25)
 
 
 def order_event(event_id: str, order_id: str, *, requires_shipping: bool) -> str:
@@ -53,7 +54,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             "DynamoDB", "getItem", {"TableName": ledger_name, "Key": {"pk": {"S": pk}}}
         )
         call.expect(integ.ExpectedResult.object_like({"Item": {"pk": {"S": pk}, "events": {"N": "1"}}}))
-        return call.wait_for_assertions(**POLL)
+        return call.wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
 
     # No shipping entry for the plain order: once both orders are billed and the shipped one
     # shipped, the shipping rows are exactly one (SNS delivers to every subscription at once).
@@ -71,7 +72,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             "CloudWatch", "describeAlarms", {"AlarmNames": [billing_dlq_alarm.alarm_name]}
         )
         .expect(integ.ExpectedResult.object_like({"MetricAlarms": [{"StateValue": "ALARM"}]}))
-        .wait_for_assertions(**POLL)
+        .wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
     )
     billing_dlq = (
         test.assertions.aws_api_call(
@@ -83,7 +84,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             },
         )
         .expect(integ.ExpectedResult.object_like({"Attributes": {"ApproximateNumberOfMessages": "1"}}))
-        .wait_for_assertions(**POLL)
+        .wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
     )
     (
         published(order_event(plain, plain, requires_shipping=False))

@@ -15,18 +15,19 @@ none, so the sandbox ALB serves plain HTTP, as the page says).
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
-if __package__ in (None, ""):
-    import harness  # type: ignore[import-not-found,no-redef]
-else:
-    from integ import harness
+# The CDK CLI runs this file as a script: make the kit's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 from aws_cdk import integ_tests_alpha as integ
 
+from integ import harness
 from stacks.multi_tier_stack import MultiTierStack
 
-POLL = {"interval": cdk.Duration.seconds(30), "total_timeout": cdk.Duration.minutes(10)}
+INTERVAL, TIMEOUT = cdk.Duration.seconds(30), cdk.Duration.minutes(10)
 PRODUCT = {"name": "Integration book", "price": "12.00", "stock": 5}
 
 
@@ -38,10 +39,12 @@ def build(app: cdk.App) -> integ.IntegTest:
     test = harness.integ_test(app, "MultiTierInteg", stack)
     url = stack.web.url
 
-    def http(path: str, expected: dict[str, object], **options: str) -> integ.IApiCall:
-        call = test.assertions.http_api_call(f"{url}{path}", **options)
+    def http(
+        path: str, expected: dict[str, object], method: str = "GET", body: str | None = None
+    ) -> integ.IApiCall:
+        call = test.assertions.http_api_call(f"{url}{path}", method=method, body=body)
         call.expect(integ.ExpectedResult.object_like(expected))
-        return call.wait_for_assertions(**POLL)
+        return call.wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
 
     product = {"id": product_id, **PRODUCT}
     (

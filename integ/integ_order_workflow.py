@@ -13,19 +13,20 @@ that stack is deployed with it, as the kit wires it.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
-if __package__ in (None, ""):
-    import harness  # type: ignore[import-not-found,no-redef]
-else:
-    from integ import harness
+# The CDK CLI runs this file as a script: make the kit's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 from aws_cdk import integ_tests_alpha as integ
 
+from integ import harness
 from stacks.fan_out_stack import FanOutStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 
-POLL = {"interval": cdk.Duration.seconds(15), "total_timeout": cdk.Duration.minutes(10)}
+INTERVAL, TIMEOUT = cdk.Duration.seconds(15), cdk.Duration.minutes(10)
 STOCK = 10
 
 
@@ -75,7 +76,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             "DynamoDB", "getItem", {"TableName": orders, "Key": {"orderId": {"S": order_id}}}
         )
         call.expect(integ.ExpectedResult.object_like({"Item": expected}))
-        return call.wait_for_assertions(**POLL)
+        return call.wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
 
     def execution_of(order_id: str, status: str) -> integ.IApiCall:
         machine = cdk.Fn.split(":stateMachine:", workflow.state_machine.state_machine_arn)
@@ -84,7 +85,7 @@ def build(app: cdk.App) -> integ.IntegTest:
         )
         call = test.assertions.aws_api_call("SFN", "describeExecution", {"executionArn": arn})
         call.expect(integ.ExpectedResult.object_like({"status": status}))
-        return call.wait_for_assertions(**POLL)
+        return call.wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
 
     def stock_released(sku: str) -> integ.IApiCall:
         call = test.assertions.aws_api_call(

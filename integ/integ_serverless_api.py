@@ -13,17 +13,18 @@ sandbox pool that the run destroys.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import cast
 
-if __package__ in (None, ""):
-    import harness  # type: ignore[import-not-found,no-redef]
-else:
-    from integ import harness
+# The CDK CLI runs this file as a script: make the kit's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import integ_tests_alpha as integ
 
+from integ import harness
 from patterns.defaults import acknowledge
 from stacks.serverless_api_stack import ServerlessApiStack
 

@@ -6,22 +6,23 @@ under `results/<job id>/` in the output bucket; with the queue drained, the flee
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import cast
 
-if __package__ in (None, ""):
-    import harness  # type: ignore[import-not-found,no-redef]
-else:
-    from integ import harness
+# The CDK CLI runs this file as a script: make the kit's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from aws_cdk import integ_tests_alpha as integ
 
+from integ import harness
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Scale-out of zero: an alarm on one minute of visible messages, then an instance boots (~5 min).
 # Scale-in to zero: 15 minutes of low backlog (see the page's scaling section).
-POLL = {"interval": cdk.Duration.seconds(60), "total_timeout": cdk.Duration.minutes(40)}
+INTERVAL, TIMEOUT = cdk.Duration.seconds(60), cdk.Duration.minutes(40)
 
 
 def build(app: cdk.App) -> integ.IntegTest:
@@ -40,7 +41,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             "AutoScaling", "describeAutoScalingGroups", {"AutoScalingGroupNames": [group]}
         )
         call.expect(integ.ExpectedResult.object_like({"AutoScalingGroups": [{"DesiredCapacity": instances}]}))
-        return call.wait_for_assertions(**POLL)
+        return call.wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
 
     upload = test.assertions.aws_api_call(
         "S3", "putObject", {"Bucket": uploads, "Key": upload_key, "Body": "one line\nand another\n"}
@@ -69,7 +70,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             },
         )
         .expect(integ.ExpectedResult.object_like({"StorageClass": "STANDARD"}))
-        .wait_for_assertions(**POLL)
+        .wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
     )
     content = (
         test.assertions.aws_api_call(
@@ -78,7 +79,7 @@ def build(app: cdk.App) -> integ.IntegTest:
             {"Bucket": results, "Key": f"results/{job_id}/content.gz", "ObjectAttributes": ["StorageClass"]},
         )
         .expect(integ.ExpectedResult.object_like({"StorageClass": "STANDARD"}))
-        .wait_for_assertions(**POLL)
+        .wait_for_assertions(interval=INTERVAL, total_timeout=TIMEOUT)
     )
     upload.next(enqueue).next(fleet_size(1)).next(summary).next(content).next(fleet_size(0))
     return test
