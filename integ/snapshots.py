@@ -7,6 +7,7 @@ tests/test_integ_apps.py. Nothing here needs an account or a network.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
@@ -43,6 +44,7 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
+@functools.cache  # one synth per app and profile in a test session; callers only read it
 def synthesize(stack: str, profile: str = "sandbox") -> dict[str, dict[str, Any]]:
     """Every template of the stack's integ app (its stacks and the assertion stack), by artifact
     id. The security gate runs: an unacknowledged finding raises here."""
