@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 
 from integ import leftovers
-from integ.names import APPS, RUN_ID_ENV
+from integ.names import APPS, RUN_ID_ENV, STACK_NAME_PREFIX
 
 INTEG_DIR = Path(__file__).resolve().parent
 ROOT = INTEG_DIR.parent
@@ -45,12 +45,19 @@ def new_run_id() -> str:
 
 
 def stack_names(outdir: Path) -> list[str]:
+    """The run's stack names, from the assembly the deploy synthesized (none if it never did)."""
+    if not (outdir / "manifest.json").is_file():
+        return []
     manifest = json.loads((outdir / "manifest.json").read_text())
     return [
         artifact.get("properties", {}).get("stackName", artifact_id)
         for artifact_id, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     ]
+
+
+def harness_stack_name(stack: str) -> str:
+    return f"{STACK_NAME_PREFIX}{stack}"  # as integ.harness.integ_stack_name, without loading CDK
 
 
 def cdk(command: str, module: str, outdir: Path, env: dict[str, str]) -> int:
@@ -74,7 +81,7 @@ def run_one(stack: str, run_id: str) -> list[str]:
         print(f"\n== {stack}: destroy", flush=True)
         if cdk("destroy", module, outdir, env) != 0:
             problems.append(f"{stack}: destroy failed")
-        names = stack_names(outdir)
+        names = stack_names(outdir) or [harness_stack_name(stack)]
         assertion_stacks = [name for name in names if "DeployAssert" in name]
         for group in leftovers.delete_assertion_logs(boto3.client("logs"), assertion_stacks):
             print(f"deleted the assertion provider's log group {group}")
