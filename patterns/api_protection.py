@@ -3,6 +3,7 @@ with AWS managed rules in front of a REST API stage."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -25,6 +26,11 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1"}
 # RFC 2606 names that documentation uses as stand-ins; example.com is also CDK's default callback.
 # Each resolves to a host its owner runs, so a code sent there would reach someone else.
 PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
+# Top-level names that resolve to the user's own machine (RFC 6761) or the local network (mDNS,
+# RFC 6762): a code sent there reaches whoever runs a server on it. (.test and .invalid never
+# resolve, so a code sent there reaches no one: a broken setting, not a leak; the kit's own
+# offline production synth uses .test.)
+RESERVED_TOP_LEVEL_DOMAINS = {"localhost", "local"}
 # ID and access tokens: what a caller signed out (or whose refresh token was revoked) can still do
 # with a token already issued, since API Gateway checks only signature and expiry.
 TOKEN_VALIDITY = Duration.minutes(15)
@@ -61,7 +67,7 @@ def check_sign_in_urls(prop: str, urls: Sequence[str], *, production: bool) -> l
             raise ValueError(f"{prop}: {url!r} must be an https URL (http only for localhost)")
         if parts.fragment or "#" in url:
             raise ValueError(f"{prop}: {url!r} has a fragment, which a redirect URI must not have")
-        if production and (host in LOCAL_HOSTS or _placeholder(host)):
+        if production and (_local_or_private(host) or _placeholder(host)):
             raise ValueError(
                 f"{prop}: {url!r} is a local or placeholder URL; production needs your app's own URL"
             )
@@ -69,7 +75,22 @@ def check_sign_in_urls(prop: str, urls: Sequence[str], *, production: bool) -> l
 
 
 def _placeholder(host: str) -> bool:
+    host = host.rstrip(".")
+    if host.rsplit(".", 1)[-1] in RESERVED_TOP_LEVEL_DOMAINS:
+        return True
     return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
+
+
+def _local_or_private(host: str) -> bool:
+    """A name or address that reaches the user's own machine or a private network, never the app."""
+    host = host.rstrip(".").strip("[]")
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def user_pool(
@@ -118,7 +139,10 @@ def user_pool(
     )
     client = pool.add_client(
         "ApiClient",
-        auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+        # Besides the hosted sign-in, only ADMIN_USER_PASSWORD_AUTH, which needs IAM credentials
+        # allowed cognito-idp:AdminInitiateAuth (an operator's shell). No USER_SRP_AUTH: with it,
+        # anyone holding the public client id could get tokens without the hosted sign-in.
+        auth_flows=cognito.AuthFlow(admin_user_password=True),
         # A public client: a browser or mobile app cannot keep a secret, PKCE protects its code.
         generate_secret=False,
         o_auth=cognito.OAuthSettings(

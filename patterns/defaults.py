@@ -269,7 +269,24 @@ def new_alarm_topic(scope: Construct, construct_id: str, *, profile: Profile) ->
         description="Encrypts alarm notifications",
         service_principals=("cloudwatch.amazonaws.com",),
     )
-    return sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+    topic = sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+    route_notifications(topic)
+    return topic
+
+
+def route_notifications(topic: sns.Topic) -> None:
+    """Make sure someone can hear a topic that alarms or Auto Scaling notify: subscribe the
+    `alarm_email` address when one is given, and export the topic's ARN (as
+    `<stack name>-<topic's unique id>`) so on-call tooling elsewhere can subscribe to it."""
+    subscribe_alarm_email(topic)
+    stack = cdk.Stack.of(topic)
+    cdk.CfnOutput(
+        topic,
+        "Arn",
+        value=topic.topic_arn,
+        export_name=f"{stack.stack_name}-{cdk.Names.unique_id(topic)}",
+        description="Subscribe your on-call tooling here (or deploy with -c alarm_email=...)",
+    )
 
 
 def alarm_email(scope: IConstruct) -> str | None:
@@ -297,18 +314,6 @@ def subscribe_alarm_email(topic: sns.ITopic) -> sns.Subscription | None:
     subscription = topic.add_subscription(subscriptions.EmailSubscription(address))
     acknowledge(subscription, "Serverless-SNSRedrivePolicy", ALARM_EMAIL_DLQ_REASON)
     return subscription
-
-
-def export_topic_arn(stack: cdk.Stack, output_id: str, topic: sns.ITopic) -> cdk.CfnOutput:
-    """The topic's ARN as a stack output exported under `<stack name>-<output_id>`, so on-call
-    tooling in another stack or app can subscribe to it (`Fn::ImportValue`)."""
-    return cdk.CfnOutput(
-        stack,
-        output_id,
-        value=topic.topic_arn,
-        export_name=f"{stack.stack_name}-{output_id}",
-        description="Subscribe your on-call tooling to this topic (or deploy with -c alarm_email=...)",
-    )
 
 
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD

@@ -6,6 +6,12 @@ delivered twice starts one execution; a different message reusing an id is refus
 existing execution's input, hence its `states:DescribeExecution` on the machine's executions).
 Records it cannot start are reported one by one (partial batch failures) and, after
 `max_receive_count` receives, moved to the queue's dead-letter queue, which alarms.
+
+With `sealed_field` and `vault`, the starter takes that field (a secret such as a payment token)
+out of each message, writes it to the vault table (PutItem and ConditionCheckItem only: the
+starter cannot read it back) under the execution's name with a TTL, beside its fingerprint, and
+starts the execution with `<field>Ref` instead, so the secret never reaches the execution's
+input, history or logs.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Names, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -46,6 +53,12 @@ STARTER_DESCRIBE_REASON = (
     "message, to tell a redelivered order from a different order reusing its id; execution "
     "names are not known at deployment, so the grant covers this one state machine's executions."
 )
+VAULT_WRITE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+"""What writing an item into a table encrypted with a customer-managed key needs of the caller:
+DynamoDB encrypts items with the table key, which it decrypts with the caller's kms:Decrypt and
+caches per principal (AWS KMS Developer Guide, "How Amazon DynamoDB uses AWS KMS", "Table key").
+CDK's grant_write_data would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*, which an
+item write never uses."""
 STARTER_MAPPING_REASON = (
     "SQS event source mappings take no on-failure destination; the queue's redrive policy sends "
     "a message to its dead-letter queue after max_receive_count failed receives."
@@ -87,10 +100,30 @@ class QueueStarter(Construct):
         name_field: str = "orderId",
         max_receive_count: int = 5,
         batch_size: int = 10,
+        sealed_field: str | None = None,
+        vault: dynamodb.ITable | None = None,
+        sealed_ttl: Duration = Duration.days(1),
     ) -> None:
         super().__init__(scope, construct_id)
         if not name_field.strip():
             raise ValueError("name_field: must name the message field that identifies an execution")
+        if (sealed_field is None) != (vault is None):
+            raise ValueError(
+                "sealed_field: give it together with vault (the table it is sealed in), or neither"
+            )
+        if sealed_field is not None and (not sealed_field.strip() or sealed_field == name_field):
+            raise ValueError("sealed_field: must name a message field other than name_field")
+        if sealed_ttl.to_seconds() < 60:
+            raise ValueError("sealed_ttl: must be at least one minute")
+        sealing = (
+            {
+                "SEALED_FIELD": sealed_field,
+                "VAULT_TABLE": vault.table_name,
+                "SEALED_TTL_SECONDS": str(int(sealed_ttl.to_seconds())),
+            }
+            if sealed_field is not None and vault is not None
+            else {}
+        )
         if not 1 <= batch_size <= 10:
             raise ValueError(f"batch_size: must be 1 to 10 (an SQS batch without a window), got {batch_size}")
         self.function = PythonFunction(
@@ -104,6 +137,7 @@ class QueueStarter(Construct):
             environment={
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
                 "EXECUTION_NAME_FIELD": name_field,
+                **sealing,
             },
         )
         state_machine.grant_start_execution(self.function.function)
@@ -122,6 +156,10 @@ class QueueStarter(Construct):
         )
         policy = self.function.role.node.find_child("DefaultPolicy")
         acknowledge(policy, wildcard_resource(policy, executions), STARTER_DESCRIBE_REASON)
+        if vault is not None:
+            vault.grant(self.function.function, "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
+            if vault.encryption_key is not None:
+                vault.encryption_key.grant(self.function.function, *VAULT_WRITE_KEY_ACTIONS)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", key=key, profile=profile)
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", DLQ_REASON)
         self.queue = secure_queue(

@@ -15,7 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import acknowledge
+from patterns.defaults import acknowledge, route_notifications
 from patterns.nag_findings import wildcard_resource
 
 # "Create a custom IAM role for Session Manager" (the minimal instance permissions) and, for Run
@@ -110,4 +110,6 @@ def scaling_notification_topic(scope: Construct, construct_id: str) -> sns.Topic
     CloudWatch would drop every notification.
     """
     key = kms.Alias.from_alias_name(scope, f"{construct_id}Key", "alias/aws/sns")
-    return sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+    topic = sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
+    route_notifications(topic)
+    return topic

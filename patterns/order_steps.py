@@ -222,23 +222,53 @@ def publish_order_completed(scope: Construct, *, topic: sns.ITopic, retry: Retry
 
 
 def report_to_dead_letter_queue(
-    scope: Construct, construct_id: str, *, queue: sqs.IQueue, problem: str, retry: RetryPolicy
+    scope: Construct,
+    construct_id: str,
+    *,
+    queue: sqs.IQueue,
+    problem: str,
+    error_path: str,
+    retry: RetryPolicy,
 ) -> tasks.SqsSendMessage:
-    """Send the whole order state (the order, what failed and why) to the dead-letter queue;
-    the task's result keeps `problem`, for the final Fail state to name."""
+    """Send what a person needs to finish the order by hand to the dead-letter queue: the
+    problem, the execution, the order id and lines, the error at `error_path` and, when that is
+    not the saga's own failure, the failure that started the compensations too. Never the whole
+    state: it holds the customer's details, which have no place in a queue that keeps messages
+    for 14 days. The task's result keeps `problem`, for the final Fail state to name."""
+    body: dict[str, object] = {
+        "problem": problem,
+        "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+        "orderId": sfn.JsonPath.string_at(ORDER_ID),
+        "items": sfn.JsonPath.object_at("$.items"),
+        "error": sfn.JsonPath.object_at(error_path),
+    }
+    if error_path != FAILURE_PATH:
+        body["failure"] = sfn.JsonPath.object_at(FAILURE_PATH)
     task = tasks.SqsSendMessage(
         scope,
         construct_id,
         queue=queue,
-        message_body=sfn.TaskInput.from_object(
-            {
-                "problem": problem,
-                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                "state": sfn.JsonPath.object_at("$"),
-            }
-        ),
+        message_body=sfn.TaskInput.from_object(body),
         result_selector={"problem": problem},
         result_path="$.report",
+    )
+    retry.apply(task, [sfn.Errors.TASKS_FAILED])
+    return task
+
+
+def forget_payment_token(
+    scope: Construct, *, vault: dynamodb.ITable, retry: RetryPolicy
+) -> tasks.DynamoDeleteItem:
+    """Delete the order's sealed payment token once the saga is ending without a charge decided
+    (out of stock, a failed step): the payment step deletes it when it decides, this covers the
+    orders it never saw. Deleting what is already gone changes nothing; a delete that keeps
+    failing leaves the token to the vault's TTL and the saga goes on."""
+    task = tasks.DynamoDeleteItem(
+        scope,
+        "ForgetPaymentToken",
+        table=vault,
+        key={"ref": Value.from_string(sfn.JsonPath.string_at("$.paymentTokenRef"))},
+        result_path=sfn.JsonPath.DISCARD,
     )
     retry.apply(task, [sfn.Errors.TASKS_FAILED])
     return task

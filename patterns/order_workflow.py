@@ -11,7 +11,11 @@ Shipment is the pivot: once arranged, the order goes forward only; recording and
 retried, and if they still fail the order goes to the dead-letter queue rather than being undone.
 
 Orders arrive on an SQS queue; a small starter function starts one execution per order, named
-after the order id, so a message delivered twice starts one execution.
+after the order id, so a message delivered twice starts one execution. The starter takes the
+payment token out of the order and seals it in the payment-token vault (a DynamoDB table
+encrypted with its own customer-managed key, items expiring by TTL) that only the payment
+function reads: the execution's input, its history, its logs and the dead-letter messages carry
+a reference (`paymentTokenRef`), never the token.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -40,6 +45,7 @@ from patterns.execution_starter import QueueStarter, alarm_on_any
 from patterns.saga import (
     COMPENSATION_FAILURE_PATH,
     FAILURE_PATH,
+    RECORD_FAILURE_PATH,
     TRANSIENT_LAMBDA_ERRORS,
     Compensation,
     CompensationChain,
@@ -53,21 +59,40 @@ RETRYABLE_HANDLER_ERROR = "ProviderUnavailable"
 BUSINESS_OUTCOMES = (steps.OUT_OF_STOCK, PAYMENT_DECLINED)
 """Named errors that decline the order cleanly: the execution succeeds with status DECLINED."""
 
-LAMBDA_INVOKE_REASON = (
-    "CDK grants lambda:InvokeFunction on the function and its versions/aliases (ARN:*); the "
-    "statement names this workflow's payment and shipment functions only."
-)
+SEALED_FIELD = "paymentToken"
+"""The order field the starter seals in the vault; the state carries `paymentTokenRef`."""
+PAYMENT_TOKENS_ENV = "PAYMENT_TOKENS_TABLE"
+"""The payment function's environment variable naming the vault."""
+VAULT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+"""What reading and deleting an item of a table encrypted with a customer-managed key needs."""
+SEALED_TTL_MARGIN = Duration.hours(1)
+
+
+def lambda_invoke_reason(step: str, function: lambda_.IFunction) -> str:
+    """The reason for the IAM5 finding on one function's ARN:* in the state machine's policy."""
+    return (
+        f"The {step} step invokes {function.node.path}; CDK's LambdaInvoke grants "
+        "lambda:InvokeFunction on that function's ARN and ARN:* (its versions and aliases), "
+        "this one function only."
+    )
+
+
 LOG_DELIVERY_REASON = (
     "CloudWatch Logs delivery actions (logs:CreateLogDelivery and related) and X-Ray trace "
     "actions support no resource-level permissions; AWS documents Resource '*'."
 )
 STEP_FUNCTION_DLQ_REASON = (
-    "The state machine invokes this function synchronously; its errors are retried and caught "
-    "by the state machine, which sends what it cannot finish to its own dead-letter queue."
+    "A Lambda dead-letter queue only receives failed asynchronous invocations; the state machine "
+    "invokes this function synchronously, retries and catches its errors, and a compensation "
+    "that keeps failing goes to the workflow's own dead-letter queue."
 )
 KMS_GRANT_REASON = (
-    "kms:GenerateDataKey* is what CDK grants to send to or publish on a KMS-encrypted queue or "
-    "topic; the statement is scoped to the keys of this workflow's queue and events topic."
+    "Sending to a KMS-encrypted queue and publishing to a KMS-encrypted topic need "
+    "kms:GenerateDataKey and kms:Decrypt on their keys (SQS Developer Guide, Key management; "
+    "SNS Developer Guide, Encryption at rest). CDK's SqsSendMessage task and grant_publish write "
+    "that as kms:GenerateDataKey*, which adds only the WithoutPlaintext and key-pair variants, and "
+    "offer no option to narrow it; the statement names this workflow's queue key and the events "
+    "topic's key only."
 )
 
 
@@ -76,8 +101,13 @@ class OrderWorkflow(Construct):
 
     Attributes: `state_machine`, `orders_queue` (send orders here), `starter` (the QueueStarter:
     its queue, dead-letter queue and function), `dead_letter_queue` (orders a person has to
-    finish), `inventory_table`, `orders_table`, `events_topic`, `queue_key`, `log_group`,
-    `alarm_topic`, `alarms`.
+    finish), `inventory_table`, `orders_table`, `payment_tokens` (the vault the starter seals
+    payment tokens in, read only by `payment_function`), `events_topic`, `queue_key`,
+    `log_group`, `alarm_topic`, `alarms`.
+
+    `payment_function` reads the token of `order.paymentTokenRef` from `payment_tokens` (table
+    name in PAYMENT_TOKENS_TABLE, set here when it is a `lambda_.Function`; an imported function
+    must have it already) and is granted GetItem and DeleteItem on it.
     """
 
     def __init__(
@@ -91,6 +121,7 @@ class OrderWorkflow(Construct):
         events_topic: sns.ITopic | None = None,
         inventory_table: dynamodb.ITable | None = None,
         orders_table: dynamodb.ITable | None = None,
+        payment_tokens: dynamodb.ITable | None = None,
         alarm_topic: sns.ITopic | None = None,
         task_timeout: Duration = Duration.seconds(30),
         execution_timeout: Duration = Duration.hours(1),
@@ -121,6 +152,8 @@ class OrderWorkflow(Construct):
         self.orders_table = orders_table or on_demand_table(
             self, "Orders", profile=self.profile, partition_key="orderId"
         )
+        self.payment_tokens = payment_tokens or self._vault()
+        self._grant_vault(payment_function)
         self.queue_key = encryption_key(
             self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} queues"
         )
@@ -148,13 +181,18 @@ class OrderWorkflow(Construct):
             ),
             timeout=execution_timeout,
             tracing_enabled=True,
+            # Every event, without execution data: the states' input and output hold the customer's
+            # details, which the log must not keep (see docs/order-workflow.md, "What is logged").
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
         # The SNS task grants sns:Publish only; an encrypted topic also needs its key, which
         # grant_publish adds (kms:Decrypt, kms:GenerateDataKey* on the topic's key).
         self.events_topic.grant_publish(self.state_machine)
+        # The ForgetPaymentToken step's DeleteItem (granted by the task) on the vault's key.
+        if (vault_key := self.payment_tokens.encryption_key) is not None:
+            vault_key.grant(self.state_machine, *VAULT_KEY_ACTIONS)
         self._acknowledge_findings(payment_function, refund_function, shipment_function)
         self.starter = QueueStarter(
             self,
@@ -163,21 +201,69 @@ class OrderWorkflow(Construct):
             key=self.queue_key,
             alarm_topic=self.alarm_topic,
             profile=self.profile,
+            sealed_field=SEALED_FIELD,
+            vault=self.payment_tokens,
+            sealed_ttl=Duration.seconds(execution_timeout.to_seconds() + SEALED_TTL_MARGIN.to_seconds()),
         )
         self.orders_queue = self.starter.queue
         self.alarms: list[cloudwatch.Alarm] = list(self.starter.alarms)
         self._alarms()
 
-    # The state machine -------------------------------------------------------------------------
+    # The payment-token vault -----------------------------------------------------------------
 
-    def _report(self, construct_id: str, problem: str) -> sfn.TaskStateBase:
-        """A step that sends the order state and `problem` to the dead-letter queue."""
-        return steps.report_to_dead_letter_queue(
-            self, construct_id, queue=self.dead_letter_queue, problem=problem, retry=self.step_retry
+    def _vault(self) -> dynamodb.Table:
+        """A table of its own with a key of its own: only the starter (PutItem), the payment
+        function (GetItem, DeleteItem) and the state machine (DeleteItem) may use either.
+        Point-in-time recovery keeps one day, the shortest period, so deleted tokens do not
+        live on in backups. `Table`, not `TableV2`: TableV2 cannot render a customer-managed key
+        in a region-agnostic stack."""
+        key = encryption_key(
+            self,
+            "PaymentTokensKey",
+            profile=self.profile,
+            description=f"Encrypts {self.node.path} payment tokens",
+        )
+        return dynamodb.Table(
+            self,
+            "PaymentTokens",
+            partition_key=dynamodb.Attribute(name="ref", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            time_to_live_attribute="expiresAt",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True, recovery_period_in_days=1
+            ),
+            deletion_protection=self.profile.deletion_protection,
+            removal_policy=self.profile.removal_policy,
         )
 
-    def _report_and_stop(self, construct_id: str, problem: str) -> sfn.IChainable:
-        return self._report(construct_id, problem).next(self._needs_attention)
+    def _grant_vault(self, payment_function: lambda_.IFunction) -> None:
+        self.payment_tokens.grant(payment_function, "dynamodb:GetItem", "dynamodb:DeleteItem")
+        key: kms.IKey | None = self.payment_tokens.encryption_key
+        if key is not None:
+            key.grant(payment_function, *VAULT_KEY_ACTIONS)
+        if isinstance(payment_function, lambda_.Function):
+            payment_function.add_environment(PAYMENT_TOKENS_ENV, self.payment_tokens.table_name)
+
+    # The state machine -------------------------------------------------------------------------
+
+    def _report(self, construct_id: str, problem: str, error_path: str) -> sfn.TaskStateBase:
+        """A step that sends `problem`, the order id and lines and the error at `error_path` to
+        the dead-letter queue."""
+        return steps.report_to_dead_letter_queue(
+            self,
+            construct_id,
+            queue=self.dead_letter_queue,
+            problem=problem,
+            error_path=error_path,
+            retry=self.step_retry,
+        )
+
+    def _report_and_stop(
+        self, construct_id: str, problem: str, error_path: str = FAILURE_PATH
+    ) -> sfn.IChainable:
+        return self._report(construct_id, problem, error_path).next(self._needs_attention)
 
     def _record(self, outcome: str, status: str, then: sfn.IChainable) -> sfn.IChainable:
         task = steps.record_status(
@@ -185,8 +271,10 @@ class OrderWorkflow(Construct):
         )
         # Kept apart from $.failure, which holds why the order is ending this way.
         task.add_catch(
-            self._report_and_stop(f"ReportUnrecorded{outcome}", f"{outcome}NotRecorded"),
-            result_path="$.recordFailure",
+            self._report_and_stop(
+                f"ReportUnrecorded{outcome}", f"{outcome}NotRecorded", error_path=RECORD_FAILURE_PATH
+            ),
+            result_path=RECORD_FAILURE_PATH,
         )
         return task.next(then)
 
@@ -222,17 +310,27 @@ class OrderWorkflow(Construct):
             cause="The order and the error are in the workflow's dead-letter queue",
         )
         retry, report = self.step_retry, self._report_and_stop
+        ending = self._ending()
+        forgetting = steps.forget_payment_token(self, vault=self.payment_tokens, retry=retry)
+        forgetting.add_catch(ending, result_path="$.forgetFailure")
+        forgetting.next(ending)
         releasing = steps.release_inventory(self, table=self.inventory_table)
         refunding = self._lambda_step(
             "RefundPayment", refund, {"orderId": sfn.JsonPath.string_at(steps.ORDER_ID)}
         )
         saga = CompensationChain(
             [
-                Compensation(releasing, self._report("ReportReleaseFailed", "ReleaseInventoryFailed")),
-                Compensation(refunding, self._report("ReportRefundFailed", "RefundPaymentFailed")),
+                Compensation(
+                    releasing,
+                    self._report("ReportReleaseFailed", "ReleaseInventoryFailed", COMPENSATION_FAILURE_PATH),
+                ),
+                Compensation(
+                    refunding,
+                    self._report("ReportRefundFailed", "RefundPaymentFailed", COMPENSATION_FAILURE_PATH),
+                ),
             ],
             retry=self.compensation_retry,
-            then=self._ending(),
+            then=forgetting,
         )
 
         reserving = steps.reserve_inventory(
@@ -300,12 +398,19 @@ class OrderWorkflow(Construct):
             result_path=result[0] if result else sfn.JsonPath.DISCARD,
         )
 
-    def _acknowledge_findings(self, *functions: lambda_.IFunction) -> None:
+    def _acknowledge_findings(
+        self, payment: lambda_.IFunction, refund: lambda_.IFunction, shipment: lambda_.IFunction
+    ) -> None:
         policy = self.state_machine.role.node.find_child("DefaultPolicy")
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LOG_DELIVERY_REASON)
         acknowledge(policy, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", KMS_GRANT_REASON)
-        for function in functions:
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{_nag_arn(function)}:*]", LAMBDA_INVOKE_REASON)
+        for step, function in (
+            ("TakePayment", payment),
+            ("RefundPayment", refund),
+            ("ArrangeShipment", shipment),
+        ):
+            finding = f"AwsSolutions-IAM5[Resource::{_nag_arn(function)}:*]"
+            acknowledge(policy, finding, lambda_invoke_reason(step, function))
             acknowledge(function, "Serverless-LambdaDLQ", STEP_FUNCTION_DLQ_REASON)
 
     # Alarms -----------------------------------------------------------------------------------
@@ -342,7 +447,9 @@ def _valid_order() -> sfn.Condition:
         c.is_present("$.items[0]"),
         c.is_numeric("$.total"),
         c.number_greater_than("$.total", 0),
-        c.is_string("$.paymentToken"),
+        # The token itself never enters the state: the starter seals it and passes its reference.
+        c.is_string("$.paymentTokenRef"),
+        c.is_not_present(f"$.{SEALED_FIELD}"),
         c.is_boolean("$.requiresShipping"),
     )
 

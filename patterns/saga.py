@@ -70,6 +70,9 @@ class RetryPolicy:
         )
 
 
+RECORD_FAILURE_PATH = "$.recordFailure"
+"""Where the error of recording the order's outcome is kept, apart from why it ends this way."""
+
 COMPENSATION_FAILURE_PATH = "$.compensationFailure"
 """Where the error of a compensation that gave up is kept (the saga carries on without it)."""
 

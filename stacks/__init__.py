@@ -1,4 +1,4 @@
-"""The kit's app: every pattern's stack, the profile and the alarm e-mail from context, and the
+"""The kit's app: every pattern's stack, the profile from context, and the
 security gate."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from patterns.defaults import profile_of, subscribe_alarm_email
+from patterns.defaults import profile_of
 from patterns.wiring import WiringChecks
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
@@ -33,38 +33,26 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     fan_out = FanOutStack(
         app, "FanOut", profile=profile, description=described("SNS fan-out of order events")
     )
-    worker_fleet = WorkerFleetStack(
+    WorkerFleetStack(
         app, "WorkerFleet", profile=profile, description=described("SQS worker fleet scaled on queue depth")
     )
-    multi_tier = MultiTierStack(
+    MultiTierStack(
         app,
         "MultiTier",
         profile=profile,
         description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
     )
-    serverless_api = ServerlessApiStack(
+    ServerlessApiStack(
         app,
         "ServerlessApi",
         profile=profile,
         description=described("orders REST API: API Gateway, Cognito, Lambda, DynamoDB"),
     )
-    order_workflow = OrderWorkflowStack(
+    OrderWorkflowStack(
         app,
         "OrderWorkflow",
         profile=profile,
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
     )
-    # Each stack has one alarm topic, and each instance fleet a topic for its launch and
-    # termination errors; `-c alarm_email=...` subscribes that address to all seven.
-    for topic in (
-        fan_out.fan_out.alarm_topic,
-        worker_fleet.fleet.alarm_topic,
-        worker_fleet.fleet.notification_topic,
-        multi_tier.web.alarm_topic,
-        multi_tier.web.notification_topic,
-        serverless_api.orders.alarm_topic,
-        order_workflow.workflow.alarm_topic,
-    ):
-        subscribe_alarm_email(topic)
     return app

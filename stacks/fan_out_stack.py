@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
-from patterns.defaults import Profile, export_topic_arn
+from patterns.defaults import Profile
 from patterns.fan_out import FanOut
 from patterns.python_function import PythonFunction
 from patterns.tables import idempotency_table, on_demand_table
@@ -62,7 +62,7 @@ class FanOutStack(Stack):
         self.fan_out = fan_out
         self.orders_topic = fan_out.topic
         CfnOutput(self, "OrdersTopicArn", value=fan_out.topic.topic_arn)
-        export_topic_arn(self, "AlarmTopicArn", fan_out.alarm_topic)
+        CfnOutput(self, "AlarmTopicArn", value=fan_out.alarm_topic.topic_arn)
         CfnOutput(self, "LedgerTable", value=ledger.table_name)
         for name, subscriber in fan_out.queues.items():
             CfnOutput(self, f"{name}QueueUrl", value=subscriber.queue.queue_url)

@@ -14,7 +14,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from patterns.data_tier import DataTier
-from patterns.defaults import Profile, export_topic_arn, new_alarm_topic
+from patterns.defaults import Profile, new_alarm_topic
 from patterns.network import Network
 from patterns.web_tier import WebTier
 
@@ -102,8 +102,8 @@ class MultiTierStack(Stack):
         )
         self.network, self.data, self.web = network, data, web
         CfnOutput(self, "Url", value=web.url)
-        export_topic_arn(self, "AlarmTopicArn", alarm_topic)
-        export_topic_arn(self, "ScalingNotificationsTopicArn", web.notification_topic)
+        CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic_arn)
+        CfnOutput(self, "ScalingNotificationsTopicArn", value=web.notification_topic.topic_arn)
         CfnOutput(self, "WriterProxyEndpoint", value=data.proxy.endpoint)
         CfnOutput(self, "AutoScalingGroupName", value=web.auto_scaling_group.auto_scaling_group_name)
 

@@ -9,7 +9,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import Profile, export_topic_arn
+from patterns.defaults import Profile
 from patterns.order_workflow import OrderWorkflow
 from patterns.python_function import PythonFunction
 from patterns.tables import on_demand_table
@@ -78,4 +78,4 @@ class OrderWorkflowStack(Stack):
         CfnOutput(self, "OrdersTable", value=workflow.orders_table.table_name)
         CfnOutput(self, "PaymentsTable", value=payments.table_name)
         CfnOutput(self, "DeadLetterQueueUrl", value=workflow.dead_letter_queue.queue_url)
-        export_topic_arn(self, "AlarmTopicArn", workflow.alarm_topic)
+        CfnOutput(self, "AlarmTopicArn", value=workflow.alarm_topic.topic_arn)

@@ -12,7 +12,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from patterns.api_routes import Route, TableIndex
-from patterns.defaults import Profile, export_topic_arn
+from patterns.defaults import Profile
 from patterns.serverless_api import ServerlessApi
 from stacks.paths import lambda_dir
 
@@ -61,7 +61,7 @@ class ServerlessApiStack(Stack):
         if orders.user_pool_client is not None:
             CfnOutput(self, "UserPoolClientId", value=orders.user_pool_client.user_pool_client_id)
         CfnOutput(self, "TableName", value=orders.table.table_name)
-        export_topic_arn(self, "AlarmTopicArn", orders.alarm_topic)
+        CfnOutput(self, "AlarmTopicArn", value=orders.alarm_topic.topic_arn)
         if orders.user_pool_domain is not None:
             CfnOutput(self, "SignInUrl", value=orders.user_pool_domain.base_url())
 

@@ -9,7 +9,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from patterns.buckets import access_logs_bucket, secure_bucket
-from patterns.defaults import Profile, export_topic_arn
+from patterns.defaults import Profile
 from patterns.worker_fleet import WorkerFleet
 from stacks.paths import runtime_dir
 
@@ -49,5 +49,5 @@ class WorkerFleetStack(Stack):
         CfnOutput(self, "JobQueueUrl", value=fleet.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=fleet.dead_letter_queue.queue_url)
         CfnOutput(self, "AutoScalingGroupName", value=fleet.auto_scaling_group.auto_scaling_group_name)
-        export_topic_arn(self, "AlarmTopicArn", fleet.alarm_topic)
-        export_topic_arn(self, "ScalingNotificationsTopicArn", fleet.notification_topic)
+        CfnOutput(self, "AlarmTopicArn", value=fleet.alarm_topic.topic_arn)
+        CfnOutput(self, "ScalingNotificationsTopicArn", value=fleet.notification_topic.topic_arn)

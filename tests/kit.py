@@ -18,6 +18,7 @@ from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from patterns.wiring import WiringChecks
 from stacks import build_app
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
@@ -50,11 +51,12 @@ def template(stack: str, profile: str) -> Template:
 
 
 def bare_stack(context: dict[str, Any] | None = None) -> cdk.Stack:
-    """A fresh App with the security gate, and one empty Stack to build a construct in.
+    """A fresh App with the security gate (cdk-nag and the wiring checks, which follow the
+    `profile` context), and one empty Stack to build a construct in.
 
     Like a user's app made by `cdk init`, it carries cdk.json's feature flags."""
     app = cdk.App(context={**CDK_JSON_CONTEXT, **PATH_METADATA, **(context or {})})
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app), WiringChecks())
     return cdk.Stack(app, "Bare")
 
 

@@ -230,10 +230,13 @@ def _app_with(context: dict[str, Any]) -> cdk.App:
 PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
 
 
-def test_an_alarm_email_is_subscribed_to_the_alarm_topic_of_every_stack() -> None:
+def test_an_alarm_email_is_subscribed_to_every_topic_alarms_and_scaling_notices_go_to() -> None:
     """An SNS e-mail subscription works on a KMS-encrypted topic: SNS decrypts a message before
     it delivers it to any endpoint (SNS Developer Guide, "Encryption at rest"); the key policy
-    only has to let the publisher, CloudWatch, use the key."""
+    only has to let the publisher (CloudWatch, Auto Scaling's service-linked role) use the key.
+    Auto Scaling sends launch and termination errors to the group's NotificationConfigurations
+    topic (EC2 Auto Scaling User Guide, "Amazon SNS notification options"): an operator needs
+    those as much as the alarms."""
     assembled = _app_with({"alarm_email": "ops@example.com"}).synth()
     for stack in STACK_IDS:
         document = assembled.get_stack_by_name(stack).template
@@ -242,15 +245,21 @@ def test_an_alarm_email_is_subscribed_to_the_alarm_topic_of_every_stack() -> Non
             for r in document["Resources"].values()
             if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["Protocol"] == "email"
         ]
-        assert [e["Endpoint"] for e in emails] == ["ops@example.com"], stack
+        assert {e["Endpoint"] for e in emails} == {"ops@example.com"}, stack
         notified = {
             action["Ref"]
             for r in document["Resources"].values()
             if r["Type"] == "AWS::CloudWatch::Alarm"
             for action in r["Properties"]["AlarmActions"]
             if document["Resources"].get(action.get("Ref"), {}).get("Type") == "AWS::SNS::Topic"
+        } | {
+            resolve_ref(document, config["TopicARN"])
+            for r in document["Resources"].values()
+            if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+            for config in r["Properties"].get("NotificationConfigurations", [])
         }
-        assert {resolve_ref(document, emails[0]["TopicArn"])} == notified, stack
+        subscribed = [resolve_ref(document, e["TopicArn"]) for e in emails]
+        assert sorted(subscribed) == sorted(notified), stack
         assert unsubscribed_alarm_topics(document) == [], stack
 
 
@@ -290,3 +299,25 @@ def test_every_dead_letter_queue_is_alarmed_on_its_first_message(profile: str) -
             )
         }
         assert dead_letter_queues <= watched, f"{stack}: {sorted(dead_letter_queues - watched)}"
+
+
+def test_a_construct_built_alone_is_held_to_the_wiring_checks_too() -> None:
+    """The bare stack the construct tests build in runs the wiring checks next to cdk-nag, as
+    the kit's app does: an alarm that notifies a topic nobody subscribes to or can subscribe
+    through (no export) tells no one (SNS Developer Guide: a message published to a topic
+    without subscriptions is delivered to no one), and fails the synth."""
+    stack = bare_stack()
+    topic = cdk.aws_sns.Topic(stack, "Silent", enforce_ssl=True)
+    reason = "a test resource for the wiring gate; never deployed anywhere"
+    defaults.acknowledge(topic, "AwsSolutions-SNS2", reason)
+    queue = cdk.aws_sqs.Queue(stack, "Q", enforce_ssl=True)
+    for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy", "Wiring::QueueDeadLetter"):
+        defaults.acknowledge(queue, finding, reason)
+    alarm = queue.metric_approximate_number_of_messages_visible().create_alarm(
+        stack, "Alarm", threshold=1, evaluation_periods=1
+    )
+    alarm.add_alarm_action(cdk.aws_cloudwatch_actions.SnsAction(topic))
+    with pytest.raises(Exception, match="AlarmTopicSubscribed"):
+        cdk.assertions.Template.from_stack(stack)
+    defaults.route_notifications(topic)
+    cdk.assertions.Template.from_stack(stack)  # exported for a subscriber: the gate passes

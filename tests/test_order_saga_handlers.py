@@ -1,8 +1,10 @@
 """The payment and shipment handlers against moto's DynamoDB: each effect happens at most once
-per order id, however often the state machine calls."""
+per order id, however often the state machine calls; the charge reads the payment token the
+starter sealed in the vault and forgets it once the payment is decided."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -22,14 +24,15 @@ from tests.kit import load_module
 def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, ModuleType, Any]]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        for name in ("payments", "shipments"):
+        for name, key in (("payments", "pk"), ("shipments", "pk"), ("payment-tokens", "ref")):
             dynamodb.create_table(
                 TableName=name,
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
         monkeypatch.setenv("PAYMENTS_TABLE", "payments")
+        monkeypatch.setenv("PAYMENT_TOKENS_TABLE", "payment-tokens")
         monkeypatch.setenv("SHIPMENTS_TABLE", "shipments")
         monkeypatch.setenv("SHIPPING_COUNTRIES", "IE, fr")
         yield load_module("order_saga", "payment"), load_module("order_saga", "shipment"), dynamodb
@@ -41,12 +44,62 @@ def totals(dynamodb: Any, customer: str) -> dict[str, Decimal]:
 
 
 def event(**order: Any) -> dict[str, Any]:
-    base = {"orderId": "o-1", "customerId": "c-1", "total": 10.25, "paymentToken": "tok_visa"}
+    base = {"orderId": "o-1", "customerId": "c-1", "total": 10.25, "paymentTokenRef": "o-1"}
     return {"order": {**base, **order}}
 
 
-def test_charging_twice_charges_once_and_returns_the_same_charge(handlers: Any) -> None:
+def sealed(token: str = "tok_visa", ref: str = "o-1", expires_in: int = 3600) -> dict[str, Any]:
+    """The vault item the starter writes."""
+    return {
+        "ref": {"S": ref},
+        "secret": {"S": token},
+        "expiresAt": {"N": str(int(time.time()) + expires_in)},
+    }
+
+
+def seal(dynamodb: Any, token: str = "tok_visa", **item: Any) -> None:
+    dynamodb.put_item(TableName="payment-tokens", Item=sealed(token, **item))
+
+
+def vault(dynamodb: Any) -> list[dict[str, Any]]:
+    return list(dynamodb.scan(TableName="payment-tokens")["Items"])
+
+
+def test_the_charge_uses_the_sealed_token_and_forgets_it_once_charged(handlers: Any) -> None:
     payment, _, dynamodb = handlers
+    seal(dynamodb, ref="o-2")
+    seal(dynamodb)
+
+    assert payment.charge(event())["replayed"] is False
+
+    assert totals(dynamodb, "c-1") == {"charged": Decimal("10.25")}
+    assert [item["ref"]["S"] for item in vault(dynamodb)] == ["o-2"], "only this order's token goes"
+
+
+def test_a_declined_token_is_forgotten_too(handlers: Any) -> None:
+    payment, _, dynamodb = handlers
+    seal(dynamodb, "tok_decline_stolen")
+    with pytest.raises(payment.PaymentDeclined) as raised:
+        payment.charge(event())
+    assert "tok_decline_stolen" not in str(raised.value)
+    assert vault(dynamodb) == [] and totals(dynamodb, "c-1") == {}
+
+
+@pytest.mark.parametrize("expires_in", [None, -60], ids=["never-sealed", "expired-not-yet-deleted"])
+def test_without_a_live_token_nothing_is_charged(handlers: Any, expires_in: int | None) -> None:
+    """DynamoDB deletes expired items some time after expiry, so an expired one is ignored."""
+    payment, _, dynamodb = handlers
+    if expires_in is not None:
+        seal(dynamodb, expires_in=expires_in)
+    with pytest.raises(payment.PaymentTokenMissing):
+        payment.charge(event())
+    assert totals(dynamodb, "c-1") == {}
+
+
+def test_charging_twice_charges_once_and_returns_the_same_charge(handlers: Any) -> None:
+    """The second call finds no token (the first forgot it) and answers with the charge taken."""
+    payment, _, dynamodb = handlers
+    seal(dynamodb)
     first = payment.charge(event())
     second = payment.charge(event())
     assert second["chargeId"] == first["chargeId"]
@@ -56,15 +109,19 @@ def test_charging_twice_charges_once_and_returns_the_same_charge(handlers: Any) 
 
 def test_a_second_charge_of_another_amount_for_the_same_order_is_refused(handlers: Any) -> None:
     payment, _, dynamodb = handlers
+    seal(dynamodb)
     payment.charge(event())
-    with pytest.raises(payment.PaymentConflict):
+    seal(dynamodb)
+    with pytest.raises(payment.PaymentConflict) as raised:
         payment.charge(event(total=99))
+    assert "c-1" not in str(raised.value), "the error names the order, not the customer"
     assert totals(dynamodb, "c-1") == {"charged": Decimal("10.25")}
 
 
 def test_refunding_twice_refunds_once_and_refunding_nothing_changes_nothing(handlers: Any) -> None:
     payment, _, dynamodb = handlers
     assert payment.refund({"order": {"orderId": "o-1"}}) == {"refunded": False}
+    seal(dynamodb)
     payment.charge(event())
     assert payment.refund({"order": {"orderId": "o-1"}}) == {"refunded": True}
     assert payment.refund({"order": {"orderId": "o-1"}}) == {"refunded": False}
@@ -73,14 +130,24 @@ def test_refunding_twice_refunds_once_and_refunding_nothing_changes_nothing(hand
 
 def test_a_declining_token_is_declined_without_a_charge(handlers: Any) -> None:
     payment, _, dynamodb = handlers
+    seal(dynamodb, "tok_decline_stolen")
     with pytest.raises(payment.PaymentDeclined):
-        payment.charge(event(paymentToken="tok_decline_stolen"))
+        payment.charge(event())
     assert totals(dynamodb, "c-1") == {}
 
 
 @pytest.mark.parametrize(
     "broken",
-    [{}, {"order": "o-1"}, {"order": {"total": 1}}, event(total=-1), event(total=True), event(customerId="")],
+    [
+        {},
+        {"order": "o-1"},
+        {"order": {"total": 1}},
+        event(total=-1),
+        event(total=True),
+        event(customerId=""),
+        event(paymentTokenRef=None),
+        event(paymentTokenRef="o-2"),  # another order's token
+    ],
 )
 def test_a_malformed_order_is_refused_by_name(handlers: Any, broken: dict[str, Any]) -> None:
     payment, _, dynamodb = handlers
@@ -161,8 +228,9 @@ def test_a_transient_dynamodb_error_moving_money_is_provider_unavailable(
     handlers: Any, error: dict[str, Any], step: str
 ) -> None:
     payment, _, dynamodb = handlers
-    before = []
+    before: list[tuple[str, Any]] = [("get_item", {"Item": sealed()})]
     if step == "refund":
+        seal(dynamodb)
         payment.charge(event())
         taken = dynamodb.get_item(TableName="payments", Key={"pk": {"S": "payment#o-1"}})
         before = [("get_item", {"Item": taken["Item"]})]
@@ -189,10 +257,12 @@ def test_a_failed_condition_stays_a_business_outcome_not_a_retry(handlers: Any) 
     """A cancellation naming ConditionalCheckFailed is an answer (already charged/refunded), even
     when another item of the transaction conflicted as well."""
     payment, _, dynamodb = handlers
+    seal(dynamodb)
     payment.charge(event(total=99))
     existing = {"Item": dynamodb.get_item(TableName="payments", Key={"pk": {"S": "payment#o-1"}})["Item"]}
     condition = cancelled("ConditionalCheckFailed", "TransactionConflict")
     with Stubber(payment.dynamodb) as stubber:
+        stubber.add_response("get_item", {"Item": sealed()})
         stubber.add_client_error("transact_write_items", **condition)
         stubber.add_response("get_item", existing)
         with pytest.raises(payment.PaymentConflict):
@@ -206,7 +276,7 @@ def test_another_dynamodb_error_is_not_retried(handlers: Any) -> None:
     payment, shipment, _ = handlers
     invalid = {"service_error_code": "ValidationException"}
     with (
-        failing(payment.dynamodb, "transact_write_items", invalid, []),
+        failing(payment.dynamodb, "transact_write_items", invalid, [("get_item", {"Item": sealed()})]),
         pytest.raises(ClientError, match="ValidationException"),
     ):
         payment.charge(event())

@@ -5,6 +5,7 @@ by one and the rest goes on."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -160,3 +161,115 @@ def test_the_execution_name_comes_from_the_configured_field(
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert executions(sfn, arn) == ["p-1"]
+
+
+# Sealing the payment token ------------------------------------------------------------------
+
+TOKEN = "tok_visa_4242_Qm3r"
+
+
+@pytest.fixture
+def sealing(started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, str, Any]:
+    starter, sfn, arn = started
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="vault",
+        KeySchema=[{"AttributeName": "ref", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "ref", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("SEALED_FIELD", "paymentToken")
+    monkeypatch.setenv("VAULT_TABLE", "vault")
+    monkeypatch.setenv("SEALED_TTL_SECONDS", "7200")
+    return starter, sfn, arn, dynamodb
+
+
+def test_the_token_is_sealed_in_the_vault_and_the_execution_gets_its_reference(
+    sealing: tuple[Any, Any, str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    starter, sfn, arn, dynamodb = sealing
+    before = time.time()
+
+    result = starter.handler(sqs_event(json.dumps({"orderId": "o-1", "paymentToken": TOKEN})), context())
+
+    assert result == {"batchItemFailures": []}
+    described = sfn.describe_execution(executionArn=starter.execution_arn(arn, "o-1"))
+    assert json.loads(described["input"]) == {"orderId": "o-1", "paymentTokenRef": "o-1"}
+    [item] = vault_items(dynamodb, "o-1")
+    assert (item["ref"]["S"], item["secret"]["S"]) == ("o-1", TOKEN)
+    assert int(before) + 7200 <= int(item["expiresAt"]["N"]) <= time.time() + 7200, (
+        "TTL from SEALED_TTL_SECONDS"
+    )
+    assert caplog.records and not any(
+        TOKEN in record.getMessage() + str(record.__dict__) for record in caplog.records
+    )
+
+
+def test_a_redelivery_passes_and_another_token_under_the_same_id_is_refused_unlogged(
+    sealing: tuple[Any, Any, str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    starter, sfn, arn, dynamodb = sealing
+    first = json.dumps({"orderId": "o-1", "paymentToken": TOKEN})
+    other = json.dumps({"orderId": "o-1", "paymentToken": "tok_other_card_8812"})
+    assert starter.handler(sqs_event(first), context()) == {"batchItemFailures": []}
+
+    result = starter.handler(sqs_event(first, other), context())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert executions(sfn, arn) == ["o-1"]
+    [item] = vault_items(dynamodb, "o-1")
+    assert item["secret"]["S"] == TOKEN, "the first order's token stands"
+    [error] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert error.getMessage() == "order id reused for a different order"
+    assert not any("tok_" in record.getMessage() + str(record.__dict__) for record in caplog.records)
+
+
+def vault_items(dynamodb: Any, ref: str) -> list[dict[str, Any]]:
+    return [item for item in dynamodb.scan(TableName="vault")["Items"] if item["ref"]["S"] == ref]
+
+
+def test_once_the_token_is_spent_a_redelivery_passes_unsealed_and_another_token_is_still_refused(
+    sealing: tuple[Any, Any, str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The payment step deletes the token once the charge is decided (lambda/order_saga/payment.py),
+    and Step Functions keeps the execution's name, with its input, for 90 days (Step Functions
+    Developer Guide, "Quotas": closed executions' history): what the starter checks a later
+    message against must outlive the token, or a different token for the charged order would be
+    taken for a redelivery and sealed where no step will ever read or delete it."""
+    starter, sfn, arn, dynamodb = sealing
+    first = json.dumps({"orderId": "o-1", "paymentToken": TOKEN})
+    other = json.dumps({"orderId": "o-1", "paymentToken": "tok_other_card_8812"})
+    assert starter.handler(sqs_event(first), context()) == {"batchItemFailures": []}
+    dynamodb.delete_item(TableName="vault", Key={"ref": {"S": "o-1"}})  # spent, as the charge does
+
+    assert starter.handler(sqs_event(first, other), context()) == {
+        "batchItemFailures": [{"itemIdentifier": "m-1"}]
+    }
+    assert executions(sfn, arn) == ["o-1"]
+    assert vault_items(dynamodb, "o-1") == [], "neither token is sealed again"
+    [fingerprint] = vault_items(dynamodb, "o-1#fingerprint")
+    assert TOKEN not in json.dumps(fingerprint) and "secret" not in fingerprint
+    assert int(fingerprint["expiresAt"]["N"]) >= time.time() + 89 * 24 * 3600
+    [error] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert error.getMessage() == "order id reused for a different order"
+
+
+@pytest.mark.parametrize("token", [1234567812345678, "", {"pan": "4242424242424242"}])
+def test_a_token_that_is_not_a_string_is_a_malformed_order_sealed_nowhere(
+    sealing: tuple[Any, Any, str, Any], caplog: pytest.LogCaptureFixture, token: Any
+) -> None:
+    starter, sfn, arn, dynamodb = sealing
+
+    bad, good = {"orderId": "o-1", "paymentToken": token}, {"orderId": "o-2", "paymentToken": TOKEN}
+
+    result = starter.handler(sqs_event(json.dumps(bad), json.dumps(good)), context())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert executions(sfn, arn) == ["o-2"]
+    assert sorted(item["ref"]["S"] for item in dynamodb.scan(TableName="vault")["Items"]) == [
+        "o-2",
+        "o-2#fingerprint",
+    ]
+    logged = " ".join(record.getMessage() + str(record.__dict__) for record in caplog.records)
+    assert "malformed order message" in logged
+    assert "4242424242424242" not in logged and "1234567812345678" not in logged

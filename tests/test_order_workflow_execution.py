@@ -1,5 +1,6 @@
-"""The synthesized order workflow executed in moto, with the real payment and shipment handlers:
-every path of the saga, what it leaves in the tables, queues and topic."""
+"""The synthesized order workflow executed in moto, with the real starter, payment and shipment
+handlers: every path of the saga, what it leaves in the tables, queues and topic, and that the
+payment token and the customer's details reach no log, execution or dead-letter message."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.exceptions import LambdaClientError
 
-from tests.order_workflow_harness import MOTO_CONFIG, Sandbox, order
+from tests.order_workflow_harness import (
+    CUSTOMER_DETAILS,
+    DECLINING_TOKEN,
+    MOTO_CONFIG,
+    Sandbox,
+    order,
+)
 
 COMPENSATIONS = ("RefundPayment", "ReleaseInventory")
 
@@ -78,7 +85,7 @@ def test_two_lines_of_the_same_sku_reserve_both_quantities_and_release_both(box:
 
 
 def test_a_declined_payment_releases_the_inventory_and_charges_nothing(box: Sandbox) -> None:
-    arn = box.start(order("o-declined", paymentToken="tok_decline_insufficient_funds"))
+    arn = box.start(order("o-declined", paymentToken=DECLINING_TOKEN))
     execution = box.finish(arn)
 
     assert execution["status"] == "SUCCEEDED"
@@ -183,12 +190,11 @@ def test_a_charge_that_meets_a_transaction_conflict_is_retried_and_the_order_com
     assert len(box.sleeps) == 1 and 0 <= box.sleeps[0] <= 1, "one jittered retry wait"
 
 
-def test_the_same_order_started_twice_runs_once_and_charges_once(box: Sandbox) -> None:
+def test_the_same_order_sent_twice_runs_once_and_charges_once(box: Sandbox) -> None:
     the_order = order("o-twice")
     first = box.finish(box.start(the_order))
-    with pytest.raises(box.sfn.exceptions.ExecutionAlreadyExists):
-        box.start(the_order)
 
+    assert box.submit(the_order) == {"batchItemFailures": []}, "a redelivery is success"
     assert first["status"] == "SUCCEEDED"
     assert len(box.sfn.list_executions(stateMachineArn=box.state_machine_arn)["executions"]) == 1
     assert box.customer_totals("customer-of-o-twice") == {"charged": Decimal("42.5")}
@@ -210,9 +216,10 @@ def test_a_refund_that_keeps_failing_goes_to_the_dead_letter_queue_and_the_saga_
     [report] = box.messages(box.dead_letter_queue)
     assert report["problem"] == "RefundPaymentFailed"
     assert report["execution"] == arn
-    assert report["state"]["orderId"] == "o-stuck"
-    assert report["state"]["failure"]["Error"] == "ShipmentUnavailable"
-    assert report["state"]["compensationFailure"]["Error"] == "Lambda.TooManyRequestsException"
+    assert report["orderId"] == "o-stuck"
+    assert report["items"] == [{"sku": "SKU-1", "quantity": 2}], "what to release by hand, if need be"
+    assert report["failure"]["Error"] == "ShipmentUnavailable"
+    assert report["error"]["Error"] == "Lambda.TooManyRequestsException"
     assert box.customer_totals("customer-of-o-stuck") == {"charged": Decimal("42.5")}, "not refunded"
     assert box.available("SKU-1") == 5, "the older compensation still ran"
     record = box.order_record("o-stuck")
@@ -227,6 +234,67 @@ def test_an_order_without_its_required_fields_fails_as_invalid_before_any_step(b
 
     assert (execution["status"], execution["error"]) == ("FAILED", "InvalidOrder")
     assert box.available("SKU-1") == 5 and box.handlers.calls == []
+
+
+def test_an_execution_started_with_the_token_itself_is_refused_before_any_step(box: Sandbox) -> None:
+    """Whoever starts an execution without the starter, with the raw token in the input, gets
+    InvalidOrder: no step runs, and nothing downstream ever handles the token."""
+    raw = {**order("o-raw"), "paymentTokenRef": "o-raw"}
+
+    execution = box.finish(box.start_directly(raw))
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "InvalidOrder")
+    assert box.handlers.calls == [] and box.available("SKU-1") == 5
+
+
+LEAK_PATHS = {
+    "completed": ({}, "SUCCEEDED"),
+    "out of stock": ({"lines": {"SKU-1": 1, "SKU-2": 9}}, "SUCCEEDED"),
+    "payment declined": ({"paymentToken": DECLINING_TOKEN}, "SUCCEEDED"),
+    "shipment failed and the refund keeps failing": (
+        {"address": {"country": "AQ", **CUSTOMER_DETAILS}},
+        "FAILED",
+    ),
+}
+
+
+@pytest.mark.parametrize("path", LEAK_PATHS)
+def test_no_payment_token_or_personal_data_in_any_log_execution_or_queue(
+    box: Sandbox, path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The order goes in through the orders queue and the real starter, as the shop sends it.
+    The token must not appear in anything an operator or log reader sees: log lines of the
+    starter and the handlers (and the Lambda runtime's error log), the execution's history and
+    description (Step Functions keeps these for 90 days, readable with DescribeExecution and
+    GetExecutionHistory, whatever the logging), the execution log for the synthesized
+    LoggingConfiguration, and every message of every queue (the dead-letter queues keep theirs
+    14 days). The customer's details must not appear in logs, execution logs or queues."""
+    overrides, status = LEAK_PATHS[path]
+    if path.startswith("shipment failed"):
+        box.handlers.throttle("refund", times=100)
+    the_order = order(f"o-{path.split()[0]}", **overrides)
+    token = the_order["paymentToken"]
+
+    execution = box.finish(box.start(the_order))
+
+    assert execution["status"] == status
+    if path.startswith("shipment failed"):
+        assert [m["problem"] for m in box.messages(box.dead_letter_queue)] == ["RefundPaymentFailed"]
+    exposed = box.exposed([execution["executionArn"]])
+    exposed["captured stdout and stderr"] = list(capsys.readouterr())
+    assert (
+        exposed["execution history"]
+        and exposed["execution log"]
+        and exposed["function and starter log lines"]
+    )
+    for where, texts in exposed.items():
+        for text in texts:
+            assert token not in text, f"the payment token is in the {where}: {text[:300]}"
+            if where in ("execution history", "execution descriptions"):
+                continue  # the order itself is the execution's input; Step Functions keeps it
+            for detail in CUSTOMER_DETAILS.values():
+                assert detail not in text, f"{detail!r} is in the {where}: {text[:300]}"
+    assert box.vault_items() == [], "the payment step forgets the token once the payment is decided"
 
 
 def test_the_production_definition_runs_the_same_happy_path() -> None:

@@ -170,3 +170,45 @@ def test_a_production_api_with_its_own_urls_passes_the_security_gate() -> None:
     template = Template.from_stack(stack)  # raises on any unacknowledged nag finding
     template.has_resource_properties("AWS::Cognito::UserPoolClient", {"CallbackURLs": urls})
     template.has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": "shop-orders"})
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_flow_gives_tokens_to_a_holder_of_the_public_client_id_alone(profile: str) -> None:
+    """A public client's id is no secret: it ships in every browser and app. ALLOW_USER_SRP_AUTH
+    and ALLOW_USER_PASSWORD_AUTH let anyone holding it call InitiateAuth with a user's password
+    and get tokens without the hosted sign-in (Amazon Cognito Developer Guide, "Authentication
+    flows"); ALLOW_ADMIN_USER_PASSWORD_AUTH needs IAM credentials allowed
+    cognito-idp:AdminInitiateAuth, and refresh needs a refresh token already issued."""
+    assert sorted(client(profile)["ExplicitAuthFlows"]) == [
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://localhost./",
+        "https://app.localhost/",
+        "https://127.0.0.2/",
+        "https://[::1]/",
+        "https://0.0.0.0/",
+        "https://10.0.0.5/",
+        "https://192.168.1.20/cb",
+        "https://printer.local/",
+        "https://example.com./",
+        "https://shop.example.org/",
+    ],
+)
+def test_production_refuses_a_url_reaching_a_local_machine_network_or_someone_elses_host(
+    url: str,
+) -> None:
+    """Cognito sends the authorization code to the callback URL (RFC 6749 section 4.1.2): a URL
+    that resolves to the user's own machine (RFC 6761 .localhost, loopback), a private or
+    link-local network (RFC 1918, RFC 6762 .local) or a documentation domain someone else runs
+    (RFC 2606) hands the code to whoever serves there. A trailing dot names the same host."""
+    from patterns.api_protection import check_sign_in_urls
+
+    with pytest.raises(ValueError, match=r"callback_urls: .* local or placeholder"):
+        check_sign_in_urls("callback_urls", [url], production=True)
+    assert check_sign_in_urls("callback_urls", ["https://orders.shop.io/"], production=True)

@@ -80,8 +80,9 @@ def unsubscribed_alarm_topics(template: dict[str, Any]) -> list[str]:
 
 def alarm_notice(stack: str, topics: list[str]) -> str:
     return (
-        f"{stack}: alarms go to {', '.join(topics)}, which nobody is subscribed to; deploy with "
-        f"-c {ALARM_EMAIL_CONTEXT_KEY}=you@example.com (or ALARM_EMAIL=you@example.com make synth)"
+        f"{stack}: alarms go to {', '.join(topics)}, which nobody is subscribed to yet; deploy with "
+        f"-c {ALARM_EMAIL_CONTEXT_KEY}=you@example.com (or ALARM_EMAIL=you@example.com make synth), "
+        f"or subscribe your on-call tooling to the exported {stack}-AlarmTopicArn"
     )
 
 

@@ -9,12 +9,19 @@ response, a redelivered order) never charges twice, and refunding twice refunds 
 A transient DynamoDB error (throttling, a transaction conflict with a concurrent order of the
 same customer) raises ProviderUnavailable, which the state machine retries.
 
+The payment token is not in the order: the starter sealed it in the payment-token vault
+(PAYMENT_TOKENS_TABLE) under the order id, and the order carries `paymentTokenRef`. The charge
+reads it there (this function alone may), and deletes it once the payment is decided (charged
+or declined). A retried charge whose token is already gone answers with the charge taken.
+Nothing here logs the token or writes it into an error message.
+
 Tokens starting with `tok_decline` are declined, like a payment provider's test cards.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -22,7 +29,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from order import amount, order_of, retried_when_transient, text
+from order import MalformedOrder, amount, order_of, retried_when_transient, text
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
@@ -37,6 +44,10 @@ class PaymentConflict(Exception):
     """The order already has a payment that does not match this request."""
 
 
+class PaymentTokenMissing(Exception):
+    """The vault holds no token for the order (expired, or never sealed) and nothing was charged."""
+
+
 def _table() -> str:
     return os.environ["PAYMENTS_TABLE"]
 
@@ -46,6 +57,40 @@ def _payment(order_id: str) -> dict[str, Any] | None:
         TableName=_table(), Key={"pk": {"S": f"payment#{order_id}"}}, ConsistentRead=True
     )
     return found.get("Item")
+
+
+def _vault() -> str:
+    return os.environ["PAYMENT_TOKENS_TABLE"]
+
+
+def _token_ref(order: dict[str, Any]) -> str:
+    ref = text(order, "paymentTokenRef")
+    if ref != order["orderId"]:
+        raise MalformedOrder("order.paymentTokenRef must be the order's own reference")
+    return ref
+
+
+def _sealed_token(ref: str) -> str | None:
+    """The token the starter sealed under `ref`, unless it expired (TTL deletes late)."""
+    item = dynamodb.get_item(TableName=_vault(), Key={"ref": {"S": ref}}, ConsistentRead=True).get("Item")
+    if item is None or int(item.get("expiresAt", {}).get("N", "0")) < time.time():
+        return None
+    return str(item["secret"]["S"])
+
+
+def _forget_token(ref: str) -> None:
+    dynamodb.delete_item(TableName=_vault(), Key={"ref": {"S": ref}})
+
+
+def _charge_taken(order_id: str, value: Decimal) -> dict[str, Any] | None:
+    """The charge already taken for this order, if it matches; PaymentConflict if another."""
+    existing = _payment(order_id)
+    if existing is None:
+        return None
+    if existing.get("status", {}).get("S") != "CHARGED" or Decimal(existing["amount"]["N"]) != value:
+        raise PaymentConflict(f"order {order_id} already has a payment of another amount or state")
+    logger.info("payment already taken", order_id=order_id)
+    return {"chargeId": existing["chargeId"]["S"], "amount": str(value), "replayed": True}
 
 
 def _cancelled_by_condition(error: ClientError) -> bool:
@@ -76,7 +121,15 @@ def _move(payment: dict[str, Any], customer_id: str, total_name: str, value: Dec
 def charge(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     order = order_of(event)
     order_id, customer_id, value = text(order, "orderId"), text(order, "customerId"), amount(order)
-    if text(order, "paymentToken").startswith(DECLINING_TOKENS):
+    ref = _token_ref(order)
+    token = _sealed_token(ref)
+    if token is None:
+        taken = _charge_taken(order_id, value)
+        if taken is None:
+            raise PaymentTokenMissing(f"order {order_id} has no payment token in the vault")
+        return taken
+    if token.startswith(DECLINING_TOKENS):
+        _forget_token(ref)
         logger.info("payment declined", order_id=order_id)
         raise PaymentDeclined(f"the payment method of order {order_id} was declined")
     charge_id = f"ch_{uuid.uuid4().hex}"
@@ -98,11 +151,14 @@ def charge(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     except ClientError as error:
         if not _cancelled_by_condition(error):
             raise
-        existing = _payment(order_id) or {}
-        if existing.get("status", {}).get("S") != "CHARGED" or Decimal(existing["amount"]["N"]) != value:
-            raise PaymentConflict(f"order {order_id} already has a payment: {existing}") from None
-        logger.info("payment already taken", order_id=order_id)
-        return {"chargeId": existing["chargeId"]["S"], "amount": str(value), "replayed": True}
+        taken = _charge_taken(order_id, value)
+        if taken is None:
+            raise PaymentConflict(
+                f"order {order_id} already has a payment of another amount or state"
+            ) from None
+        _forget_token(ref)
+        return taken
+    _forget_token(ref)
     logger.info("payment taken", order_id=order_id, charge_id=charge_id)
     return {"chargeId": charge_id, "amount": str(value), "replayed": False}
 

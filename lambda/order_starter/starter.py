@@ -8,16 +8,29 @@ reads the existing execution's input: the same order (as parsed JSON) is a redel
 success; a different order under the same id is an error (logged with the order id): a changed
 order must be sent with a new id.
 
-A record that is not an order (not JSON, no usable order id) or that reuses an order id for a
-different order is reported in batchItemFailures and logged; after the queue's receive count it
-lands in the queue's dead-letter queue. The rest of the batch is not affected.
+With SEALED_FIELD (e.g. `paymentToken`) and VAULT_TABLE set, the field is taken out of the
+order before the execution starts: it is written to the vault under the execution name (with
+`expiresAt`, SEALED_TTL_SECONDS from now, for DynamoDB's TTL) and the execution gets
+`<field>Ref` (the execution name) in its place. With it, in the same transaction, goes the
+value's fingerprint (a SHA-256 of name and value) under `<name>#fingerprint`, kept for the 90
+days Step Functions keeps the name, which outlives the value itself (deleted once the saga has
+charged or given up): a redelivery of the same order passes, before or after the charge, without
+sealing the value again, and a different secret under an id already used is refused like any
+changed order, whenever it comes. Nothing here logs the order's body.
+
+A record that is not an order (not JSON, no usable order id, a sealed field that is not a
+non-empty string) or that reuses an order id for a different order is reported in
+batchItemFailures and logged; after the queue's receive count it lands in the queue's
+dead-letter queue. The rest of the batch is not affected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import time
 from typing import Any
 
 import boto3
@@ -29,10 +42,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 # What Step Functions accepts in an execution name, kept to a safe subset.
 # Checked with fullmatch: "$" would also match before a trailing newline.
 EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+# The vault item that outlives a sealed value: under "<name>#fingerprint" ('#' is never part of an
+# execution name), kept for the 90 days Step Functions keeps a Standard execution's name.
+FINGERPRINT_SUFFIX = "#fingerprint"
+FINGERPRINT_TTL_SECONDS = 90 * 24 * 3600
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 stepfunctions = boto3.client("stepfunctions")
+dynamodb = boto3.client("dynamodb")
 
 
 class MalformedOrder(ValueError):
@@ -59,6 +77,88 @@ def order_of(body: str) -> dict[str, Any]:
 
 def name_field() -> str:
     return os.environ.get("EXECUTION_NAME_FIELD", "orderId")
+
+
+def seal(order: dict[str, Any]) -> dict[str, Any]:
+    """The order with its sealed field replaced by a reference, the field written to the vault.
+    Raises MalformedOrder for a sealed field that is not a non-empty string, OrderIdReused when
+    the vault holds another value under this order's name."""
+    field = os.environ.get("SEALED_FIELD")
+    if not field or field not in order:
+        return order  # nothing to seal; the state machine decides whether the order is complete
+    secret = order[field]
+    if not isinstance(secret, str) or not secret.strip():
+        raise MalformedOrder(f"{field} must be a non-empty string")
+    name = order[name_field()]
+    table, now = os.environ["VAULT_TABLE"], int(time.time())
+    digest = fingerprint(name, secret)
+    try:
+        # The secret (gone once the saga has used it) and its fingerprint (kept as long as Step
+        # Functions keeps the execution's name), written together or not at all.
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {
+                            "ref": {"S": name + FINGERPRINT_SUFFIX},
+                            "fingerprint": {"S": digest},
+                            "expiresAt": {"N": str(now + FINGERPRINT_TTL_SECONDS)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(#ref)",
+                        "ExpressionAttributeNames": {"#ref": "ref"},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {
+                            "ref": {"S": name},
+                            "secret": {"S": secret},
+                            "expiresAt": {"N": str(now + int(os.environ.get("SEALED_TTL_SECONDS", "86400")))},
+                        },
+                    }
+                },
+            ]
+        )
+    except dynamodb.exceptions.TransactionCanceledException as error:
+        reasons = error.response.get("CancellationReasons") or [{}]
+        if reasons[0].get("Code") != "ConditionalCheckFailed":
+            raise  # a conflict or throttling: SQS delivers the message again
+        if not _sealed_before(table, name, digest):
+            raise OrderIdReused(f"{name} already has a different {field}") from None
+        # A redelivery: sealed the first time, perhaps already spent; nothing to write again.
+    sealed = {key: value for key, value in order.items() if key != field}
+    sealed[f"{field}Ref"] = name
+    return sealed
+
+
+def fingerprint(name: str, secret: str) -> str:
+    """What the vault keeps of a sealed value once it is spent: enough to tell the same value
+    from another one, nothing to charge with (the value is an opaque, random provider token)."""
+    return hashlib.sha256(f"{name}\0{secret}".encode()).hexdigest()
+
+
+def _sealed_before(table: str, name: str, digest: str) -> bool:
+    """Whether this very value was sealed under `name` before (a condition check: the starter
+    may not read the vault)."""
+    try:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"ref": {"S": name + FINGERPRINT_SUFFIX}},
+                        "ConditionExpression": "#fingerprint = :fingerprint",
+                        "ExpressionAttributeNames": {"#fingerprint": "fingerprint"},
+                        "ExpressionAttributeValues": {":fingerprint": {"S": digest}},
+                    }
+                }
+            ]
+        )
+    except dynamodb.exceptions.TransactionCanceledException:
+        return False
+    return True
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -91,7 +191,10 @@ def record_handler(record: SQSRecord) -> None:
         logger.error("malformed order message", message_id=record.message_id, reason=str(error))
         raise
     try:
-        outcome = start(order)
+        outcome = start(seal(order))
+    except MalformedOrder as error:
+        logger.error("malformed order message", message_id=record.message_id, reason=str(error))
+        raise
     except OrderIdReused as error:
         logger.error(
             "order id reused for a different order",
