@@ -1,5 +1,5 @@
 # Two commands set up everything on a fresh machine: `make synth` and `make test`.
-# Nothing here needs an AWS account, credentials or a network lookup.
+# Nothing here needs an AWS account, credentials or a network lookup, except `make integ`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_DEPRECATED := quiet
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: all bootstrap synth test lint bench docs clean
+.PHONY: all bootstrap synth test lint bench docs integ integ-update clean
 
 all: synth
 
@@ -37,7 +37,7 @@ test: bootstrap lint
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy patterns stacks
+	$(VENV)/bin/mypy patterns stacks integ
 	$(PY) -m tools.typecheck_runtime
 
 ## Benchmarks: ratios measured side by side in one run (never timed tests).
@@ -47,6 +47,15 @@ bench: bootstrap
 ## Diagrams: synthesize the sandbox profile, then write each stack's diagram into its page.
 docs: bootstrap
 	$(PY) -m tools.diagrams --synth --write
+
+## Integration tests IN A REAL ACCOUNT (the one in the environment; costs money, see
+## integ/estimates.md): deploy, assert, destroy, check nothing is left. STACK=<Stack>, or all.
+integ: bootstrap
+	$(PY) -m integ.run $(STACK)
+
+## Rewrite the committed integ snapshots (offline): STACK=<Stack>, or all.
+integ-update: bootstrap
+	$(PY) -m integ.snapshots $(STACK)
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Integration tests: one app per pattern, deployed into a sandbox account by `make integ`."""
