@@ -96,15 +96,16 @@ def cross_stack_name(value: Any) -> str | None:
     return None
 
 
-def load_module(function_dir: str, module: str, alias: str = "") -> ModuleType:
-    """Import `lambda/<function_dir>/<module>.py` under a unique name (lambda is a keyword);
-    `alias` gives a second, independent copy (e.g. one per function sharing the code).
+def load_module(function_dir: str | Path, module: str, alias: str = "") -> ModuleType:
+    """Import `lambda/<function_dir>/<module>.py` (or `<function_dir>/<module>.py` for a folder
+    given as a path, e.g. a runtime folder inside a pattern package) under a unique name (lambda
+    is a keyword); `alias` gives a second, independent copy (e.g. one per function sharing the code).
 
     The function's folder goes first on sys.path while it loads, as in the Lambda runtime, so
     its sibling modules import as they would there.
     """
-    folder = ROOT / "lambda" / function_dir
-    unique = f"lambda_{function_dir}_{module}{'_' + alias if alias else ''}"
+    folder = function_dir if isinstance(function_dir, Path) else ROOT / "lambda" / function_dir
+    unique = f"lambda_{folder.name}_{module}{'_' + alias if alias else ''}"
     spec = importlib.util.spec_from_file_location(unique, folder / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)

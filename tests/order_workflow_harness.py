@@ -46,6 +46,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from patterns.order_workflow.starter import CODE_DIR as STARTER_CODE
 from tests.kit import cross_stack_name, load_module, one, resources, template_json
 
 STACK = "OrderWorkflow"
@@ -251,7 +252,7 @@ class Sandbox:
         # Loaded under the function's environment: Powertools reads some switches (e.g.
         # POWERTOOLS_LOGGER_LOG_EVENT, which would log every event) when the handler is defined.
         with mock.patch.dict(os.environ, self.function_environment()):
-            self.starter = load_module("order_starter", "starter")
+            self.starter = load_module(STARTER_CODE, "starter")
         self.handlers.log.attach(self.starter)
         self.sleeps: list[float] = []
 

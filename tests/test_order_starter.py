@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
+from patterns.order_workflow.starter import CODE_DIR as STARTER_CODE
 from tests.kit import load_module
 
 PASS_THROUGH = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -56,7 +57,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
             name="orders", definition=PASS_THROUGH, roleArn="arn:aws:iam::123456789012:role/orders"
         )["stateMachineArn"]
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        yield load_module("order_starter", "starter"), sfn, arn
+        yield load_module(STARTER_CODE, "starter"), sfn, arn
 
 
 def executions(sfn: Any, arn: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_cognito as cognito
 from aws_cdk.assertions import Template
 
-from patterns.defaults import PRODUCTION
+from patterns.shared import PRODUCTION
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT, ServerlessApiStack
 from tests.kit import CDK_JSON_CONTEXT, PROFILES, bare_stack, one, resolve_ref, template_json
 from tests.test_serverless_api import build

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from patterns.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
+from patterns.shared.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 from patterns.wiring import Violation, check_assembly
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
