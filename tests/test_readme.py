@@ -110,3 +110,17 @@ def test_the_synth_summary_in_the_readme_is_current() -> None:
     assert [tuple(line.split()) for line in shown.splitlines()[1:]] == [
         tuple(str(cell) for cell in row) for row in rows
     ], "run `make synth` and commit the README"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in (ROOT / "patterns").glob("*/__init__.py")))
+def test_a_pattern_package_names_files_that_exist(package: str) -> None:
+    """Each package's docstring is the one step from a pattern to its stack, runtime, tests and
+    page; every path it names exists (globs match at least one file)."""
+    doc = importlib.import_module(f"patterns.{package}").__doc__ or ""
+    named = re.findall(r"`([\w./*-]+)`", doc)
+    assert named or package == "wiring", f"patterns/{package}/__init__.py names no files"
+    for name in named:
+        if "/" in name and name.split("/")[0] in {"stacks", "tests", "docs", "lambda", "runtime"}:
+            assert list(ROOT.glob(name.rstrip("/"))), f"patterns/{package}: {name} does not exist"
+        elif name.endswith((".py", "/")):
+            assert list((ROOT / "patterns" / package).glob(name.rstrip("/"))), f"patterns/{package}: {name}"
