@@ -9,30 +9,47 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_DEPRECATED := quiet
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: all bootstrap synth test lint bench docs integ integ-update clean
+.PHONY: all bootstrap bootstrap-synth synth test lint bench docs integ integ-update clean
 
 all: synth
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+# Two install sets, one stamp each: `make synth` installs only what synthesis needs
+# (requirements.txt, the CDK CLI); `make test` adds the test tools (requirements-dev.txt,
+# the diagram checker's Node packages). constraints.txt pins every package of both.
+$(VENV)/.installed-synth: requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "refarch needs Python 3.11 or later: run make with PYTHON=python3.11 (or newer)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-synth requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# Where the test tools were installed before, reinstall them too: a synth never removes them.
+node_modules/.installed-cli: package.json package-lock.json
+	if [ -e node_modules/.installed ]; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else npm ci --omit=dev --no-audit --no-fund --loglevel=error; fi
 	touch $@
+
+node_modules/.installed: node_modules/.installed-cli
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@ node_modules/.installed-cli
+
+bootstrap-synth: $(VENV)/.installed-synth node_modules/.installed-cli
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
 ## Synthesize every stack in both profiles, run cdk-nag and cfn-lint, print a summary.
-synth: bootstrap
+synth: bootstrap-synth
 	$(PY) -m tools.synth_all
 
-## Lint, then every test.
+## Lint, then every test, on $(TEST_WORKERS) workers (pytest-xdist; TEST_WORKERS=0 runs serially).
+TEST_WORKERS ?= auto
 test: bootstrap lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

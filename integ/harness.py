@@ -19,7 +19,7 @@ from aws_cdk import integ_tests_alpha as integ
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from integ.names import RUN_ID_ENV, RUN_TAG, SNAPSHOT_RUN_ID, STACK_NAME_PREFIX
-from patterns.defaults import Profile, profile_of
+from patterns.shared.defaults import Profile, profile_of
 from patterns.wiring import WiringChecks
 
 ROOT = Path(__file__).resolve().parent.parent

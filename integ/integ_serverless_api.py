@@ -25,7 +25,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import integ_tests_alpha as integ
 
 from integ import harness
-from patterns.defaults import acknowledge
+from patterns.shared.defaults import acknowledge
 from stacks.serverless_api_stack import ServerlessApiStack
 
 TEST_PASSWORD_REASON = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from patterns.defaults import profile_of
+from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack

@@ -8,10 +8,10 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
-from patterns.defaults import Profile
 from patterns.fan_out import FanOut
-from patterns.python_function import PythonFunction
-from patterns.tables import idempotency_table, on_demand_table
+from patterns.shared import PythonFunction
+from patterns.shared.defaults import Profile
+from patterns.shared.tables import idempotency_table, on_demand_table
 from stacks.paths import lambda_dir
 
 SHIPPING_FILTER = {"eventType": ["OrderPlaced"], "order": {"requiresShipping": [True]}}

@@ -13,10 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from patterns.data_tier import DataTier
-from patterns.defaults import Profile, new_alarm_topic
-from patterns.network import Network
-from patterns.web_tier import WebTier
+from patterns.multi_tier import DataTier, Network, WebTier
+from patterns.shared.defaults import Profile, new_alarm_topic
 
 WEB_APP_DIR = Path(__file__).resolve().parent.parent / "runtime" / "web_app"
 APP_PORT = 8080

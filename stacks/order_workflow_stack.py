@@ -9,10 +9,10 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import Profile
 from patterns.order_workflow import OrderWorkflow
-from patterns.python_function import PythonFunction
-from patterns.tables import on_demand_table
+from patterns.shared import PythonFunction
+from patterns.shared.defaults import Profile
+from patterns.shared.tables import on_demand_table
 from stacks.paths import lambda_dir
 
 SHIPPING_COUNTRIES = "IE,GB,FR,DE,ES,IT,NL,BE,PT,AT"

@@ -11,9 +11,8 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from patterns.api_routes import Route, TableIndex
-from patterns.defaults import Profile
-from patterns.serverless_api import ServerlessApi
+from patterns.serverless_api import Route, ServerlessApi, TableIndex
+from patterns.shared.defaults import Profile
 from stacks.paths import lambda_dir
 
 # Orders are listed by their owner, the caller's Cognito sub.

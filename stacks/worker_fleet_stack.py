@@ -8,8 +8,8 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
-from patterns.buckets import access_logs_bucket, secure_bucket
-from patterns.defaults import Profile
+from patterns.shared.buckets import access_logs_bucket, secure_bucket
+from patterns.shared.defaults import Profile
 from patterns.worker_fleet import WorkerFleet
 from stacks.paths import runtime_dir
 

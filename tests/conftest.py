@@ -1,6 +1,10 @@
 """Test-wide settings: no AWS account, no credentials, no network."""
 
 import os
+import shutil
+import uuid
+
+import pytest
 
 os.environ.update(
     {
@@ -15,3 +19,19 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "refarch-tests",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the xdist controller, fix the run's id, so that the folder where its workers share
+    the synthesized app (tests/kit.py) is known here and removed at the end."""
+    controller = not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist")
+    if controller and config.getoption("testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    uid = getattr(config.option, "testrunuid", None)
+    if not hasattr(config, "workerinput") and uid:
+        from tests.kit import shared_assemblies  # here: the environment above is set first
+
+        shutil.rmtree(shared_assemblies(uid), ignore_errors=True)

@@ -3,9 +3,13 @@ path (never by generated logical id), load handler code by file path."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import importlib.util
 import json
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -32,13 +36,65 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["
 
 @functools.cache
 def assembly(profile: str) -> cx_api.CloudAssembly:
-    """The whole app, synthesized once per test session and profile, security gate included:
-    an unacknowledged nag finding raises here."""
-    outdir = tempfile.mkdtemp(prefix=f"cdk.out.{profile}.")
+    """The whole app, synthesized once per test run and profile, security gate included:
+    an unacknowledged nag finding raises here.
+
+    Under pytest-xdist the workers of one run share each profile's cloud assembly: the first
+    worker to ask synthesizes it, under a lock, into a folder of the run (cleaned up by
+    tests/conftest.py); a worker kept waiting for one profile synthesizes the other meanwhile.
+    The others read the folder (the tests use only the templates and metadata files).
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _synthesize(profile, Path(tempfile.mkdtemp(prefix=f"cdk.out.{profile}.")))
+    with _claimed(profile, blocking=False) as mine:
+        if mine:
+            return _ready(profile)
+    for other in PROFILES:
+        if other != profile:
+            with _claimed(other, blocking=False) as free:
+                if free:
+                    _ready(other)
+    with _claimed(profile, blocking=True):
+        return _ready(profile)
+
+
+def shared_assemblies(run: str | None = None) -> Path:
+    """The folder where the workers of one xdist run share their cloud assemblies."""
+    return Path(tempfile.gettempdir()) / f"refarch-tests-{run or os.environ['PYTEST_XDIST_TESTRUNUID']}"
+
+
+@contextlib.contextmanager
+def _claimed(profile: str, *, blocking: bool) -> Iterator[bool]:
+    shared_assemblies().mkdir(exist_ok=True)
+    with (shared_assemblies() / f"{profile}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ready(profile: str) -> cx_api.CloudAssembly:
+    """The run's assembly of `profile`, synthesized now if no worker has yet (hold its lock)."""
+    done = shared_assemblies() / profile
+    if not done.is_dir():
+        partial = shared_assemblies() / f"{profile}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        _synthesize(profile, partial)
+        partial.rename(done)  # atomic: a folder is there complete or not at all
+    return cx_api.CloudAssembly(str(done))
+
+
+def _synthesize(profile: str, outdir: Path) -> cx_api.CloudAssembly:
     # Production needs the API's sign-in URLs; the kit passes its never-resolving .test ones.
     sign_in = KIT_PRODUCTION_CONTEXT if profile == "production" else {}
     context = {**CDK_JSON_CONTEXT, "profile": profile, **sign_in, **PATH_METADATA}
-    app = cdk.App(context=context, outdir=outdir)
+    app = cdk.App(context=context, outdir=str(outdir))
     return build_app(app).synth()
 
 
@@ -98,15 +154,16 @@ def cross_stack_name(value: Any) -> str | None:
     return None
 
 
-def load_module(function_dir: str, module: str, alias: str = "") -> ModuleType:
-    """Import `lambda/<function_dir>/<module>.py` under a unique name (lambda is a keyword);
-    `alias` gives a second, independent copy (e.g. one per function sharing the code).
+def load_module(function_dir: str | Path, module: str, alias: str = "") -> ModuleType:
+    """Import `lambda/<function_dir>/<module>.py` (or `<function_dir>/<module>.py` for a folder
+    given as a path, e.g. a runtime folder inside a pattern package) under a unique name (lambda
+    is a keyword); `alias` gives a second, independent copy (e.g. one per function sharing the code).
 
     The function's folder goes first on sys.path while it loads, as in the Lambda runtime, so
     its sibling modules import as they would there.
     """
-    folder = ROOT / "lambda" / function_dir
-    unique = f"lambda_{function_dir}_{module}{'_' + alias if alias else ''}"
+    folder = function_dir if isinstance(function_dir, Path) else ROOT / "lambda" / function_dir
+    unique = f"lambda_{folder.name}_{module}{'_' + alias if alias else ''}"
     spec = importlib.util.spec_from_file_location(unique, folder / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)

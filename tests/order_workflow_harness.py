@@ -46,6 +46,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from patterns.order_workflow.starter import CODE_DIR as STARTER_CODE
 from tests.kit import cross_stack_name, load_module, one, resources, template_json
 
 STACK = "OrderWorkflow"
@@ -262,7 +263,7 @@ class Sandbox:
         # Loaded under the function's environment: Powertools reads some switches (e.g.
         # POWERTOOLS_LOGGER_LOG_EVENT, which would log every event) when the handler is defined.
         with mock.patch.dict(os.environ, self.function_environment()):
-            self.starter = load_module("order_starter", "starter")
+            self.starter = load_module(STARTER_CODE, "starter")
         self.handlers.log.attach(self.starter)
         self.handlers.cold_start(self.own_environment)
         self.sleeps: list[float] = []
@@ -361,7 +362,7 @@ class Sandbox:
 
     def vault_items(self) -> list[dict[str, Any]]:
         """The sealed values in the vault (not the fingerprints that outlive them, which hold no
-        value: lambda/order_starter/starter.py)."""
+        value: patterns/order_workflow/starter_function/starter.py)."""
         items = self.dynamodb.scan(TableName=self.vault)["Items"] if self.vault else []
         return [item for item in items if "secret" in item]
 

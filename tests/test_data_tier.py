@@ -15,8 +15,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 from botocore.credentials import Credentials
 
-from patterns.data_tier import DataTier
-from patterns.valkey_cache import ValkeyCache
+from patterns.multi_tier import DataTier, ValkeyCache
 from tests.kit import bare_stack, one, path_of, resources, template_json
 from tests.local_servers import load_web_app
 from tests.test_multi_tier_app import stack_environment

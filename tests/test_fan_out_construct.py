@@ -13,7 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
-from patterns.defaults import (
+from patterns.fan_out import FanOut
+from patterns.shared import PythonFunction
+from patterns.shared.defaults import (
     DLQ_REASON,
     SANDBOX,
     acknowledge,
@@ -21,8 +23,6 @@ from patterns.defaults import (
     encryption_key,
     secure_queue,
 )
-from patterns.fan_out import FanOut
-from patterns.python_function import PythonFunction
 from stacks.paths import lambda_dir
 from tests.kit import bare_stack, resources
 

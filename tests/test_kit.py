@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from patterns import defaults
+from patterns.shared import defaults
 from stacks import STACK_IDS, build_app
 from tests.kit import CDK_JSON_CONTEXT, PROFILES, assembly, bare_stack, path_of, resolve_ref, template_json
 from tools.synth_all import unsubscribed_alarm_topics

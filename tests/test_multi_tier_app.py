@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import valkey
 
-from patterns.data_tier import DEFAULT_DATABASE_PORT, PROXY_PORT
+from patterns.multi_tier.data_tier import DEFAULT_DATABASE_PORT, PROXY_PORT
 from stacks.multi_tier_stack import WEB_APP_CACHE_ACCESS
 from tests.kit import one, template_json
 from tests.local_servers import (

@@ -12,10 +12,7 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Template
 
-from patterns.data_tier import DataTier
-from patterns.network import Network
-from patterns.valkey_cache import ValkeyCache
-from patterns.web_tier import WebTier
+from patterns.multi_tier import DataTier, Network, ValkeyCache, WebTier
 from tests.kit import PROFILES, bare_stack, one, path_of, resources, template_json
 from tests.local_servers import load_web_app
 

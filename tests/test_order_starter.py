@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
+from patterns.order_workflow.starter import CODE_DIR as STARTER_CODE
 from tests.kit import load_module
 
 PASS_THROUGH = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -56,7 +57,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
             name="orders", definition=PASS_THROUGH, roleArn="arn:aws:iam::123456789012:role/orders"
         )["stateMachineArn"]
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        yield load_module("order_starter", "starter"), sfn, arn
+        yield load_module(STARTER_CODE, "starter"), sfn, arn
 
 
 def executions(sfn: Any, arn: str) -> list[str]:
@@ -141,7 +142,7 @@ def test_when_no_order_can_start_the_invocation_fails_and_the_whole_batch_return
 ) -> None:
     _, sfn, arn = started
     monkeypatch.setenv("STATE_MACHINE_ARN", arn + "-gone")
-    starter = load_module("order_starter", "starter")  # a cold start reads the environment
+    starter = load_module(STARTER_CODE, "starter")  # a cold start reads the environment
     batch = sqs_event(json.dumps({"orderId": "o-lost"}), json.dumps({"orderId": "o-lost-too"}))
 
     with pytest.raises(BatchProcessingError, match="All records failed"):
@@ -155,7 +156,7 @@ def test_the_execution_name_comes_from_the_configured_field(
 ) -> None:
     _, sfn, arn = started
     monkeypatch.setenv("EXECUTION_NAME_FIELD", "paymentId")
-    starter = load_module("order_starter", "starter")
+    starter = load_module(STARTER_CODE, "starter")
 
     result = starter.handler(
         sqs_event(json.dumps({"paymentId": "p-1"}), json.dumps({"orderId": "o-1"})), context()
@@ -183,7 +184,7 @@ def sealing(started: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch) -> t
     monkeypatch.setenv("SEALED_FIELD", "paymentToken")
     monkeypatch.setenv("VAULT_TABLE", "vault")
     monkeypatch.setenv("SEALED_TTL_SECONDS", "7200")
-    return load_module("order_starter", "starter"), sfn, arn, dynamodb
+    return load_module(STARTER_CODE, "starter"), sfn, arn, dynamodb
 
 
 def test_the_token_is_sealed_in_the_vault_and_the_execution_gets_its_reference(

@@ -17,11 +17,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
-from patterns.defaults import SANDBOX
-from patterns.execution_starter import QueueStarter
-from patterns.order_workflow import OrderWorkflow
-from patterns.python_function import PythonFunction
-from patterns.saga import RetryPolicy
+from patterns.order_workflow import OrderWorkflow, QueueStarter, RetryPolicy
+from patterns.shared import SANDBOX, PythonFunction
 from stacks.paths import lambda_dir
 from tests.kit import (
     PROFILES,

@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Template
 
-from patterns.defaults import PRODUCTION, SANDBOX
-from patterns.python_function import POWERTOOLS_VERSION, PythonFunction
+from patterns.shared import PRODUCTION, SANDBOX
+from patterns.shared.python_function import POWERTOOLS_VERSION, PythonFunction
 from stacks.paths import lambda_dir
 from tests.kit import bare_stack, one, resources
 

@@ -4,6 +4,7 @@ the modules it imports (and the runtime folders they load), so a copy into anoth
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 from pathlib import Path
@@ -34,18 +35,21 @@ def _table(title: str) -> list[list[str]]:
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
-def _imports(module: str, seen: set[str] | None = None) -> set[str]:
-    """`module` and every module of `patterns` it imports, transitively."""
+def _packages(package: str, seen: set[str] | None = None) -> set[str]:
+    """`package` and every package of `patterns/` its modules import, transitively."""
     seen = set() if seen is None else seen
-    if module in seen:
+    if package in seen:
         return seen
-    seen.add(module)
-    for node in ast.walk(ast.parse((ROOT / "patterns" / f"{module}.py").read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "patterns":
-            for alias in node.names:
-                _imports(alias.name, seen)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("patterns."):
-            _imports(node.module.split(".")[1], seen)  # type: ignore[union-attr]
+    seen.add(package)
+    for module in (ROOT / "patterns" / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n == "patterns" or n.startswith("patterns.") for n in names), (
+                    f"{module}: imports inside patterns/ are relative, so the folder works under any name"
+                )
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+                _packages(node.module.split(".")[0], seen)
     return seen
 
 
@@ -61,23 +65,27 @@ def test_every_stack_has_a_row_and_a_page() -> None:
 COPY_ROWS = _table("Use a construct in your own CDK app")
 
 
-@pytest.mark.parametrize("row", COPY_ROWS, ids=[row[0].strip("`") for row in COPY_ROWS])
+@pytest.mark.parametrize("row", COPY_ROWS, ids=[row[0].replace("`", "") for row in COPY_ROWS])
 def test_a_construct_copy_list_is_exactly_what_it_needs(row: list[str]) -> None:
-    construct, modules, runtime = row[0].strip("`"), re.findall(r"`(patterns/\w+\.py)`", row[1]), row[2]
-    assert modules, f"{construct}: no modules listed"
-    first = Path(modules[0]).stem
-    assert re.search(rf"^class {construct}\b", (ROOT / modules[0]).read_text(), re.M), modules[0]
-    needed = _imports(first)
-    assert {Path(m).stem for m in modules} == needed
-    folders = {
-        f"{kind}/{name}/"
-        for m in needed
-        for kind, name in RUNTIME_FOLDER.findall((ROOT / "patterns" / f"{m}.py").read_text())
-    }
-    listed = set(re.findall(r"`((?:lambda|runtime)/[\w-]+/)`", runtime))
-    assert folders <= listed, f"{construct} loads {folders - listed} itself"
-    for folder in listed:
+    constructs = re.findall(r"`(\w+)`", row[0])
+    folders = re.findall(r"`patterns/(\w+)/`", row[1])
+    assert constructs and folders, row
+    home = folders[0]
+    for construct in constructs:
+        assert construct in importlib.import_module(f"patterns.{home}").__all__, (construct, home)
+    assert set(folders) == _packages(home)
+    for module in (ROOT / "patterns" / home).rglob("*.py"):
+        # Runtime code a construct loads itself lives inside its package, so a copy or an
+        # installed kit carries it; a path out of the package would be missing there.
+        assert not RUNTIME_FOLDER.search(module.read_text()), f"{module} loads code outside its package"
+        assert ".parent.parent" not in module.read_text(), f"{module} reaches outside its package"
+    for folder in re.findall(r"`((?:lambda|runtime)/[\w-]+/)`", row[2]):
         assert (ROOT / folder).is_dir(), folder
+
+
+def test_the_copy_table_covers_every_pattern_package() -> None:
+    listed = {re.findall(r"`patterns/(\w+)/`", row[1])[0] for row in COPY_ROWS}
+    assert listed == {path.parent.name for path in (ROOT / "patterns").glob("*/__init__.py")}
 
 
 def test_the_synth_summary_in_the_readme_is_current() -> None:
@@ -102,3 +110,17 @@ def test_the_synth_summary_in_the_readme_is_current() -> None:
     assert [tuple(line.split()) for line in shown.splitlines()[1:]] == [
         tuple(str(cell) for cell in row) for row in rows
     ], "run `make synth` and commit the README"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in (ROOT / "patterns").glob("*/__init__.py")))
+def test_a_pattern_package_names_files_that_exist(package: str) -> None:
+    """Each package's docstring is the one step from a pattern to its stack, runtime, tests and
+    page; every path it names exists (globs match at least one file)."""
+    doc = importlib.import_module(f"patterns.{package}").__doc__ or ""
+    named = re.findall(r"`([\w./*-]+)`", doc)
+    assert named or package == "wiring", f"patterns/{package}/__init__.py names no files"
+    for name in named:
+        if "/" in name and name.split("/")[0] in {"stacks", "tests", "docs", "lambda", "runtime"}:
+            assert list(ROOT.glob(name.rstrip("/"))), f"patterns/{package}: {name} does not exist"
+        elif name.endswith((".py", "/")):
+            assert list((ROOT / "patterns" / package).glob(name.rstrip("/"))), f"patterns/{package}: {name}"

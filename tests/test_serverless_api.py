@@ -12,8 +12,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk.assertions import Template
 
-from patterns.api_routes import Route, TableIndex, json_schema
-from patterns.serverless_api import ServerlessApi
+from patterns.serverless_api import Route, ServerlessApi, TableIndex, json_schema
 from stacks.paths import lambda_dir
 from tests.kit import PROFILES, bare_stack, one, path_of, resolve_ref, resources, template_json
 

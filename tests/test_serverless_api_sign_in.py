@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_cognito as cognito
 from aws_cdk.assertions import Template
 
-from patterns.defaults import PRODUCTION
+from patterns.shared import PRODUCTION
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT, ServerlessApiStack
 from tests.kit import CDK_JSON_CONTEXT, PROFILES, bare_stack, one, resolve_ref, template_json
 from tests.test_serverless_api import build
@@ -207,7 +207,7 @@ def test_production_refuses_a_url_reaching_a_local_machine_network_or_someone_el
     that resolves to the user's own machine (RFC 6761 .localhost, loopback), a private or
     link-local network (RFC 1918, RFC 6762 .local) or a documentation domain someone else runs
     (RFC 2606) hands the code to whoever serves there. A trailing dot names the same host."""
-    from patterns.api_protection import check_sign_in_urls
+    from patterns.serverless_api.protection import check_sign_in_urls
 
     with pytest.raises(ValueError, match=r"callback_urls: .* local or placeholder"):
         check_sign_in_urls("callback_urls", [url], production=True)

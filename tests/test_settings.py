@@ -7,12 +7,14 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
+from patterns.order_workflow.starter import CODE_DIR as STARTER_CODE
 from tests.kit import ROOT, load_module
 from tests.local_servers import load_web_app
 
@@ -78,7 +80,7 @@ FUNCTIONS: list[tuple[str, str, dict[str, str], list[tuple[dict[str, str | None]
         ],
     ),
     (
-        "order_starter",
+        STARTER_CODE,
         "starter",
         {"STATE_MACHINE_ARN": STATE_MACHINE, "EXECUTION_NAME_FIELD": "orderId"},
         [
@@ -124,7 +126,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Monkey
         yield monkeypatch
 
 
-def cold_start(monkeypatch: pytest.MonkeyPatch, folder: str, module: str, env: dict[str, Any]) -> ModuleType:
+def cold_start(
+    monkeypatch: pytest.MonkeyPatch, folder: str | Path, module: str, env: dict[str, Any]
+) -> ModuleType:
     for name, value in env.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)

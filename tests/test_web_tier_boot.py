@@ -22,7 +22,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 
-from patterns.web_tier import WebTier
+from patterns.multi_tier import WebTier
 from tests.kit import bare_stack, one, resources, template_json
 from tests.test_multi_tier_stack import imported_vpc, props, synth
 

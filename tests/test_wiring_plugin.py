@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from patterns import defaults
+from patterns.shared import defaults
 from patterns.wiring import RULES, WiringChecks, acknowledgement_id, check_assembly
 from stacks import STACK_IDS
 from tests.kit import CDK_JSON_CONTEXT, PATH_METADATA, PROFILES, ROOT, assembly

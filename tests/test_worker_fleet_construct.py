@@ -13,9 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from patterns.defaults import SANDBOX, dead_letter_queue, encryption_key, secure_queue
+from patterns.shared.defaults import SANDBOX, dead_letter_queue, encryption_key, secure_queue
 from patterns.worker_fleet import WorkerFleet
-from patterns.worker_fleet_scaling import backlog_target
+from patterns.worker_fleet.scaling import backlog_target
 from stacks.paths import runtime_dir
 from tests.kit import PROFILES, bare_stack, one, resolve_ref, resources, template_json
 

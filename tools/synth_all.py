@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from patterns.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
+from patterns.shared.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 from patterns.wiring import Violation, check_assembly
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
@@ -27,20 +27,36 @@ def outdir(profile: str) -> Path:
     return ROOT / ("cdk.out" if profile == "sandbox" else f"cdk.out.{profile}")
 
 
-def synth(profile: str) -> None:
+def synth_command(profile: str) -> list[str]:
     command = [str(CDK), "synth", "--quiet", "-c", f"profile={profile}", "-o", str(outdir(profile))]
     if os.environ.get("ALARM_EMAIL"):
         command += ["-c", f"{ALARM_EMAIL_CONTEXT_KEY}={os.environ['ALARM_EMAIL']}"]
     if profile == "production":  # the API's sign-in URLs, which production requires
         for key, value in KIT_PRODUCTION_CONTEXT.items():
             command += ["-c", f"{key}={value}"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ)
-    if result.returncode != 0:
-        report = outdir(profile) / "validation-report.json"
-        sys.stderr.write(result.stdout + result.stderr)
-        if report.exists():
-            sys.stderr.write(f"\nsecurity gate report: {report}\n")
-        raise SystemExit(f"cdk synth failed for profile {profile}")
+    return command
+
+
+def synth(*profiles: str) -> None:
+    """Each profile through the CLI (the path `cdk deploy` takes), the profiles side by side:
+    each run is one Python process with one Node kernel, so two of them use two cores."""
+    runs = {
+        profile: subprocess.Popen(
+            synth_command(profile), cwd=ROOT, env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for profile in profiles
+    }
+    failed = []
+    for profile, run in runs.items():
+        stdout, stderr = run.communicate()
+        if run.returncode != 0:
+            sys.stderr.write((stdout + stderr).decode(errors="replace"))
+            report = outdir(profile) / "validation-report.json"
+            if report.exists():
+                sys.stderr.write(f"\nsecurity gate report: {report}\n")
+            failed.append(profile)
+    if failed:
+        raise SystemExit(f"cdk synth failed for profile {', '.join(failed)}")
 
 
 def acknowledged(assembly: Path, stack: str) -> int:
@@ -86,36 +102,47 @@ def alarm_notice(stack: str, topics: list[str]) -> str:
     )
 
 
-def lint(template: Path) -> list[str]:
+def lint(templates: list[Path]) -> dict[Path, list[str]]:
+    """cfn-lint's findings per template, from one cfn-lint process for all of them (its start-up,
+    loading the resource schemas, costs more than linting a template)."""
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", str(template)],
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", *map(str, templates)],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    return [line for line in result.stdout.splitlines() if line.strip()]
+    findings: dict[Path, list[str]] = {template: [] for template in templates}
+    for line in filter(str.strip, result.stdout.splitlines()):
+        template = next((t for t in templates if line.startswith(f"{t}:")), None)
+        if template is None:  # not a finding of one template: an error of cfn-lint itself
+            raise SystemExit(f"cfn-lint: {line}")
+        findings[template].append(line)
+    if result.returncode & 1 or (result.returncode and not any(findings.values())):  # 1: cfn-lint failed
+        raise SystemExit(f"cfn-lint failed ({result.returncode}): {result.stderr[-2000:]}")
+    return findings
 
 
 def main() -> int:
-    rows, failures, notices = [], 0, {}
+    rows, failures, notices = [], 0, dict[str, str]()
+    synth(*PROFILES)
+    templates = {profile: sorted(outdir(profile).glob("*.template.json")) for profile in PROFILES}
+    findings = lint([template for profile in PROFILES for template in templates[profile]])
     for profile in PROFILES:
-        synth(profile)
         assembly = outdir(profile)
         # The synth already failed on a wiring finding; this counts them per stack for the table.
         wiring = check_assembly(assembly, production=profile == "production")
         for finding in wiring:
             print(f"wiring: {finding}", file=sys.stderr)
         failures += len(wiring)
-        for template in sorted(assembly.glob("*.template.json")):
+        for template in templates[profile]:
             stack = template.name.removesuffix(".template.json")
             document = json.loads(template.read_text())
             resources = len(document.get("Resources", {}).keys() - {"CDKMetadata"})
             if topics := unsubscribed_alarm_topics(document):
                 notices.setdefault(stack, alarm_notice(stack, topics))
-            findings = lint(template)
-            failures += len(findings)
-            for finding in findings:
-                print(finding, file=sys.stderr)
+            failures += len(findings[template])
+            for line in findings[template]:
+                print(line, file=sys.stderr)
             rows.append(
                 (
                     profile,
@@ -123,7 +150,7 @@ def main() -> int:
                     resources,
                     acknowledged(assembly, stack),
                     _count(wiring, stack),
-                    len(findings),
+                    len(findings[template]),
                 )
             )
     table = summary(rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from patterns.defaults import Profile
+from .defaults import Profile
 
 
 def on_demand_table(

@@ -25,8 +25,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from patterns import filter_policy as policies
-from patterns.defaults import (
+from ..shared.defaults import (
     AT_LEAST,
     DLQ_REASON,
     Profile,
@@ -39,6 +38,7 @@ from patterns.defaults import (
     profile_of,
     secure_queue,
 )
+from . import filter_policy as policies
 
 VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda consumer's timeout
 ASYNC_FAILURES_REASON = (

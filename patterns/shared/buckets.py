@@ -7,7 +7,7 @@ from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from patterns.defaults import Profile, acknowledge, log_group
+from .defaults import Profile, acknowledge, log_group
 
 ACCESS_LOGS_REASON = (
     "This bucket receives the server access logs of the other buckets; logging its own access "

@@ -26,7 +26,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import (
+from ..shared.defaults import (
     ABOVE,
     BELOW,
     Profile,
@@ -37,10 +37,10 @@ from patterns.defaults import (
     notifying_alarm,
     profile_of,
 )
-from patterns.valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
-from patterns.valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
-from patterns.valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
-from patterns.valkey_cache import ValkeyCache
+from .valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
+from .valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
+from .valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
+from .valkey_cache import ValkeyCache
 
 # A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3

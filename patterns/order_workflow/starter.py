@@ -28,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from patterns.defaults import (
+from ..shared.defaults import (
     AT_LEAST,
     DLQ_REASON,
     Profile,
@@ -37,10 +37,10 @@ from patterns.defaults import (
     notifying_alarm,
     secure_queue,
 )
-from patterns.nag_findings import wildcard_resource
-from patterns.python_function import PythonFunction
+from ..shared.nag_findings import wildcard_resource
+from ..shared.python_function import PythonFunction
 
-CODE_DIR = Path(__file__).resolve().parent.parent / "lambda" / "order_starter"
+CODE_DIR = Path(__file__).resolve().parent / "starter_function"
 FUNCTION_TIMEOUT = Duration.seconds(30)
 VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda consumer's timeout
 

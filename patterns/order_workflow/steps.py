@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from patterns.saga import FAILURE_PATH, TRANSIENT_DYNAMODB_ERRORS, RetryPolicy
+from .saga import FAILURE_PATH, TRANSIENT_DYNAMODB_ERRORS, RetryPolicy
 
 OUT_OF_STOCK = "OutOfStock"
 INVALID_ORDER = "InvalidOrder"

@@ -24,9 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from patterns import api_protection
-from patterns.api_routes import Route, TableIndex, check_routes, json_schema
-from patterns.defaults import (
+from ..shared.defaults import (
     AT_LEAST,
     Profile,
     acknowledge,
@@ -35,8 +33,10 @@ from patterns.defaults import (
     notifying_alarm,
     profile_of,
 )
-from patterns.python_function import PythonFunction
-from patterns.tables import on_demand_table
+from ..shared.python_function import PythonFunction
+from ..shared.tables import on_demand_table
+from . import protection as api_protection
+from .routes import Route, TableIndex, check_routes, json_schema
 
 DEFAULT_TABLE_ACTIONS = (
     "dynamodb:GetItem",

@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from patterns.defaults import (
+from ..shared.defaults import (
     Profile,
     acknowledge,
     dead_letter_queue,
@@ -37,10 +37,10 @@ from patterns.defaults import (
     profile_of,
     secure_queue,
 )
-from patterns.instance_fleet import instance_role, scaling_notification_topic
-from patterns.nag_findings import wildcard_resource
-from patterns.worker_fleet_boot import worker_user_data
-from patterns.worker_fleet_scaling import (
+from ..shared.instance_fleet import instance_role, scaling_notification_topic
+from ..shared.nag_findings import wildcard_resource
+from .boot import worker_user_data
+from .scaling import (
     backlog_per_instance_policy,
     backlog_target,
     group_metric,

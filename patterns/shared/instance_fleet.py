@@ -15,8 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import acknowledge, route_notifications
-from patterns.nag_findings import wildcard_resource
+from .defaults import acknowledge, route_notifications
+from .nag_findings import wildcard_resource
 
 # "Create a custom IAM role for Session Manager" (the minimal instance permissions) and, for Run
 # Command, the ec2messages calls of "Create an IAM instance profile for Systems Manager". None of

@@ -13,7 +13,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from patterns.defaults import Profile, acknowledge
+from ..shared.defaults import Profile, acknowledge
 
 OPTIONAL_MFA_REASON = (
     "MFA is optional because this pool was built with mfa_required=False (the sandbox default; "

@@ -14,8 +14,8 @@ from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from patterns.defaults import Profile, log_group, profile_of
-from patterns.provider_logs import own_provider_logs
+from ..shared.defaults import Profile, log_group, profile_of
+from .provider_logs import own_provider_logs
 
 MIN_AZS = 2
 INTERFACE_ENDPOINTS = {

@@ -24,7 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.defaults import (
+from ..shared.defaults import (
     Profile,
     acknowledge,
     encryption_key,

@@ -30,8 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from patterns import order_steps as steps
-from patterns.defaults import (
+from ..shared.defaults import (
     DLQ_REASON,
     Profile,
     acknowledge,
@@ -41,8 +40,9 @@ from patterns.defaults import (
     new_alarm_topic,
     profile_of,
 )
-from patterns.execution_starter import QueueStarter, alarm_on_any
-from patterns.saga import (
+from ..shared.tables import on_demand_table
+from . import steps
+from .saga import (
     COMPENSATION_FAILURE_PATH,
     FAILURE_PATH,
     RECORD_FAILURE_PATH,
@@ -51,7 +51,7 @@ from patterns.saga import (
     CompensationChain,
     RetryPolicy,
 )
-from patterns.tables import on_demand_table
+from .starter import QueueStarter, alarm_on_any
 
 PAYMENT_DECLINED = "PaymentDeclined"
 RETRYABLE_HANDLER_ERROR = "ProviderUnavailable"

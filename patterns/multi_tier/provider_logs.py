@@ -11,7 +11,7 @@ from __future__ import annotations
 from aws_cdk import CfnResource, Stack
 from constructs import IConstruct
 
-from patterns.defaults import Profile, log_group
+from ..shared.defaults import Profile, log_group
 
 LOG_GROUP_ID = "OwnLogGroup"
 

@@ -33,8 +33,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.alb_access_logs import log_access_to
-from patterns.defaults import (
+from ..shared.defaults import (
     BELOW,
     Profile,
     acknowledge,
@@ -43,10 +42,11 @@ from patterns.defaults import (
     notifying_alarm,
     profile_of,
 )
-from patterns.instance_fleet import instance_role, scaling_notification_topic
-from patterns.provider_logs import own_provider_logs
-from patterns.web_acl import MIN_RATE_LIMIT, regional_web_acl
-from patterns.web_tier_boot import DEPENDENCY_METRIC, report_dependency_health, signal_when_ready
+from ..shared.instance_fleet import instance_role, scaling_notification_topic
+from .alb_access_logs import log_access_to
+from .provider_logs import own_provider_logs
+from .web_acl import MIN_RATE_LIMIT, regional_web_acl
+from .web_tier_boot import DEPENDENCY_METRIC, report_dependency_health, signal_when_ready
 
 DEPENDENCY_NAMESPACE = "refarch/WebTier"
 MAX_SIGNAL_TIMEOUT = Duration.hours(12)  # the longest a CloudFormation creation policy may wait

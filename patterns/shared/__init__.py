@@ -1,0 +1,11 @@
+"""What every pattern shares: profiles and secure defaults (`defaults`), acknowledgements of
+cdk-nag findings (`defaults.acknowledge`, `nag_findings`), the kit's Lambda function
+(`python_function`), tables, buckets and the instance role of EC2 fleets (`instance_fleet`).
+
+Each pattern package imports from here; copy this folder with any pattern.
+"""
+
+from .defaults import PRODUCTION, PROFILES, SANDBOX, Profile, acknowledge, profile_of
+from .python_function import PythonFunction
+
+__all__ = ["PRODUCTION", "PROFILES", "SANDBOX", "Profile", "PythonFunction", "acknowledge", "profile_of"]
