@@ -98,7 +98,8 @@ def alarm_notice(stack: str, topics: list[str]) -> str:
     return (
         f"{stack}: alarms go to {', '.join(topics)}, which nobody is subscribed to yet; deploy with "
         f"-c {ALARM_EMAIL_CONTEXT_KEY}=you@example.com (or ALARM_EMAIL=you@example.com make synth), "
-        f"or subscribe your on-call tooling to the exported {stack}-AlarmTopicArn"
+        f"or subscribe your on-call tooling through the topic's export ({stack}-..., see "
+        "`aws cloudformation list-exports`)"
     )
 
 
