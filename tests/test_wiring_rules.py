@@ -179,3 +179,32 @@ def test_the_sensitive_message_finding_names_the_sending_state() -> None:
         "state_machines", "review-order-workflow-logs-payment-token", "StateMachineSensitiveMessage"
     )
     assert found.description.startswith("Report send the whole state") and "paymentToken" in found.description
+
+
+def _nulled(value: object, cutoff: int, depth: int = 0) -> object:
+    """The value with everything from `cutoff` levels down replaced by JSON null (a template is
+    level 0, its resources' properties level 4): the shapes a hand-written or third-party
+    template can take."""
+    if depth >= cutoff:
+        return None
+    if isinstance(value, dict):
+        return {key: _nulled(item, cutoff, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nulled(item, cutoff, depth + 1) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("cutoff", [4, 5, 6, 7])
+@pytest.mark.parametrize("family", sorted(path.stem for path in FIXTURES.glob("*.json")))
+def test_no_rule_crashes_on_null_property_values(family: str, cutoff: int) -> None:
+    """CloudFormation treats a property given as JSON null as one not given (a template may carry
+    them: hand-written, or from a tool other than CDK); a rule must then find what it finds
+    without the property, never stop the synth with an AttributeError."""
+    for case, templates in json.loads((FIXTURES / f"{family}.json").read_text()).items():
+        nulled = {stack: _nulled(template, cutoff) for stack, template in templates.items()}
+        model = Model(nulled)  # type: ignore[arg-type]
+        for registered in RULES:
+            assert isinstance(list(registered.check(model, Settings(production=True))), list), (
+                case,
+                registered.id,
+            )

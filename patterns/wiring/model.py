@@ -98,7 +98,10 @@ class Model:
         self._resources: dict[tuple[str, str], Resource] = {}
         self._by_type: dict[str, list[Resource]] = {}
         for stack, template in templates.items():
-            for logical_id, body in (template.get("Resources") or {}).items():
+            for logical_id, raw in (template.get("Resources") or {}).items():
+                if not isinstance(raw, dict):
+                    continue
+                body = _without_nulls(raw)
                 resource = Resource(
                     stack,
                     logical_id,
@@ -291,6 +294,16 @@ def allows(statement: dict[str, Any], action: str) -> bool:
         if re.fullmatch(pattern, action.lower()):
             return True
     return False
+
+
+def _without_nulls(value: Any) -> Any:
+    """The value with JSON nulls dropped from its objects and lists: CloudFormation treats a
+    null property as one not given, and the rules then need not guard every lookup."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value if item is not None]
+    return value
 
 
 def as_list(value: Any) -> list[Any]:
