@@ -96,6 +96,21 @@ CASES = [
     ),
     ("state_machines", "payment-token-without-execution-data", "StateMachineSensitiveLogs", {}, []),
     ("state_machines", "task-tokens-are-not-secrets", "StateMachineSensitiveLogs", {}, []),
+    # In production the input itself may carry what no state names: no execution data at all.
+    (
+        "state_machines",
+        "task-tokens-are-not-secrets",
+        "StateMachineSensitiveLogs",
+        {"production": True},
+        ["StateMachine"],
+    ),
+    (
+        "state_machines",
+        "payment-token-without-execution-data",
+        "StateMachineSensitiveLogs",
+        {"production": True},
+        [],
+    ),
     ("state_machines", "custom-sensitive-field", "StateMachineSensitiveLogs", {}, []),
     (
         "state_machines",

@@ -133,7 +133,8 @@ def _logs_data(machine: Resource) -> bool:
 @rule(
     "StateMachineSensitiveLogs",
     doc="A state machine that logs execution data (IncludeExecutionData at any level but OFF) does "
-    "not carry fields named as sensitive: every state's input and output would be written to the log.",
+    "not carry fields named as sensitive: every state's input and output would be written to the log. "
+    "In production it does not log execution data at all: the input carries what no state names.",
     source="https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html "
     "(IncludeExecutionData logs input, output and errors)",
 )
@@ -143,8 +144,19 @@ def state_machine_sensitive_logs(model: Model, settings: Settings) -> Iterator[V
         if not _logs_data(machine):
             continue
         fields = sensitive_fields(definition(model, machine), sensitive)
+        level = machine.properties["LoggingConfiguration"].get("Level")
+        if not fields and settings.production:
+            yield Violation(
+                "StateMachineSensitiveLogs",
+                machine,
+                f"logs execution data (level {level}) in production: every state's input and output, "
+                "including fields of the execution's input that no state names (a Lambda task given "
+                "'$' passes them all), is kept for the log group's retention.",
+                "Set include_execution_data=False in production, or acknowledge the finding on this "
+                "state machine saying why its data holds nothing sensitive.",
+                "Properties/LoggingConfiguration",
+            )
         if fields:
-            level = machine.properties["LoggingConfiguration"].get("Level")
             yield Violation(
                 "StateMachineSensitiveLogs",
                 machine,
