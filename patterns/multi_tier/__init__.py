@@ -1,7 +1,7 @@
 """Multi-tier: a VPC (`network.py`), a web tier behind an ALB (`web_tier.py`, `web_tier_boot.py`,
-`web_acl.py`, `alb_access_logs.py`), a data tier of Aurora PostgreSQL behind RDS Proxy
-(`data_tier.py`) and a Valkey cache (`valkey_cache.py`); `provider_logs.py` owns the log groups of
-CDK's provider functions.
+`alb_access_logs.py`; its WAF from `../shared/web_acl.py`), a data tier of RDS PostgreSQL
+behind RDS Proxy (`data_tier.py`) and a Valkey cache (`valkey_cache.py`); `provider_logs.py`
+owns the log groups of CDK's provider functions.
 
 constructs:Network, WebTier, DataTier, ValkeyCache
 stack:     `stacks/multi_tier_stack.py`

@@ -43,9 +43,9 @@ from ..shared.defaults import (
     profile_of,
 )
 from ..shared.instance_fleet import instance_role, scaling_notification_topic
+from ..shared.web_acl import MIN_RATE_LIMIT, regional_web_acl
 from .alb_access_logs import log_access_to
 from .provider_logs import own_provider_logs
-from .web_acl import MIN_RATE_LIMIT, regional_web_acl
 from .web_tier_boot import DEPENDENCY_METRIC, report_dependency_health, signal_when_ready
 
 DEPENDENCY_NAMESPACE = "refarch/WebTier"

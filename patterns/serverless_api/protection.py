@@ -14,6 +14,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from ..shared.defaults import Profile, acknowledge
+from ..shared.web_acl import regional_web_acl
 
 OPTIONAL_MFA_REASON = (
     "MFA is optional because this pool was built with mfa_required=False (the sandbox default; "
@@ -35,13 +36,6 @@ RESERVED_TOP_LEVEL_DOMAINS = {"localhost", "local"}
 # with a token already issued, since API Gateway checks only signature and expiry.
 TOKEN_VALIDITY = Duration.minutes(15)
 REFRESH_TOKEN_VALIDITY = Duration.hours(12)
-# AWS managed rule groups, in priority order: OWASP-style common rules (including an 8 KB body
-# limit), known-bad inputs (e.g. Log4Shell patterns), and IPs Amazon threat intelligence flags.
-MANAGED_RULE_GROUPS = (
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesAmazonIpReputationList",
-)
 
 
 def check_sign_in_urls(prop: str, urls: Sequence[str], *, production: bool) -> list[str]:
@@ -163,56 +157,11 @@ def user_pool(
     return pool, client, domain
 
 
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
-    )
-
-
 def web_acl(
     scope: Construct, construct_id: str, *, stage: apigateway.Stage, rate_limit_per_ip: int
 ) -> wafv2.CfnWebACL:
     """A regional web ACL on the stage: AWS managed rules, and a per-IP rate limit (requests in
-    any 5 minutes) that blocks a single client flooding the API before it reaches throttling.
-
-    L1 because aws-cdk-lib has no L2 for WAFv2.
-    """
-    rules = [
-        wafv2.CfnWebACL.RuleProperty(
-            name=group,
-            priority=priority,
-            statement=wafv2.CfnWebACL.StatementProperty(
-                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                    vendor_name="AWS", name=group
-                )
-            ),
-            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-            visibility_config=_visibility(group),
-        )
-        for priority, group in enumerate(MANAGED_RULE_GROUPS)
-    ]
-    rules.append(
-        wafv2.CfnWebACL.RuleProperty(
-            name="RateLimitPerIp",
-            priority=len(rules),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    limit=rate_limit_per_ip, aggregate_key_type="IP", evaluation_window_sec=300
-                )
-            ),
-            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-            visibility_config=_visibility("RateLimitPerIp"),
-        )
+    any 5 minutes) that blocks a single client flooding the API before it reaches throttling."""
+    return regional_web_acl(
+        scope, construct_id, resource_arn=stage.stage_arn, rate_limit_per_ip=rate_limit_per_ip
     )
-    acl = wafv2.CfnWebACL(
-        scope,
-        construct_id,
-        scope="REGIONAL",
-        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-        visibility_config=_visibility(construct_id),
-        rules=rules,
-    )
-    wafv2.CfnWebACLAssociation(
-        scope, f"{construct_id}Association", resource_arn=stage.stage_arn, web_acl_arn=acl.attr_arn
-    )
-    return acl
