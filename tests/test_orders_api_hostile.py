@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from tests.orders_api_events import FakeContext, proxy_event
-from tests.test_orders_api import ITEMS, Api, start_api, table_definition
+
+# The orders API's moto fixtures, defined once in test_orders_api.
+from tests.test_orders_api import ITEMS, Api, api, definition  # noqa: F401
 
 CALLER = "user-1"
 KEY = {"Idempotency-Key": "hostile-key-01"}
@@ -88,17 +89,6 @@ def update_of(raw: str) -> str:
     if raw.startswith('{"items"'):
         return '{"version": 1, "requiresShipping": true, ' + raw[1:]
     return raw
-
-
-@pytest.fixture(scope="module")
-def definition() -> dict[str, Any]:
-    return table_definition()
-
-
-@pytest.fixture
-def api(definition: dict[str, Any]) -> Iterator[Api]:
-    with mock_aws():
-        yield start_api(definition)
 
 
 @pytest.fixture

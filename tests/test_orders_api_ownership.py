@@ -5,14 +5,13 @@ authorization). The handler runs for real against moto, on the table the stack s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from tests.test_orders_api import ITEMS, NEW_ORDER, Api, start_api, table_definition
+# The orders API's moto fixtures, defined once in test_orders_api.
+from tests.test_orders_api import ITEMS, NEW_ORDER, Api, api, definition  # noqa: F401
 
 ALICE, BOB = "3d5a9f0e-alice-sub", "8c1b7e42-bob-sub"
 UNKNOWN_ID = "3f2c8e4a-9d61-4a57-b8de-0c7e5b9f1a22"
@@ -21,17 +20,6 @@ CHANGE = {
     "items": [{"sku": "BOOK-1", "quantity": 9, "unitPriceCents": 0}],
     "requiresShipping": False,
 }
-
-
-@pytest.fixture(scope="module")
-def definition() -> dict[str, Any]:
-    return table_definition()
-
-
-@pytest.fixture
-def api(definition: dict[str, Any]) -> Iterator[Api]:
-    with mock_aws():
-        yield start_api(definition)
 
 
 @pytest.fixture
