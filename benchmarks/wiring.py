@@ -21,6 +21,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.wiring import WiringChecks
 from stacks import build_app
+from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 from tests.kit import CDK_JSON_CONTEXT
 
 ROUNDS = int(os.environ.get("BENCH_WIRING_ROUNDS", "7"))
@@ -41,7 +42,9 @@ class Context:
 
 def synthesized(profile: str) -> tuple[cdk.App, Context]:
     outdir = tempfile.mkdtemp(prefix=f"bench.wiring.{profile}.")
-    app = build_app(cdk.App(context={**CDK_JSON_CONTEXT, "profile": profile}, outdir=outdir))
+    # Production needs the API's sign-in URLs; the kit's own production synth passes these.
+    extra = KIT_PRODUCTION_CONTEXT if profile == "production" else {}
+    app = build_app(cdk.App(context={**CDK_JSON_CONTEXT, "profile": profile, **extra}, outdir=outdir))
     try:
         app.synth()
     except Exception as error:  # the assembly is written before validation fails
