@@ -8,6 +8,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
+from stacks.container_workers_stack import ContainerWorkersStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -15,7 +16,7 @@ from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "ContainerWorkers")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -54,5 +55,11 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
+    )
+    ContainerWorkersStack(
+        app,
+        "ContainerWorkers",
+        profile=profile,
+        description=described("SQS workers on ECS Fargate scaled on backlog per task"),
     )
     return app

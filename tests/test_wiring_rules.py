@@ -25,6 +25,34 @@ def findings(family: str, case: str, rule: str, **settings: object) -> list[Viol
 
 # (family, case, rule, settings, the logical ids found in violation)
 CASES = [
+    # ECS services: circuit breaker with rollback, Spot only for X86_64, consumers that can
+    # decrypt their queue, Container Insights under the metrics backlog scaling divides by.
+    (
+        "containers",
+        "services-without-circuit-breaker-or-rollback",
+        "ServiceCircuitBreaker",
+        {},
+        ["NoRollback", "Off"],
+    ),
+    ("containers", "service-with-circuit-breaker-and-rollback", "ServiceCircuitBreaker", {}, []),
+    ("containers", "spot-for-an-arm64-task", "FargateSpotArchitecture", {}, ["Service"]),
+    ("containers", "spot-for-an-x86-task", "FargateSpotArchitecture", {}, []),
+    ("containers", "consumer-without-the-queue-key", "ConsumerCanUseKey", {}, ["TaskRole"]),
+    ("containers", "consumer-with-the-queue-key", "ConsumerCanUseKey", {}, []),
+    (
+        "containers",
+        "backlog-scaling-on-a-cluster-without-insights",
+        "BacklogScalingNeedsContainerInsights",
+        {},
+        ["Backlog"],
+    ),
+    (
+        "containers",
+        "backlog-scaling-on-a-cluster-with-insights",
+        "BacklogScalingNeedsContainerInsights",
+        {},
+        [],
+    ),
     # RDS Proxy listens on the engine's default port, not the database's (review: MultiTier 5438).
     ("proxy", "review-multitier-5438", "ProxyClientPort", {}, ["WebToProxy", "LaunchTemplate"]),
     ("proxy", "proxy-clients-on-5432", "ProxyClientPort", {}, []),

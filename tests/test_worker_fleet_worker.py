@@ -1,4 +1,9 @@
-"""The worker fleet's worker (runtime/worker_fleet), run for real against moto's SQS and S3."""
+"""The worker fleet's worker (runtime/worker_fleet), run for real against moto's SQS and S3.
+
+Every test that takes the `aws` fixture runs twice, once on each host the worker runs on
+(hosts.py): an EC2 instance of the worker fleet and an ECS task of the container workers. The
+worker is the same; the host bounds its settings and decides what else may stop it.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,16 @@ from moto import mock_aws
 from tests.kit import ROOT
 
 RUNTIME = ROOT / "runtime" / "worker_fleet"
-MODULES = ("telemetry", "sqs_worker", "instance_lifecycle", "demo_job", "settings", "run_worker", "producer")
+MODULES = (
+    "telemetry",
+    "sqs_worker",
+    "instance_lifecycle",
+    "demo_job",
+    "settings",
+    "hosts",
+    "run_worker",
+    "producer",
+)
 MAX_RECEIVES = 3
 
 
@@ -47,13 +61,17 @@ def _load() -> dict[str, ModuleType]:
 
 
 RT = _load()
-sqs_worker, demo_job, producer = RT["sqs_worker"], RT["demo_job"], RT["producer"]
+sqs_worker, demo_job, producer, hosts = RT["sqs_worker"], RT["demo_job"], RT["producer"], RT["hosts"]
+# The stop timeout the ECS host is given in these tests: long enough for every drain they ask for.
+ECS_STOP_TIMEOUT = 30
+HOSTS = {"ec2": lambda: hosts.Ec2Host(), "ecs": lambda: hosts.EcsHost(ECS_STOP_TIMEOUT)}
 
 
 class Aws:
     """One input bucket, one versioned output bucket, a job queue redriving to a DLQ."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: Any) -> None:
+        self.host = host
         region = {"LocationConstraint": "eu-west-1"}
         self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
         self.bodies: dict[str, str] = {}
@@ -104,10 +122,10 @@ class Aws:
         return list(found.get("Messages", []))
 
 
-@pytest.fixture
-def aws() -> Iterator[Aws]:
+@pytest.fixture(params=sorted(HOSTS))
+def aws(request: pytest.FixtureRequest) -> Iterator[Aws]:
     with mock_aws():
-        yield Aws()
+        yield Aws(HOSTS[request.param]())
 
 
 def new_worker(aws: Aws, job: Callable[[dict[str, Any]], Any] | None = None, **settings: Any) -> Any:
@@ -124,9 +142,10 @@ def new_worker(aws: Aws, job: Callable[[dict[str, Any]], Any] | None = None, **s
     telemetry = RT["telemetry"].Telemetry("test", stream=io.StringIO())
     return sqs_worker.Worker(
         aws.sqs,
-        sqs_worker.Settings(queue_url=aws.queue_url, **options),
+        aws.host.settle(sqs_worker.Settings(queue_url=aws.queue_url, **options)),
         job or demo_job.FingerprintJob(aws.s3, "output"),
         telemetry,
+        lifecycle=aws.host.lifecycle,
     )
 
 
@@ -274,13 +293,15 @@ def test_sigterm_mid_batch_leaves_no_message_unfinished_and_invisible(aws: Aws, 
             time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, lambda *_: worker.stop("SIGTERM"))
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    hosts.stop_on_signals(worker)  # as run_worker.main does on both hosts
     killer = threading.Thread(target=terminate_when_slow_jobs_run)
     try:
         killer.start()
         assert worker.run() == 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
         gate.set()
         killer.join(10)
     assert worker.stop_reason == "SIGTERM"
@@ -350,6 +371,8 @@ class FakeInstance(BaseHTTPRequestHandler):
 
 
 def test_scale_in_drains_then_completes_the_lifecycle_action(aws: Aws, tmp_path: Path) -> None:
+    if aws.host.name == "ecs":
+        pytest.skip("an ECS task has no lifecycle hook: SIGTERM alone stops it (the SIGTERM tests)")
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeInstance)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeInstance.target_state, FakeInstance.completions = "InService", []
@@ -459,3 +482,112 @@ def test_the_demo_job_streams_an_object_many_times_its_chunk_size_in_bounded_mem
     for part in result.iter_chunks(chunk):
         unzipped.update(inflate.decompress(part))
     assert unzipped.hexdigest() == digest.hexdigest()
+
+
+def test_on_ecs_a_drain_longer_than_the_stop_timeout_is_cut_so_every_message_is_released_first(
+    tmp_path: Path,
+) -> None:
+    """ECS kills the container `stopTimeout` after SIGTERM: jobs that would outlast it are
+    released while there is still time, and the worker returns 0 before the SIGKILL would land."""
+    stop_timeout = hosts.RELEASE_MARGIN_SECONDS + 2
+    with mock_aws():
+        aws = Aws(hosts.EcsHost(stop_timeout))
+        stuck = [aws.submit(tmp_path, f"stuck{i}.txt", b"stuck\n") for i in range(4)]
+        gate, started = threading.Event(), threading.Semaphore(0)
+
+        def job(body: dict[str, Any]) -> Any:
+            started.release()
+            gate.wait(60)
+
+        worker = new_worker(aws, job, drain_seconds=600.0)  # what the EC2 fleet might allow
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            for _ in stuck:
+                assert started.acquire(timeout=20)
+            stopped_at = time.monotonic()
+            worker.stop("SIGTERM")
+            thread.join(stop_timeout)
+            took = time.monotonic() - stopped_at
+            assert not thread.is_alive(), "still draining when ECS would have sent SIGKILL"
+        finally:
+            gate.set()
+            thread.join(10)
+        assert took < stop_timeout
+        assert aws.counts(aws.queue_url) == (len(stuck), 0)
+        assert worker.counters.released == len(stuck)
+
+
+def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    """run_worker.py as the container runs it, a real process against a moto server: it
+    processes the jobs, and ECS's SIGTERM makes it drain and exit 0 (not 143, which ECS reports
+    as a task killed mid-work)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"  # type: ignore[union-attr]
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    try:
+        saved = {name: os.environ.get(name) for name in [*credentials, "AWS_ENDPOINT_URL"]}
+        os.environ.update({**credentials, "AWS_ENDPOINT_URL": endpoint})
+        try:
+            aws = Aws(hosts.EcsHost(ECS_STOP_TIMEOUT))
+            jobs = [aws.submit(tmp_path, f"job{i}.txt", b"to do\n") for i in range(3)]
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        env = {
+            "PATH": os.environ["PATH"],
+            **credentials,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "QUEUE_URL": aws.queue_url,
+            "DEAD_LETTER_QUEUE_URL": aws.dlq_url,
+            "OUTPUT_BUCKET": "output",
+            "WAIT_SECONDS": "1",
+            "DRAIN_SECONDS": "300",
+            "WORKER_HOST": "ecs",
+            "STOP_TIMEOUT_SECONDS": "30",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "run_worker.py"],
+            cwd=RUNTIME,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not all(aws.versions(demo_job.result_keys(job_id)[1]) == 1 for job_id in jobs):
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(ECS_STOP_TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            output, errors = process.communicate()
+        assert code == 0, errors
+        records = [json.loads(line) for line in output.splitlines()]
+        [stopped] = [r for r in records if r.get("message") == "worker stopped"]
+        assert stopped["succeeded"] == len(jobs)
+        assert [r["reason"] for r in records if r.get("message") == "draining"] == ["SIGTERM"]
+        assert aws.counts(aws.queue_url) == (0, 0)
+    finally:
+        server.stop()
+
+
+def test_the_host_is_named_and_bounded_by_the_environment() -> None:
+    settings = RT["settings"].WorkerSettings.from_environ({"QUEUE_URL": "q", "OUTPUT_BUCKET": "b"})
+    error = RT["settings"].SettingsError
+    with pytest.raises(error, match="WORKER_HOST"):
+        hosts.host_for({"WORKER_HOST": "lambda"}, settings, lambda: None)
+    with pytest.raises(error, match="STOP_TIMEOUT_SECONDS"):  # over Fargate's 120 s maximum
+        hosts.host_for({"WORKER_HOST": "ecs", "STOP_TIMEOUT_SECONDS": "300"}, settings, lambda: None)
+    ecs = hosts.host_for({"WORKER_HOST": "ecs", "STOP_TIMEOUT_SECONDS": "60"}, settings, lambda: None)
+    assert ecs.lifecycle is None
+    assert ecs.settle(settings.worker).drain_seconds == 60 - hosts.RELEASE_MARGIN_SECONDS

@@ -14,27 +14,12 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ..shared.backlog import backlog_target
+
+__all__ = ["backlog_per_instance_policy", "backlog_target", "group_metric", "scale_out_of_zero"]
+
 Policy = autoscaling.CfnScalingPolicy
 METRIC_PERIOD = Duration.minutes(1)
-
-
-def backlog_target(acceptable_latency: Duration, average_processing_time: Duration) -> float:
-    """Messages one instance may have waiting: latency / processing time, checked for sense."""
-    latency_ms = acceptable_latency.to_milliseconds()
-    processing_ms = average_processing_time.to_milliseconds()
-    if processing_ms <= 0:
-        raise ValueError(
-            "average_processing_time: must be more than zero (the time one instance spends per job)"
-        )
-    if latency_ms <= 0:
-        raise ValueError("acceptable_latency: must be more than zero (how long a job may wait in the queue)")
-    if latency_ms < processing_ms:
-        raise ValueError(
-            f"acceptable_latency: {latency_ms / 1000:g} s is shorter than average_processing_time "
-            f"{processing_ms / 1000:g} s, so no fleet size can meet it; raise acceptable_latency or "
-            "lower average_processing_time"
-        )
-    return round(latency_ms / processing_ms, 2)
 
 
 def _metric(

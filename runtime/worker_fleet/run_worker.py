@@ -5,12 +5,12 @@ QUEUE_URL, DEAD_LETTER_QUEUE_URL (where jobs that can never succeed go at once),
 CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS, DRAIN_SECONDS, LIFECYCLE_HOOK_NAME (optional: without
 it, no lifecycle action is completed), AWS_REGION, and for the demo job MAX_OBJECT_BYTES (the
 largest upload it accepts, 1 GiB by default); read once, at start, into settings.WorkerSettings.
+On ECS (the container workers) also WORKER_HOST=ecs and STOP_TIMEOUT_SECONDS: see hosts.py.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from demo_job import FingerprintJob
-from instance_lifecycle import InstanceLifecycle
+from hosts import host_for, stop_on_signals
 from settings import WorkerSettings
 from sqs_worker import Worker
 from telemetry import Telemetry
@@ -31,30 +31,23 @@ def build(env: Mapping[str, str], session: Any = None, telemetry: Telemetry | No
     session = session or boto3.session.Session()
     # Enough pooled connections for every job thread plus the receiver, deleter and heartbeat.
     config = Config(max_pool_connections=settings.worker.concurrency + 4, retries={"mode": "standard"})
-    lifecycle = None
-    if settings.lifecycle_hook_name:
-        lifecycle = InstanceLifecycle(
-            session.client("autoscaling", config=config),
-            settings.lifecycle_hook_name,
-            imds_url=settings.imds_url,
-        )
+    host = host_for(env, settings, lambda: session.client("autoscaling", config=config))
     return Worker(
         session.client("sqs", config=config),
-        settings.worker,
+        host.settle(settings.worker),
         FingerprintJob(
             session.client("s3", config=config),
             settings.output_bucket,
             max_object_bytes=settings.max_object_bytes,
         ),
         telemetry or Telemetry(settings.service_name),
-        lifecycle=lifecycle,
+        lifecycle=host.lifecycle,
     )
 
 
 def main() -> int:
     worker = build(os.environ)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop("SIGTERM"))
-    signal.signal(signal.SIGINT, lambda *_: worker.stop("SIGINT"))
+    stop_on_signals(worker)
     code = worker.run()
     sys.stdout.flush()
     # A job still running after the drain was released to the queue; do not wait for it.
