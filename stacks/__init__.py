@@ -8,6 +8,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
+from stacks.backup_stack import COPY_REGION_CONTEXT_KEY, BackupCopyStack, BackupStack, copy_vault_name
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -15,7 +16,9 @@ from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "Backup")
+# Stacks that exist only when their context is given (each pinned to a Region it names).
+CONTEXT_STACK_IDS = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -55,4 +58,21 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
     )
+    copy_region = app.node.try_get_context(COPY_REGION_CONTEXT_KEY) or None
+    backup = BackupStack(
+        app,
+        "Backup",
+        profile=profile,
+        copy_region=copy_region,
+        description=described("AWS Backup of every tagged resource, restore tests"),
+    )
+    if copy_region:
+        BackupCopyStack(
+            app,
+            "BackupCopy",
+            profile=profile,
+            vault_name=copy_vault_name(backup.stack_name),
+            env=cdk.Environment(region=copy_region),
+            description=described(f"AWS Backup copy vault in {copy_region}"),
+        )
     return app

@@ -34,6 +34,7 @@ from ..shared.defaults import (
     profile_of,
 )
 from ..shared.python_function import PythonFunction
+from ..shared.backup import mark_for_backup
 from ..shared.tables import on_demand_table
 from . import protection as api_protection
 from .routes import Route, TableIndex, check_routes, json_schema
@@ -293,6 +294,7 @@ class ServerlessApi(Construct):
             partition_key=partition_key,
             time_to_live_attribute=time_to_live_attribute,
         )
+        mark_for_backup(table)
         string = dynamodb.AttributeType.STRING
         for index in indexes:
             table.add_global_secondary_index(
