@@ -25,7 +25,7 @@ def test_the_longest_gap_between_runs(cron: str, hours: int) -> None:
 
 @pytest.mark.parametrize("cron", ["cron(0 */6 * * ? *)", "rate(1 day)", "cron(0 5 1 1 ? *)"])
 def test_a_schedule_it_cannot_bound_is_refused_not_guessed(cron: str) -> None:
-    with pytest.raises(ValueError, match="schedule|cron"):
+    with pytest.raises(ValueError, match=r"schedule|cron"):
         recovery.interval_hours(cron)
 
 

@@ -30,6 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..shared.backup import mark_for_backup
 from ..shared.defaults import (
     DLQ_REASON,
     Profile,
@@ -40,7 +41,6 @@ from ..shared.defaults import (
     new_alarm_topic,
     profile_of,
 )
-from ..shared.backup import mark_for_backup
 from ..shared.tables import on_demand_table
 from . import steps
 from .saga import (

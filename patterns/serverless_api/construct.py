@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from ..shared.backup import mark_for_backup
 from ..shared.defaults import (
     AT_LEAST,
     Profile,
@@ -34,7 +35,6 @@ from ..shared.defaults import (
     profile_of,
 )
 from ..shared.python_function import PythonFunction
-from ..shared.backup import mark_for_backup
 from ..shared.tables import on_demand_table
 from . import protection as api_protection
 from .routes import Route, TableIndex, check_routes, json_schema
