@@ -204,7 +204,7 @@ class BackupProtection(Construct):
         key = self.key
         if key is None:  # an existing vault: its owner grants `backup_role` and `restore_role`
             return
-        key.grant(self.backup_role, "kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt")
+        key.grant(self.backup_role, "kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey")
         key.grant(self.restore_role, "kms:Decrypt", "kms:DescribeKey")
         for role in (self.backup_role, self.restore_role):
             role.add_to_policy(
@@ -222,7 +222,7 @@ class BackupProtection(Construct):
         region = cdk.Arn.split(copy_vault_arn, cdk.ArnFormat.COLON_RESOURCE_NAME).region
         keys = cdk.Stack.of(self).format_arn(service="kms", region=region, resource="key", resource_name="*")
         statement = iam.PolicyStatement(
-            actions=["kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey", "kms:CreateGrant"],
+            actions=["kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
             resources=[keys],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
         )
