@@ -9,6 +9,7 @@ APPS = {
     "ServerlessApi": "integ_serverless_api",
     "OrderWorkflow": "integ_order_workflow",
     "ContainerWorkers": "integ_container_workers",
+    "Backup": "integ_backup",
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

@@ -8,6 +8,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
+from stacks.backup_stack import COPY_REGION_CONTEXT_KEY, BackupCopyStack, BackupStack, copy_vault_name
 from stacks.container_workers_stack import ContainerWorkersStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
@@ -16,7 +17,17 @@ from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "ContainerWorkers")
+STACK_IDS = (
+    "FanOut",
+    "WorkerFleet",
+    "MultiTier",
+    "ServerlessApi",
+    "OrderWorkflow",
+    "ContainerWorkers",
+    "Backup",
+)
+# Stacks that exist only when their context is given (each pinned to a Region it names).
+CONTEXT_STACK_IDS = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -62,4 +73,21 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         description=described("SQS workers on ECS Fargate scaled on backlog per task"),
     )
+    copy_region = app.node.try_get_context(COPY_REGION_CONTEXT_KEY) or None
+    backup = BackupStack(
+        app,
+        "Backup",
+        profile=profile,
+        copy_region=copy_region,
+        description=described("AWS Backup of every tagged resource, restore tests"),
+    )
+    if copy_region:
+        BackupCopyStack(
+            app,
+            "BackupCopy",
+            profile=profile,
+            vault_name=copy_vault_name(backup.stack_name),
+            env=cdk.Environment(region=copy_region),
+            description=described(f"AWS Backup copy vault in {copy_region}"),
+        )
     return app

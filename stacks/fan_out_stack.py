@@ -10,6 +10,7 @@ from constructs import Construct
 
 from patterns.fan_out import FanOut
 from patterns.shared import PythonFunction
+from patterns.shared.backup import mark_for_backup
 from patterns.shared.defaults import Profile
 from patterns.shared.tables import idempotency_table, on_demand_table
 from stacks.paths import lambda_dir
@@ -21,6 +22,7 @@ class FanOutStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, profile: Profile, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         ledger = on_demand_table(self, "Ledger", profile=profile, partition_key="pk")
+        mark_for_backup(ledger)  # the consumers' record; the idempotency table is transient
         idempotency = idempotency_table(self, "Idempotency", profile=profile)
 
         def consumer(name: str, handler: str) -> PythonFunction:

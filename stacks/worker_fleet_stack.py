@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
+from patterns.shared.backup import mark_for_backup
 from patterns.shared.buckets import access_logs_bucket, secure_bucket
 from patterns.shared.defaults import Profile
 from patterns.worker_fleet import WorkerFleet
@@ -26,6 +27,11 @@ class WorkerFleetStack(Stack):
         access_logs = access_logs_bucket(self, "AccessLogs", profile=profile)
         uploads = secure_bucket(self, "Uploads", profile=profile, access_logs=access_logs)
         results = secure_bucket(self, "Results", profile=profile, access_logs=access_logs)
+        if profile.is_production:
+            # AWS Backup backs up only versioned buckets ("Amazon S3 backups": versioning is
+            # required), and only production versions them: a sandbox backup job would fail.
+            mark_for_backup(uploads)
+            mark_for_backup(results)
         fleet = WorkerFleet(
             self,
             "Fleet",

@@ -26,6 +26,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ..shared.backup import mark_for_backup
 from ..shared.defaults import (
     ABOVE,
     BELOW,
@@ -205,6 +206,8 @@ class DataTier(Construct):
             security_groups=[self.database_security_group],
             **common,  # type: ignore[arg-type]
         )
+        # The instance itself: the proxy under it takes no tags on its target group (cfn-lint F3002).
+        mark_for_backup(self.database.node.default_child or self.database)
         assert self.database.secret is not None
         self.secret: secretsmanager.ISecret = self.database.secret
         # Production keeps the credentials with the final snapshot they belong to. `secret` is

@@ -30,6 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..shared.backup import mark_for_backup
 from ..shared.defaults import (
     DLQ_REASON,
     Profile,
@@ -152,6 +153,11 @@ class OrderWorkflow(Construct):
         self.orders_table = orders_table or on_demand_table(
             self, "Orders", profile=self.profile, partition_key="orderId"
         )
+        # The tables it made hold the orders and stock: AWS Backup keeps them. Not the payment-
+        # token vault: its tokens are deleted after use and must not live on in backups.
+        for made, table in ((inventory_table, self.inventory_table), (orders_table, self.orders_table)):
+            if made is None:
+                mark_for_backup(table)
         self.payment_tokens = payment_tokens or self._vault()
         self._grant_vault(payment_function)
         self.queue_key = encryption_key(

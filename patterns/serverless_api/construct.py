@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from ..shared.backup import mark_for_backup
 from ..shared.defaults import (
     AT_LEAST,
     Profile,
@@ -293,6 +294,7 @@ class ServerlessApi(Construct):
             partition_key=partition_key,
             time_to_live_attribute=time_to_live_attribute,
         )
+        mark_for_backup(table)
         string = dynamodb.AttributeType.STRING
         for index in indexes:
             table.add_global_secondary_index(
