@@ -12,10 +12,11 @@ from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
+from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "Streaming")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -54,5 +55,11 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
+    )
+    StreamingStack(
+        app,
+        "Streaming",
+        profile=profile,
+        description=described("device telemetry: Kinesis, a Lambda anomaly detector, Firehose to S3"),
     )
     return app
