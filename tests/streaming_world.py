@@ -52,17 +52,17 @@ class StreamingWorld:
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
         self.anomaly_queue_url = self.sqs.create_queue(QueueName="anomaly-watcher")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.anomaly_queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.anomaly_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
         sns.subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
         )
         function = one(self.document, "AWS::Lambda::Function", "AnomalyDetector/Function")[1]["Properties"]
         variables = function["Environment"]["Variables"]
-        self.environment = {
-            name: value for name, value in variables.items() if isinstance(value, str)
-        } | {"ANOMALY_TOPIC_ARN": topic_arn}
+        self.environment = {name: value for name, value in variables.items() if isinstance(value, str)} | {
+            "ANOMALY_TOPIC_ARN": topic_arn
+        }
         mapping = one(self.document, "AWS::Lambda::EventSourceMapping", "AnomalyDetector")[1]["Properties"]
         self.batch_size = mapping["BatchSize"]
         delivery = one(self.document, "AWS::KinesisFirehose::DeliveryStream", "Archive/DeliveryStream")[1]
@@ -139,7 +139,9 @@ class StreamingWorld:
         firehose = boto3.client("firehose", region_name=REGION)
         for i in range(0, len(records), 500):
             batch = [{"Data": r["Data"] + b"\n"} for r in records[i : i + 500]]
-            assert firehose.put_record_batch(DeliveryStreamName=DELIVERY, Records=batch)["FailedPutCount"] == 0
+            assert (
+                firehose.put_record_batch(DeliveryStreamName=DELIVERY, Records=batch)["FailedPutCount"] == 0
+            )
 
     def archived_objects(self) -> dict[str, bytes]:
         listed = self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
@@ -168,7 +170,9 @@ class StreamingWorld:
                 return found
             for message in page["Messages"]:
                 found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.anomaly_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(
+                    QueueUrl=self.anomaly_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
 
 
 def producer() -> ModuleType:

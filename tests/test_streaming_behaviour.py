@@ -63,7 +63,9 @@ def test_the_consumer_reports_only_the_bad_record_and_publishes_the_spike(
     world: StreamingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _send(world, per_device=14)
-    bad = world.kinesis.put_record(StreamName=STREAM, PartitionKey="device-3", Data=b'{"deviceId": "device-3", ')
+    bad = world.kinesis.put_record(
+        StreamName=STREAM, PartitionKey="device-3", Data=b'{"deviceId": "device-3", '
+    )
     _send(world, per_device=1, spike=SPIKE)  # one more reading each; device-7's is 30 degrees up
     handler = world.consumer(monkeypatch)
     failed: list[str] = []
@@ -107,18 +109,22 @@ class FlakyKinesis:
     def __init__(self, client: Any) -> None:
         self.client, self.refused, self.calls = client, set(), 0
 
-    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         outcome: list[dict[str, Any] | None] = []
         passed = []
         for index, record in enumerate(Records):
             if index % 3 == 0 and record["Data"] not in self.refused:
                 self.refused.add(record["Data"])
-                outcome.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"})
+                outcome.append(
+                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"}
+                )
             else:
                 outcome.append(None)
                 passed.append(record)
-        written = iter(self.client.put_records(StreamName=StreamName, Records=passed)["Records"] if passed else [])
+        written = iter(
+            self.client.put_records(StreamName=StreamName, Records=passed)["Records"] if passed else []
+        )
         return {"Records": [o if o is not None else next(written) for o in outcome]}
 
 

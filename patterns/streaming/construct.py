@@ -10,6 +10,7 @@ by one, and sends what it still cannot handle to an on-failure queue with an ala
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import jsii
 from aws_cdk import Duration, Names, Size, Stack
@@ -47,6 +48,7 @@ from .shards import MAX_ENHANCED_FAN_OUT_CONSUMERS, ShardPlan, plan_shards
 SANDBOX_RETENTION = Duration.hours(24)
 PRODUCTION_RETENTION = Duration.days(7)
 ERROR_TYPE = "!{firehose:error-output-type}"
+DEFAULT_BUFFER_SIZE = Size.mebibytes(64)
 CONSUMER_DLQ_REASON = (
     "This function is invoked synchronously by a Kinesis event source mapping; records it keeps "
     "failing go to the mapping's on-failure queue, which Lambda's dead-letter queue never sees."
@@ -271,7 +273,7 @@ class StreamPipeline(Construct):
         scope = Construct(self, consumer_id)
         failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.failure_key, profile=self.profile)
         acknowledge(failure_queue, "AwsSolutions-SQS3", DLQ_REASON)
-        options = {
+        options: dict[str, Any] = {
             "starting_position": starting_position,
             "batch_size": batch_size,
             "max_batching_window": max_batching_window,
@@ -327,7 +329,7 @@ class StreamPipeline(Construct):
         *,
         bucket: s3.IBucket | None = None,
         buffering_interval: Duration | None = None,
-        buffering_size: Size = Size.mebibytes(64),
+        buffering_size: Size = DEFAULT_BUFFER_SIZE,
         compression: firehose.Compression = firehose.Compression.GZIP,
         data_output_prefix: str = "readings/!{timestamp:yyyy/MM/dd/HH}/",
         error_output_prefix: str = f"errors/{ERROR_TYPE}/!{{timestamp:yyyy/MM/dd}}/",
@@ -415,7 +417,8 @@ class StreamPipeline(Construct):
                 topic=self.alarm_topic,
                 threshold=freshness,
                 evaluation_periods=1,
-                description=f"Records wait more than {freshness} s to reach S3 through {delivery_stream.node.path}",
+                description=f"Records wait more than {freshness} s to reach S3 through "
+                f"{delivery_stream.node.path}",
             )
         )
         self.archives[archive_id] = archive
@@ -503,7 +506,8 @@ class StreamPipeline(Construct):
                 threshold=1,
                 comparison=AT_LEAST,
                 evaluation_periods=1,
-                description=f"{function.node.path} gave up on records: their positions are in {failure_queue.node.path}",
+                description=f"{function.node.path} gave up on records; their positions are in "
+                f"{failure_queue.node.path}",
             ),
         ]
 
