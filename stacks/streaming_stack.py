@@ -59,6 +59,7 @@ class StreamingStack(Stack):
         archive = pipeline.add_s3_archive("Archive")
 
         self.pipeline = pipeline
+        self.detector_log_group = detector.log_group
         CfnOutput(self, "StreamName", value=pipeline.stream.stream_name)
         CfnOutput(self, "AnomalyTopicArn", value=anomaly_topic.topic_arn)
         CfnOutput(self, "ArchiveBucket", value=archive.bucket.bucket_name)

@@ -51,13 +51,13 @@ def test_impossible_loads_are_refused_naming_the_prop(props: dict[str, Any], pro
     assert raised.value.prop == prop
 
 
-def _function(stack: Any, name: str = "Fn") -> lambda_.IFunction:
+def _function(stack: Any, name: str = "Fn", profile: Any = SANDBOX) -> lambda_.IFunction:
     return PythonFunction(
         stack,
         name,
         code_dir=lambda_dir("telemetry_anomalies"),
         handler="handler.handler",
-        profile=SANDBOX,
+        profile=profile,
         service_name="test",
     ).function
 
@@ -155,3 +155,17 @@ def test_an_enhanced_fan_out_consumer_subscribes_through_its_own_registered_cons
     subscribe = [s for s in statements if "kinesis:SubscribeToShard" in s["Action"]]
     assert {"Fn::GetAtt": [registered_id, "ConsumerARN"]} in [s["Resource"] for s in subscribe]
     assert consumer.stream_consumer is not None
+
+
+@pytest.mark.parametrize("profile", [SANDBOX, PRODUCTION], ids=["sandbox", "production"])
+def test_the_defaults_pass_the_security_gate_on_demand(profile: Any) -> None:
+    """Only required props, one consumer and one archive, through cdk-nag and the wiring checks
+    (Template.from_stack raises on any unacknowledged finding)."""
+    stack = bare_stack({"profile": profile.name})
+    pipeline = StreamPipeline(stack, "P", profile=profile)
+    pipeline.add_lambda_consumer("C", function=_function(stack, profile=profile))
+    pipeline.add_s3_archive("A")
+    document = Template.from_stack(stack).to_json()
+    (stream,) = [r["Properties"] for _, r in resources(document, "AWS::Kinesis::Stream")]
+    assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in stream
+    assert pipeline.shard_plan is None and len(pipeline.alarms) == 7
