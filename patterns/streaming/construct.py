@@ -406,6 +406,11 @@ class StreamPipeline(Construct):
         delivery_stream.node.add_dependency(policy)
         acknowledge(delivery_stream, "AwsSolutions-KDF1", FIREHOSE_SSE_REASON)
         _drop_unused_cidr_mapping(delivery_stream)
+        # CDK's EnableLogging makes the log stream Firehose writes to, retained by default:
+        # it follows the profile, like its group, so `cdk destroy` in sandbox leaves nothing.
+        stream_of_logs = group.node.try_find_child("S3Destination")
+        if isinstance(stream_of_logs, logs.LogStream):
+            stream_of_logs.apply_removal_policy(self.profile.removal_policy)
         archive = S3Archive(delivery_stream, bucket, key, group)
         archive.alarms.append(
             notifying_alarm(
