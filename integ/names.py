@@ -10,6 +10,7 @@ APPS = {
     "OrderWorkflow": "integ_order_workflow",
     "ContainerWorkers": "integ_container_workers",
     "Backup": "integ_backup",
+    "Streaming": "integ_streaming",
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

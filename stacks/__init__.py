@@ -14,6 +14,7 @@ from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
+from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
@@ -23,6 +24,7 @@ STACK_IDS = (
     "MultiTier",
     "ServerlessApi",
     "OrderWorkflow",
+    "Streaming",
     "ContainerWorkers",
     "Backup",
 )
@@ -90,4 +92,10 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             env=cdk.Environment(region=copy_region),
             description=described(f"AWS Backup copy vault in {copy_region}"),
         )
+    StreamingStack(
+        app,
+        "Streaming",
+        profile=profile,
+        description=described("device telemetry: Kinesis, a Lambda anomaly detector, Firehose to S3"),
+    )
     return app

@@ -86,6 +86,24 @@ CASES = [
     ("queues", "consumer-within-visibility", "QueueDeadLetter", {}, []),
     ("queues", "dead-letter-queues-and-their-alarms", "DeadLetterAlarm", {}, ["JobsDlq", "Unwatched"]),
     ("queues", "consumer-within-visibility", "DeadLetterAlarm", {}, []),
+    # Kinesis calls KMS as the reader or writer; an alarm without StreamName has no data.
+    (
+        "streams",
+        "readers-and-writers-without-key-grants",
+        "StreamKeyAccess",
+        {},
+        ["Mapping", "FanOutMapping", "Delivery", "ProducerRole"],
+    ),
+    ("streams", "readers-and-writers-with-key-grants", "StreamKeyAccess", {}, []),
+    ("streams", "unencrypted-stream", "StreamKeyAccess", {}, []),
+    (
+        "streams",
+        "alarms-with-and-without-stream-names",
+        "StreamAlarmDimension",
+        {},
+        ["Unbound", "UnboundMath"],
+    ),
+    ("streams", "readers-and-writers-with-key-grants", "StreamAlarmDimension", {}, []),
     # Asynchronous invocations end in an on-failure destination or DLQ.
     (
         "invocations",

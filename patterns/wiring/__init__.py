@@ -8,7 +8,7 @@ Use in any CDK app (this package needs only aws-cdk-lib):
 Each rule module registers its rules; `RULES` lists them with their doc line and source.
 """
 
-from . import alarms, containers, encryption, invocations, proxy, queues, retention, state_machines
+from . import alarms, containers, encryption, invocations, proxy, queues, retention, state_machines, streams
 from .core import DEFAULT_SENSITIVE_FIELDS, RULES, Rule, Settings, Violation, run
 from .model import Model
 from .plugin import WiringChecks, acknowledgement_id, check_assembly
@@ -32,4 +32,5 @@ __all__ = [
     "retention",
     "run",
     "state_machines",
+    "streams",
 ]
