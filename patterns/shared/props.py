@@ -74,3 +74,37 @@ def whole_seconds(prop: str, value: Duration, *, low: int = 0, high: int | None 
         raise PropError(prop, f"must be whole seconds, got {millis / 1000:g} s")
     within(prop, millis // 1000, low, high if high is not None else float("inf"), unit="s")
     return int(millis // 1000)
+
+
+def sequence(prop: str, value: Any, *expected: type, empty: bool = True) -> list[Any]:
+    """`value` as a list, refusing one string (a common slip for a list of one), a non-sequence,
+    an item not of `expected`, and, unless `empty`, an empty sequence."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        given = f"{type(value).__name__} {value!r:.60}"
+        raise PropError(prop, f"expected a list, got {given}")
+    if not value and not empty:
+        raise PropError(prop, "give at least one item, got an empty list")
+    if expected:
+        for index, item in enumerate(value):
+            expect(f"{prop}[{index}]", item, *expected)
+    return list(value)
+
+
+def one_of(prop: str, value: Any, valid: Any) -> None:
+    """Refuse `value` unless it is in `valid`; the message lists the valid values."""
+    if value not in valid:
+        names = ", ".join(sorted(str(v) for v in valid))
+        raise PropError(prop, f"{value!r} is not one of: {names}")
+
+
+def exclusive(**given: Any) -> None:
+    """Refuse two props given together where one excludes the other (an existing resource and
+    the props that would make a new one): pass them by name, None meaning not given."""
+    named = [name for name, value in given.items() if value is not None]
+    if len(named) > 1:
+        first, *others = named
+        raise PropError(
+            first,
+            f"given together with {', '.join(others)}; they exclude each other (an existing "
+            "resource already has its settings): pass one",
+        )
