@@ -30,13 +30,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "cdk-init": json.loads(CDK_INIT_JSON.read_text())["context"],
 }
 ACCOUNT_ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+# What `cdk synth` adds to any app's context on its own (the CLI's defaults, not cdk.json's).
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 def fresh_app(context: str = "minimal", *, nag: bool = True, extra: dict[str, Any] | None = None) -> cdk.App:
     """A new App with the context of a `minimal` or `cdk-init` cdk.json, and the security gate
     (cdk-nag's two packs and the wiring checks) when `nag`."""
     app = cdk.App(
-        context={**CONTEXTS[context], **(extra or {})},
+        context={**CONTEXTS[context], **CLI_CONTEXT, **(extra or {})},
         outdir=tempfile.mkdtemp(prefix="fresh-app."),
     )
     if nag:
