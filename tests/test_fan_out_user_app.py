@@ -157,7 +157,7 @@ BAD_PROPS: list[tuple[dict[str, Any], str]] = [
     ({"max_receive_count": True}, r"^max_receive_count: expected int, got bool"),
     (
         {"queue_retention_period": cdk.Duration.days(15)},
-        r"^queue_retention_period: must be between 60 and 1.2096e\+06 s",
+        r"^queue_retention_period: must be between 60 and 1209600 s, got 1296000 s",
     ),
     ({"topic_name": "orders", "topic": "imported"}, r"^topic: given together with topic_name"),
     ({"topic_key": "new", "topic": "imported"}, r"^topic: given together with topic_key"),

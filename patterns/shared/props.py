@@ -74,7 +74,16 @@ def within(prop: str, value: float, low: float, high: float, *, unit: str = "") 
     """Refuse `value` outside [low, high]; the message names the range."""
     suffix = f" {unit}" if unit else ""
     if not low <= value <= high:
-        raise PropError(prop, f"must be between {low:g} and {high:g}{suffix}, got {value:g}{suffix}")
+        raise PropError(
+            prop, f"must be between {_number(low)} and {_number(high)}{suffix}, got {_number(value)}{suffix}"
+        )
+
+
+def _number(value: float) -> str:
+    """1000000 as 1000000, not 1e+06; 1.5 as 1.5."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def whole_seconds(prop: str, value: Duration, *, low: int = 0, high: int | None = None) -> int:
