@@ -43,7 +43,6 @@ from . import filter_policy as policies
 
 MAX_RECEIVE_COUNT = (1, 1000)  # SQS's range for a redrive policy
 RETENTION_SECONDS = (60, 14 * 24 * 3600)  # SQS's range for MessageRetentionPeriod
-DEFAULT_RETENTION = Duration.days(4)  # SQS's default
 VISIBILITY_TO_TIMEOUT = 6  # AWS: a queue's visibility timeout >= 6 x its Lambda consumer's timeout
 ASYNC_FAILURES_REASON = (
     "This function is invoked by SNS asynchronously with an on-failure destination (an SQS "
@@ -86,8 +85,8 @@ class FanOut(Construct):
     Attributes:
         profile: the profile the construct was built with.
         topic: the topic events are published to (yours, or the new one).
-        topic_key: the new topic's key; None for an existing topic or a topic_key of yours
-            (then it is that key).
+        topic_key: the new topic's key (your topic_key, or the new one); None for an existing
+            topic.
         queue_key: the key of every queue the construct makes (yours, or the new one); its
             policy lets this topic's SNS deliveries use it.
         alarm_topic: where the alarms notify (yours, or the new one).
@@ -118,7 +117,7 @@ class FanOut(Construct):
         queue_key: kms.IKey | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_receive_count: int = 5,
-        queue_retention_period: Duration = DEFAULT_RETENTION,
+        queue_retention_period: Duration = Duration.days(4),
         oldest_message_age_alarm: Duration = Duration.minutes(15),
         profile: Profile | None = None,
     ) -> None:
