@@ -199,7 +199,8 @@ class ServerlessApi(Construct):
                 one; every POST/PUT/PATCH needs a `body_schema`; path parameters are required.
             service_name: the Powertools service name; default: the construct id, lower case.
             environment: extra variables for the handler (never secrets); TABLE_NAME,
-                CORS_ALLOWED_ORIGINS and MAX_BODY_BYTES are set by the construct and refused.
+                CORS_ALLOWED_ORIGINS, MAX_BODY_BYTES and POWERTOOLS_SERVICE_NAME are set by
+                the construct, and those and the names the Lambda runtime reserves are refused.
             timeout: the handler's timeout, 1-29 s (API Gateway waits 29 s at most); default 10 s.
             memory_size: the handler's memory, 128-10240 MB; default 512 MB.
             table: an existing table (`Table` or `TableV2`) instead of a new one; excludes
@@ -209,8 +210,8 @@ class ServerlessApi(Construct):
                 (existing table); default none.
             table_time_to_live_attribute: the new table's TTL attribute; default none.
             table_actions: the DynamoDB actions the handler gets on the table and its indexes,
-                a non-empty list of single actions (no wildcards); default Get/Put/Update/
-                Delete/Query/ConditionCheck.
+                a non-empty list of single data actions (no wildcards); default GetItem,
+                PutItem, UpdateItem, DeleteItem, Query and ConditionCheckItem.
             user_pool: an existing user pool for the authorizer (then no app client or domain
                 is made); default a new invite-only pool.
             mfa_required: whether the new pool requires MFA; default yes in production,
