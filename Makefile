@@ -61,9 +61,11 @@ lint: bootstrap
 bench: bootstrap
 	$(PY) -m tools.bench
 
-## Diagrams: synthesize the sandbox profile, then write each stack's diagram into its page.
+## Diagrams: synthesize the sandbox profile, then write each stack's diagram into its page;
+## then each construct's props and attributes tables and the example apps (tools/props_tables.py).
 docs: bootstrap
 	$(PY) -m tools.diagrams --synth --write
+	$(PY) -m tools.props_tables --write
 
 ## Integration tests IN A REAL ACCOUNT (the one in the environment; costs money, see
 ## integ/estimates.md): deploy, assert, destroy, check nothing is left. STACK=<Stack>, or all.

@@ -338,7 +338,7 @@ def test_without_a_topic_the_construct_publishes_to_an_encrypted_topic_of_its_ow
                     max_attempts=0, interval=Duration.seconds(1), max_delay=Duration.seconds(5)
                 )
             },
-            "step_retry: max_attempts must be at least 1",
+            "step_retry.max_attempts: must be between 1 and 99999999, got 0",
         ),
         (
             {
@@ -346,7 +346,7 @@ def test_without_a_topic_the_construct_publishes_to_an_encrypted_topic_of_its_ow
                     max_attempts=3, interval=Duration.seconds(10), max_delay=Duration.seconds(5)
                 )
             },
-            "compensation_retry: max_delay must not be shorter than interval",
+            "compensation_retry.max_delay: must be between 10 and 31622400 s, got 5 s",
         ),
         ({"reservation_concurrency": 0}, "reservation_concurrency: must be 1 to 40"),
     ],

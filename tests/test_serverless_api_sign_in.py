@@ -132,7 +132,7 @@ BAD_SIGN_IN_PROPS: list[tuple[str, dict[str, Any], str]] = [
     ("production", {"callback_urls": ["http://localhost:3000/"]}, "callback_urls: .* local or placeholder"),
     ("sandbox", {"callback_urls": ["http://shop.example.io/"]}, r"callback_urls: .* must be an https URL"),
     ("sandbox", {"callback_urls": ["https://shop.example.io/#done"]}, "callback_urls: .* has a fragment"),
-    ("sandbox", {"logout_urls": "https://shop.example.io/"}, "logout_urls: give a list of URLs"),
+    ("sandbox", {"logout_urls": "https://shop.example.io/"}, "logout_urls: expected a list, got str"),
     ("sandbox", {"callback_urls": ["javascript:alert(1)"]}, "callback_urls: .* must be an https URL"),
     ("sandbox", {"auth_domain_prefix": "my-cognito-app"}, "auth_domain_prefix: 'my-cognito-app'"),
     ("sandbox", {"auth_domain_prefix": "Shop_App"}, "auth_domain_prefix: 'Shop_App'"),

@@ -25,7 +25,9 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -41,6 +43,7 @@ from ..shared.defaults import (
     new_alarm_topic,
     profile_of,
 )
+from ..shared.props import PropError, expect, whole_seconds
 from ..shared.tables import on_demand_table
 from . import steps
 from .saga import (
@@ -100,16 +103,45 @@ KMS_GRANT_REASON = (
 class OrderWorkflow(Construct):
     """The saga state machine, its starter queue and function, and its alarms.
 
-    Attributes: `state_machine`, `orders_queue` (send orders here), `starter` (the QueueStarter:
-    its queue, dead-letter queue and function), `dead_letter_queue` (orders a person has to
-    finish), `inventory_table`, `orders_table`, `payment_tokens` (the vault the starter seals
-    payment tokens in, read only by `payment_function`), `events_topic`, `queue_key`,
-    `log_group`, `alarm_topic`, `alarms`.
-
     `payment_function` reads the token of `order.paymentTokenRef` from `payment_tokens` (table
     name in PAYMENT_TOKENS_TABLE, set here when it is a `lambda_.Function`; an imported function
     must have it already) and is granted GetItem and DeleteItem on it.
+
+    Attributes:
+        profile: the profile the workflow was built with.
+        step_retry: the retry policy of the forward steps.
+        compensation_retry: the retry policy of the compensations.
+        inventory_table: one item per SKU (`sku`, `available`, `reservations`); yours or new.
+        orders_table: each order's outcome by `orderId`; yours or new.
+        payment_tokens: the vault the starter seals payment tokens in (key `ref`), read only by
+            payment_function; yours or new (its own customer-managed key, TTL `expiresAt`).
+        queue_key: the key of the workflow's queues.
+        dead_letter_queue: orders a person has to finish (a compensation or a final step kept
+            failing).
+        events_topic: where OrderCompleted is published; yours or new.
+        alarm_topic: where the alarms notify; yours or new.
+        log_group: the state machine's execution log (without execution data).
+        state_machine: the saga (Standard).
+        starter: the QueueStarter: its queue, dead-letter queue and function.
+        orders_queue: send orders here (the starter's queue).
+        alarms: failed, timed-out and throttled executions, and every dead-letter queue.
     """
+
+    profile: Profile
+    step_retry: RetryPolicy
+    compensation_retry: RetryPolicy
+    inventory_table: dynamodb.ITable
+    orders_table: dynamodb.ITable
+    payment_tokens: dynamodb.ITable
+    queue_key: kms.Key
+    dead_letter_queue: sqs.Queue
+    events_topic: sns.ITopic
+    alarm_topic: sns.ITopic
+    log_group: logs.LogGroup
+    state_machine: sfn.StateMachine
+    starter: QueueStarter
+    orders_queue: sqs.Queue
+    alarms: list[cloudwatch.Alarm]
 
     def __init__(
         self,
@@ -131,7 +163,54 @@ class OrderWorkflow(Construct):
         reservation_concurrency: int = 10,
         profile: Profile | None = None,
     ) -> None:
+        """Build the saga, its tables (unless given), starter, dead-letter queue and alarms.
+
+        Args:
+            payment_function: takes the payment (`payment.charge` in the demo); raises
+                PaymentDeclined to decline, ProviderUnavailable for a transient failure.
+            refund_function: refunds an order's payment; idempotent, refunds nothing when
+                nothing was charged.
+            shipment_function: arranges the shipment (the pivot: after it, no undoing).
+            events_topic: where OrderCompleted goes; default a new encrypted topic.
+            inventory_table: an existing inventory table, partition key `sku` (string), no sort
+                key; default a new table.
+            orders_table: an existing orders table, partition key `orderId` (string), no sort
+                key; default a new table.
+            payment_tokens: an existing vault, partition key `ref` (string), no sort key, TTL on
+                `expiresAt`; default a new table with a key of its own.
+            alarm_topic: where the alarms go; default a new encrypted topic.
+            task_timeout: each Lambda step's timeout, whole seconds, at least 1 s and at least
+                each function's own timeout; default 30 s.
+            execution_timeout: the whole saga's, whole seconds, longer than task_timeout;
+                default 1 hour.
+            step_retry: a RetryPolicy (from this package: `from <package>.order_workflow
+                import RetryPolicy`) for the forward steps; default 4 attempts from 1 s, at
+                most 20 s apart.
+            compensation_retry: a RetryPolicy for the compensations; default 8 attempts from
+                2 s, at most 2 minutes apart.
+            reservation_concurrency: order lines reserved in parallel, 1-40; default 10.
+            profile: sandbox or production; default the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        for prop, value in (
+            ("payment_function", payment_function),
+            ("refund_function", refund_function),
+            ("shipment_function", shipment_function),
+        ):
+            expect(prop, value, lambda_.IFunction)
+        expect("events_topic", events_topic, sns.ITopic, optional=True)
+        expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
+        for prop, table, key in (
+            ("inventory_table", inventory_table, "sku"),
+            ("orders_table", orders_table, "orderId"),
+            ("payment_tokens", payment_tokens, "ref"),
+        ):
+            expect(prop, table, dynamodb.ITable, optional=True)
+            check_key_schema(prop, table, key)
+        expect("step_retry", step_retry, RetryPolicy, optional=True)
+        expect("compensation_retry", compensation_retry, RetryPolicy, optional=True)
+        expect("reservation_concurrency", reservation_concurrency, int)
+        expect("profile", profile, Profile, optional=True)
         self.profile = profile or profile_of(self)
         self.step_retry = step_retry or RetryPolicy(
             max_attempts=4, interval=Duration.seconds(1), max_delay=Duration.seconds(20)
@@ -144,8 +223,8 @@ class OrderWorkflow(Construct):
         _check_timeouts(task_timeout, execution_timeout, payment_function, refund_function, shipment_function)
         if not 1 <= reservation_concurrency <= 40:
             raise ValueError(f"reservation_concurrency: must be 1 to 40, got {reservation_concurrency}")
-        self.task_timeout = task_timeout
-        self.reservation_concurrency = reservation_concurrency
+        self._task_timeout = task_timeout
+        self._reservation_concurrency = reservation_concurrency
 
         self.inventory_table = inventory_table or on_demand_table(
             self, "Inventory", profile=self.profile, partition_key="sku"
@@ -340,7 +419,7 @@ class OrderWorkflow(Construct):
         )
 
         reserving = steps.reserve_inventory(
-            self, table=self.inventory_table, retry=retry, max_concurrency=self.reservation_concurrency
+            self, table=self.inventory_table, retry=retry, max_concurrency=self._reservation_concurrency
         )
         saga.catch_into(reserving, undo_up_to=1, errors=[sfn.Errors.ALL])
         paying = self._lambda_step(
@@ -399,7 +478,7 @@ class OrderWorkflow(Construct):
             lambda_function=function,
             payload=sfn.TaskInput.from_object({"order": payload}),
             retry_on_service_exceptions=False,
-            task_timeout=sfn.Timeout.duration(self.task_timeout),
+            task_timeout=sfn.Timeout.duration(self._task_timeout),
             result_selector={result[1]: sfn.JsonPath.string_at(f"$.Payload.{result[1]}")} if result else None,
             result_path=result[0] if result else sfn.JsonPath.DISCARD,
         )
@@ -463,8 +542,8 @@ def _valid_order() -> sfn.Condition:
 def _check_timeouts(
     task_timeout: Duration, execution_timeout: Duration, *functions: lambda_.IFunction
 ) -> None:
-    if task_timeout.to_seconds() < 1:
-        raise ValueError("task_timeout: must be at least one second")
+    whole_seconds("task_timeout", task_timeout, low=1)
+    whole_seconds("execution_timeout", execution_timeout, low=1)
     for function in functions:
         timeout = getattr(function, "timeout", None)
         if isinstance(timeout, Duration) and timeout.to_seconds() > task_timeout.to_seconds():
@@ -475,6 +554,26 @@ def _check_timeouts(
             )
     if execution_timeout.to_seconds() <= task_timeout.to_seconds():
         raise ValueError("execution_timeout: must be longer than task_timeout")
+
+
+def check_key_schema(prop: str, table: dynamodb.ITable | None, partition_key: str) -> None:
+    """Refuse a table of this app whose key is not what the definition reads and writes: a
+    string partition key named `partition_key` and no sort key (every step addresses one item
+    by that key alone; DynamoDB refuses a key without the sort key: ValidationException). An
+    imported table's schema cannot be seen at synth: it must be right."""
+    cfn = table.node.default_child if table is not None else None
+    if table is None or not isinstance(cfn, (dynamodb.CfnTable, dynamodb.CfnGlobalTable)):
+        return
+    stack = Stack.of(table)
+    keys = {key["keyType"]: key["attributeName"] for key in stack.resolve(cfn.key_schema)}
+    types = {a["attributeName"]: a["attributeType"] for a in stack.resolve(cfn.attribute_definitions)}
+    found = ", ".join(f"{name} ({types.get(name, '?')}, {kind})" for kind, name in sorted(keys.items()))
+    if keys != {"HASH": partition_key} or types.get(partition_key) != "S":
+        raise PropError(
+            prop,
+            f"the workflow reads and writes items by a string partition key {partition_key!r} "
+            f"and no sort key; this table's key is {found}",
+        )
 
 
 def _nag_arn(function: lambda_.IFunction) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
+from ..shared.props import expect, whole_seconds, within
+
 Step = sfn.TaskStateBase | sfn.Map
 """A state that can carry Retry and Catch."""
 
@@ -50,14 +52,15 @@ class RetryPolicy:
     backoff_rate: float = 2.0
 
     def validate(self, prop: str) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"{prop}: max_attempts must be at least 1, got {self.max_attempts}")
-        if self.interval.to_seconds() < 1:
-            raise ValueError(f"{prop}: interval must be at least one second (Step Functions' minimum)")
-        if self.max_delay.to_seconds() < self.interval.to_seconds():
-            raise ValueError(f"{prop}: max_delay must not be shorter than interval")
-        if self.backoff_rate < 1:
-            raise ValueError(f"{prop}: backoff_rate must be at least 1, got {self.backoff_rate}")
+        """Refuse what Step Functions refuses in a Retrier: IntervalSeconds and MaxDelaySeconds
+        are whole seconds from 1 (a fraction is rounded away by CDK's to_seconds, or fails
+        without naming the prop), MaxAttempts 0-99999999, BackoffRate at least 1."""
+        expect(f"{prop}.max_attempts", self.max_attempts, int)
+        within(f"{prop}.max_attempts", self.max_attempts, 1, 99999999)
+        interval = whole_seconds(f"{prop}.interval", self.interval, low=1, high=99999999)
+        whole_seconds(f"{prop}.max_delay", self.max_delay, low=interval, high=31622400)
+        expect(f"{prop}.backoff_rate", self.backoff_rate, float)
+        within(f"{prop}.backoff_rate", self.backoff_rate, 1, 1000)
 
     def apply(self, task: Step, errors: Sequence[str]) -> None:
         task.add_retry(

@@ -25,6 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -38,6 +39,7 @@ from ..shared.defaults import (
     secure_queue,
 )
 from ..shared.nag_findings import wildcard_resource
+from ..shared.props import expect, whole_seconds, within
 from ..shared.python_function import PythonFunction
 
 CODE_DIR = Path(__file__).resolve().parent / "starter_function"
@@ -85,8 +87,18 @@ class QueueStarter(Construct):
     """An encrypted queue whose messages (JSON objects) each start one execution of
     `state_machine`, named after the message's `name_field`.
 
-    Attributes: `queue`, `dead_letter_queue`, `function` (a PythonFunction), `alarms`.
+    Attributes:
+        function: the starter (a PythonFunction).
+        dead_letter_queue: messages the starter could not start after max_receive_count
+            receives (alarmed on).
+        queue: send the messages here.
+        alarms: the dead-letter queue's alarm.
     """
+
+    function: PythonFunction
+    dead_letter_queue: sqs.Queue
+    queue: sqs.Queue
+    alarms: list[cloudwatch.Alarm]
 
     def __init__(
         self,
@@ -104,7 +116,30 @@ class QueueStarter(Construct):
         vault: dynamodb.ITable | None = None,
         sealed_ttl: Duration = Duration.days(1),
     ) -> None:
+        """Build the queue, its dead-letter queue, the starter function and its alarm.
+
+        Args:
+            state_machine: the state machine each message starts.
+            key: the key the queues are encrypted with.
+            alarm_topic: where the dead-letter queue's alarm goes.
+            profile: sandbox or production.
+            name_field: the message field that names the execution (one execution per value).
+            max_receive_count: receives before a message moves to the dead-letter queue, 1-1000.
+            batch_size: messages per starter invocation, 1-10.
+            sealed_field: a secret field taken out of each message and sealed in `vault`; the
+                execution gets `<field>Ref` instead. Given together with vault, or neither.
+            vault: the table the sealed field is written to (PutItem only).
+            sealed_ttl: how long a sealed value lives in the vault, at least 1 minute.
+        """
         super().__init__(scope, construct_id)
+        expect("state_machine", state_machine, sfn.IStateMachine)
+        expect("key", key, kms.IKey)
+        expect("alarm_topic", alarm_topic, sns.ITopic)
+        expect("name_field", name_field, str)
+        expect("max_receive_count", max_receive_count, int)
+        within("max_receive_count", max_receive_count, 1, 1000)
+        expect("vault", vault, dynamodb.ITable, optional=True)
+        whole_seconds("sealed_ttl", sealed_ttl, low=60)
         if not name_field.strip():
             raise ValueError("name_field: must name the message field that identifies an execution")
         if (sealed_field is None) != (vault is None):

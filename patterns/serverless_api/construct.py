@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, Duration, Stack, Token
 from aws_cdk import aws_apigateway as apigateway
@@ -20,6 +22,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -34,9 +37,11 @@ from ..shared.defaults import (
     notifying_alarm,
     profile_of,
 )
-from ..shared.python_function import PythonFunction
+from ..shared.props import exclusive, expect, one_of, sequence, whole_seconds, within
+from ..shared.python_function import PythonFunction, check_environment
 from ..shared.tables import on_demand_table
 from . import protection as api_protection
+from .account_logging import AccountLogging, account_logging
 from .routes import Route, TableIndex, check_routes, json_schema
 
 DEFAULT_TABLE_ACTIONS = (
@@ -47,6 +52,35 @@ DEFAULT_TABLE_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
+DEFAULT_PARTITION_KEY = "id"
+# DynamoDB actions on a table or its indexes (Service Authorization Reference, Amazon
+# DynamoDB): what a handler may be granted; control-plane actions are the stack's business.
+TABLE_DATA_ACTIONS = frozenset(
+    f"dynamodb:{action}"
+    for action in (
+        "BatchGetItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+        "DeleteItem",
+        "DescribeTable",
+        "GetItem",
+        "PartiQLDelete",
+        "PartiQLInsert",
+        "PartiQLSelect",
+        "PartiQLUpdate",
+        "PutItem",
+        "Query",
+        "Scan",
+        "UpdateItem",
+    )
+)
+CONSTRUCT_ENVIRONMENT = {
+    "TABLE_NAME": "table",
+    "CORS_ALLOWED_ORIGINS": "cors_allowed_origins",
+    "MAX_BODY_BYTES": "max_body_bytes",
+    "POWERTOOLS_SERVICE_NAME": "service_name",
+}
+"""Variables the construct sets for the handler, and the prop that sets each."""
 INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's default maximum wait for a Lambda integration
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
 # Cognito domain prefixes: lower-case letters, digits and hyphens, no reserved words.
@@ -65,12 +99,6 @@ SYNCHRONOUS_REASON = (
     "API Gateway invokes this function synchronously and returns its error to the caller; "
     "a dead-letter queue applies only to asynchronous invocations."
 )
-ACCOUNT_ROLE_REASON = (
-    "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for API Gateway's "
-    "account-level logging role, assumable only by apigateway.amazonaws.com; the role is one "
-    "per account and Region and writes the execution logs of every REST API there, so no "
-    "static ARN narrower than the policy's covers it."
-)
 NO_WAF_REASON = (
     "This stage has no web ACL because web_acl is off (the sandbox default; production turns it "
     "on unless web_acl=False is passed): a web ACL bills a fixed monthly fee even idle; callers "
@@ -86,26 +114,61 @@ class ServerlessApi(Construct):
     (`sub`, `cognito:groups`, ...). Object-level authorization belongs in the handler (OWASP
     API1:2023) because only the handler knows whose object a request names.
 
-    Attributes: `api`, `stage`, `url`, `function` (the PythonFunction), `table`, `user_pool`,
-    `user_pool_client` and `user_pool_domain` (None for an existing pool), `authorizer`, `request_validator`,
-    `usage_plan`, `access_logs`, `execution_logs`, `web_acl` (None without WAF), `alarm_topic`,
-    `alarms`.
+    Attributes:
+        profile: the profile the API was built with.
+        table: the table the handler reads and writes (yours, or the new one).
+        function: the handler (a PythonFunction: its `function`, `role`, `log_group`).
+        user_pool: the pool whose tokens the authorizer accepts (yours, or the new one).
+        user_pool_client: the public app client of the new pool; None for an existing pool.
+        user_pool_domain: the hosted sign-in domain of the new pool; None for an existing pool.
+        authorizer: the Cognito authorizer every method uses.
+        access_logs: the log group of the stage's JSON access logs.
+        api: the REST API.
+        stage: its deployment stage (throttled, traced, logging).
+        url: the stage's URL.
+        account_logging: the stack's API Gateway account logging role (shared by every
+            ServerlessApi of the stack); None with set_account_logging_role=False.
+        execution_logs: the log group API Gateway writes the stage's execution logs to.
+        request_validator: validates parameters and bodies before the handler runs.
+        usage_plan: throttle (and quota) for API keys; add keys to it.
+        web_acl: the WAF web ACL on the stage; None without WAF.
+        alarm_topic: where the alarms notify (yours, or the new one).
+        alarms: server errors, handler errors and p99 latency.
     """
+
+    profile: Profile
+    table: dynamodb.ITable
+    function: PythonFunction
+    user_pool: cognito.IUserPool
+    user_pool_client: cognito.UserPoolClient | None
+    user_pool_domain: cognito.UserPoolDomain | None
+    authorizer: apigateway.CognitoUserPoolsAuthorizer
+    access_logs: logs.LogGroup
+    api: apigateway.RestApi
+    stage: apigateway.Stage
+    url: str
+    account_logging: AccountLogging | None
+    execution_logs: logs.LogGroup
+    request_validator: apigateway.RequestValidator
+    usage_plan: apigateway.UsagePlan
+    web_acl: wafv2.CfnWebACL | None
+    alarm_topic: sns.ITopic
+    alarms: list[cloudwatch.Alarm]
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        code_dir: str,
+        code_dir: str | Path,
         handler: str,
         routes: Sequence[Route],
         service_name: str | None = None,
         environment: Mapping[str, str] | None = None,
         timeout: Duration = Duration.seconds(10),
         memory_size: int = 512,
-        table: dynamodb.ITableV2 | None = None,
-        table_partition_key: str = "id",
+        table: dynamodb.ITable | None = None,
+        table_partition_key: str | None = None,
         table_indexes: Sequence[TableIndex] = (),
         table_time_to_live_attribute: str | None = None,
         table_actions: Sequence[str] = DEFAULT_TABLE_ACTIONS,
@@ -128,8 +191,65 @@ class ServerlessApi(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
+        """Build the API, its handler, table, user pool and alarms.
+
+        Args:
+            code_dir: the folder of the handler's code.
+            handler: the handler as `module.function`.
+            routes: `Route(method, path, body_schema=, query_parameters=, headers=)`, at least
+                one; every POST/PUT/PATCH needs a `body_schema`; path parameters are required.
+            service_name: the Powertools service name; default: the construct id, lower case.
+            environment: extra variables for the handler (never secrets); TABLE_NAME,
+                CORS_ALLOWED_ORIGINS, MAX_BODY_BYTES and POWERTOOLS_SERVICE_NAME are set by
+                the construct, and those and the names the Lambda runtime reserves are refused.
+            timeout: the handler's timeout, 1-29 s (API Gateway waits 29 s at most); default 10 s.
+            memory_size: the handler's memory, 128-10240 MB; default 512 MB.
+            table: an existing table (`Table` or `TableV2`) instead of a new one; excludes
+                table_partition_key and table_time_to_live_attribute.
+            table_partition_key: the new table's partition key (a string); default `id`.
+            table_indexes: global secondary indexes to create (new table) or to grant
+                (existing table); default none.
+            table_time_to_live_attribute: the new table's TTL attribute; default none.
+            table_actions: the DynamoDB actions the handler gets on the table and its indexes,
+                a non-empty list of single data actions (no wildcards); default GetItem,
+                PutItem, UpdateItem, DeleteItem, Query and ConditionCheckItem.
+            user_pool: an existing user pool for the authorizer (then no app client or domain
+                is made); default a new invite-only pool.
+            mfa_required: whether the new pool requires MFA; default yes in production,
+                optional in sandbox.
+            callback_urls: where the new pool's hosted sign-in may send users back: https
+                (http only for localhost), no fragment; production requires yours and refuses
+                local and example.com/net/org URLs; default in sandbox `http://localhost:8080/`.
+            logout_urls: where sign-out may send users; as callback_urls.
+            auth_domain_prefix: the new pool's Cognito domain prefix; default
+                `<stack>-<construct id>-<account id>`.
+            cors_allowed_origins: exact origins browsers may call from (`*` is refused, http
+                only for localhost); default none (no CORS).
+            stage_name: letters, digits and _; default `v1`.
+            throttling_rate_limit: requests per second for the stage and usage plan; default 50.
+            throttling_burst_limit: burst, at least the rate limit; default 100.
+            daily_quota_per_api_key: requests per API key per day (needs api_key_required);
+                default no quota.
+            api_key_required: whether every method needs an API key; default False.
+            web_acl: a WAF web ACL on the stage; default yes in production, no in sandbox.
+            waf_rate_limit_per_ip: requests per IP in 5 minutes before WAF blocks, 10 or more;
+                default 2000.
+            set_account_logging_role: set the Region's API Gateway CloudWatch role (one per
+                stack, shared by its APIs); False where the account already has one (execution
+                logging needs it). One setting per account and Region: let one stack own it.
+                Default True.
+            max_body_bytes: the body size the handler answers 413 above, up to 10 MB;
+                default 8192.
+            latency_alarm: the p99 latency alarm threshold; default 3 s.
+            alarm_topic: where the alarms go; default a new encrypted topic.
+            profile: sandbox or production; default the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        _check_types(locals())
         check_routes(routes)
+        exclusive(table=table, table_partition_key=table_partition_key)
+        exclusive(table=table, table_time_to_live_attribute=table_time_to_live_attribute)
+        check_environment("environment", environment, CONSTRUCT_ENVIRONMENT)
         _check_props(
             timeout=timeout,
             table=table,
@@ -149,8 +269,8 @@ class ServerlessApi(Construct):
             table_actions=table_actions,
         )
         self.profile = profile or profile_of(self)
-        self.table: dynamodb.ITableV2 = table or self._new_table(
-            table_partition_key, table_indexes, table_time_to_live_attribute
+        self.table: dynamodb.ITable = table or self._new_table(
+            table_partition_key or DEFAULT_PARTITION_KEY, table_indexes, table_time_to_live_attribute
         )
         self.function = PythonFunction(
             self,
@@ -158,7 +278,7 @@ class ServerlessApi(Construct):
             code_dir=code_dir,
             handler=handler,
             profile=self.profile,
-            service_name=service_name or construct_id.lower(),
+            service_name=construct_id.lower() if service_name is None else service_name,
             timeout=timeout,
             memory_size=memory_size,
             environment={
@@ -200,8 +320,7 @@ class ServerlessApi(Construct):
             "Api",
             description=f"{self.node.path} REST API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=set_account_logging_role,
-            cloud_watch_role_removal_policy=self.profile.removal_policy,
+            cloud_watch_role=False,  # one account setting per stack, below, not one per API
             deploy_options=apigateway.StageOptions(
                 stage_name=stage_name,
                 tracing_enabled=True,
@@ -217,14 +336,11 @@ class ServerlessApi(Construct):
         )
         self.stage = self.api.deployment_stage
         self.url = self.api.url
+        self.account_logging: AccountLogging | None = None
         if set_account_logging_role:
-            account_role = self.api.node.find_child("CloudWatchRole")
-            acknowledge(
-                account_role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                ACCOUNT_ROLE_REASON,
-            )
+            self.account_logging = account_logging(self, removal_policy=self.profile.removal_policy)
+            # A stage that logs is refused until the account names a CloudWatch role.
+            self.stage.node.add_dependency(self.account_logging.account)
         # API Gateway would create this group itself on first use, kept forever and outside the
         # stack; created here it has the profile's retention and goes with `cdk destroy`.
         self.execution_logs = log_group(
@@ -428,7 +544,7 @@ def _cors(origins: Sequence[str], routes: Sequence[Route]) -> apigateway.CorsOpt
 def _check_props(
     *,
     timeout: Duration,
-    table: dynamodb.ITableV2 | None,
+    table: dynamodb.ITable | None,
     table_time_to_live_attribute: str | None,
     user_pool: cognito.IUserPool | None,
     mfa_required: bool | None,
@@ -444,13 +560,12 @@ def _check_props(
     max_body_bytes: int,
     table_actions: Sequence[str],
 ) -> None:
-    if not 1 <= timeout.to_seconds() <= INTEGRATION_TIMEOUT_SECONDS:
+    seconds = whole_seconds("timeout", timeout)
+    if not 1 <= seconds <= INTEGRATION_TIMEOUT_SECONDS:
         raise ValueError(
             f"timeout: API Gateway waits at most {INTEGRATION_TIMEOUT_SECONDS} s for the handler, "
-            f"got {timeout.to_seconds()} s"
+            f"so it must be between 1 and {INTEGRATION_TIMEOUT_SECONDS} s, got {seconds} s"
         )
-    if table is not None and table_time_to_live_attribute is not None:
-        raise ValueError("table_time_to_live_attribute: an existing table already has its TTL setting")
     if user_pool is not None and mfa_required is not None:
         raise ValueError("mfa_required: an existing user_pool keeps its own MFA setting; pass one")
     if user_pool is not None and sign_in_settings:
@@ -494,9 +609,55 @@ def _check_props(
         raise ValueError(f"waf_rate_limit_per_ip: WAF allows 10 or more, got {waf_rate_limit_per_ip}")
     if not 1 <= max_body_bytes <= 10 * 1024 * 1024:
         raise ValueError("max_body_bytes: must be between 1 byte and API Gateway's 10 MB limit")
-    for action in table_actions:
+    for action in sequence("table_actions", table_actions, str, empty=False):
         if not action.startswith("dynamodb:") or "*" in action:
             raise ValueError(f"table_actions: {action!r} is not one DynamoDB action (no wildcards)")
+        one_of("table_actions", action, TABLE_DATA_ACTIONS)
+
+
+_PROP_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    # prop: (accepted types, None allowed)
+    "code_dir": ((str, Path), False),
+    "handler": ((str,), False),
+    "service_name": ((str,), True),
+    "timeout": ((Duration,), False),
+    "memory_size": ((int,), False),
+    "table": ((dynamodb.ITable,), True),
+    "table_partition_key": ((str,), True),
+    "table_time_to_live_attribute": ((str,), True),
+    "user_pool": ((cognito.IUserPool,), True),
+    "mfa_required": ((bool,), True),
+    "auth_domain_prefix": ((str,), True),
+    "stage_name": ((str,), False),
+    "throttling_rate_limit": ((int,), False),
+    "throttling_burst_limit": ((int,), False),
+    "daily_quota_per_api_key": ((int,), True),
+    "api_key_required": ((bool,), False),
+    "web_acl": ((bool,), True),
+    "waf_rate_limit_per_ip": ((int,), False),
+    "set_account_logging_role": ((bool,), False),
+    "max_body_bytes": ((int,), False),
+    "latency_alarm": ((Duration,), False),
+    "alarm_topic": ((sns.ITopic,), True),
+    "profile": ((Profile,), True),
+}
+_SEQUENCE_PROPS: dict[str, type] = {
+    "routes": Route,
+    "table_indexes": TableIndex,
+    "callback_urls": str,
+    "logout_urls": str,
+    "cors_allowed_origins": str,
+}
+
+
+def _check_types(props: Mapping[str, Any]) -> None:
+    """Each prop of the expected type, named in the message when not (an ARN string where a
+    topic goes, an int where a Duration goes, one string where a list goes)."""
+    for prop, (kinds, optional) in _PROP_TYPES.items():
+        expect(prop, props[prop], *kinds, optional=optional)
+    for prop, kind in _SEQUENCE_PROPS.items():
+        sequence(prop, props[prop], kind)
+    within("memory_size", props["memory_size"], 128, 10240, unit="MB")
 
 
 def _domain_prefix_ok(prefix: str) -> bool:

@@ -124,7 +124,7 @@ def json_schema(document: Mapping[str, Any], where: str = "body_schema") -> apig
                 value if isinstance(value, bool) else json_schema(value, f"{where}.additionalProperties")
             )
         elif keyword == "type":
-            arguments["type"] = apigateway.JsonSchemaType[str(value).upper()]
+            arguments["type"] = _schema_type(value, f"{where}.type")
         elif keyword == "$schema":
             if value not in _SCHEMA_URIS:
                 raise ValueError(f"{where}: $schema {value!r} is not draft 4 or draft 7")
@@ -134,3 +134,19 @@ def json_schema(document: Mapping[str, Any], where: str = "body_schema") -> apig
         else:
             raise ValueError(f"{where}: JSON-schema keyword {keyword!r} is not supported here")
     return apigateway.JsonSchema(**arguments)
+
+
+_TYPES = {kind.name.lower(): kind for kind in apigateway.JsonSchemaType}
+
+
+def _schema_type(value: Any, where: str) -> apigateway.JsonSchemaType | list[apigateway.JsonSchemaType]:
+    """A JSON-schema type name (or a list of them) as API Gateway's enum; a typo is named."""
+    if isinstance(value, list):
+        return [_one_type(item, where) for item in value]
+    return _one_type(value, where)
+
+
+def _one_type(value: Any, where: str) -> apigateway.JsonSchemaType:
+    if not isinstance(value, str) or value not in _TYPES:
+        raise ValueError(f"{where}: {value!r} is not a JSON-schema type; one of {', '.join(sorted(_TYPES))}")
+    return _TYPES[value]

@@ -30,10 +30,21 @@ def _is_protocol(expected: type) -> bool:
     return bool(getattr(expected, "_is_protocol", False))
 
 
+def _has(value: Any, member: str) -> bool:
+    """Whether `value` has `member`, without reading it: some CDK getters raise when read
+    (a function outside a VPC has `connections`, which refuses to be read)."""
+    if hasattr(type(value), member):
+        return True
+    try:
+        return hasattr(value, member)
+    except Exception:  # a getter that raises is still a member
+        return True
+
+
 def _matches(value: Any, expected: type) -> bool:
     if _is_protocol(expected):
         members = typing_extensions.get_protocol_members(expected)
-        return all(hasattr(value, member) for member in members)
+        return all(_has(value, member) for member in members)
     if expected is int:  # bool is an int to Python, never to a user writing a count
         return isinstance(value, int) and not isinstance(value, bool)
     if expected is float:
@@ -63,7 +74,16 @@ def within(prop: str, value: float, low: float, high: float, *, unit: str = "") 
     """Refuse `value` outside [low, high]; the message names the range."""
     suffix = f" {unit}" if unit else ""
     if not low <= value <= high:
-        raise PropError(prop, f"must be between {low:g} and {high:g}{suffix}, got {value:g}{suffix}")
+        raise PropError(
+            prop, f"must be between {_number(low)} and {_number(high)}{suffix}, got {_number(value)}{suffix}"
+        )
+
+
+def _number(value: float) -> str:
+    """1000000 as 1000000, not 1e+06; 1.5 as 1.5."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def whole_seconds(prop: str, value: Duration, *, low: int = 0, high: int | None = None) -> int:
@@ -74,3 +94,37 @@ def whole_seconds(prop: str, value: Duration, *, low: int = 0, high: int | None 
         raise PropError(prop, f"must be whole seconds, got {millis / 1000:g} s")
     within(prop, millis // 1000, low, high if high is not None else float("inf"), unit="s")
     return int(millis // 1000)
+
+
+def sequence(prop: str, value: Any, *expected: type, empty: bool = True) -> list[Any]:
+    """`value` as a list, refusing one string (a common slip for a list of one), a non-sequence,
+    an item not of `expected`, and, unless `empty`, an empty sequence."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        given = f"{type(value).__name__} {value!r:.60}"
+        raise PropError(prop, f"expected a list, got {given}")
+    if not value and not empty:
+        raise PropError(prop, "give at least one item, got an empty list")
+    if expected:
+        for index, item in enumerate(value):
+            expect(f"{prop}[{index}]", item, *expected)
+    return list(value)
+
+
+def one_of(prop: str, value: Any, valid: Any) -> None:
+    """Refuse `value` unless it is in `valid`; the message lists the valid values."""
+    if value not in valid:
+        names = ", ".join(sorted(str(v) for v in valid))
+        raise PropError(prop, f"{value!r} is not one of: {names}")
+
+
+def exclusive(**given: Any) -> None:
+    """Refuse two props given together where one excludes the other (an existing resource and
+    the props that would make a new one): pass them by name, None meaning not given."""
+    named = [name for name, value in given.items() if value is not None]
+    if len(named) > 1:
+        first, *others = named
+        raise PropError(
+            first,
+            f"given together with {', '.join(others)}; they exclude each other (an existing "
+            "resource already has its settings): pass one",
+        )
