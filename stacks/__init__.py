@@ -8,6 +8,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
+from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -15,7 +16,7 @@ from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "EventDriven")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -48,11 +49,18 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         description=described("orders REST API: API Gateway, Cognito, Lambda, DynamoDB"),
     )
+    event_driven = EventDrivenStack(
+        app,
+        "EventDriven",
+        profile=profile,
+        description=described("EventBridge routing, archive and Scheduler; S3 thumbnails"),
+    )
     OrderWorkflowStack(
         app,
         "OrderWorkflow",
         profile=profile,
         events_topic=fan_out.orders_topic,
+        event_bus=event_driven.event_bus,
         description=described("Step Functions order saga"),
     )
     return app

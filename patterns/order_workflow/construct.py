@@ -23,6 +23,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -102,8 +103,8 @@ class OrderWorkflow(Construct):
     Attributes: `state_machine`, `orders_queue` (send orders here), `starter` (the QueueStarter:
     its queue, dead-letter queue and function), `dead_letter_queue` (orders a person has to
     finish), `inventory_table`, `orders_table`, `payment_tokens` (the vault the starter seals
-    payment tokens in, read only by `payment_function`), `events_topic`, `queue_key`,
-    `log_group`, `alarm_topic`, `alarms`.
+    payment tokens in, read only by `payment_function`), `events_topic`, `event_bus` (None unless
+    given: OrderCompleted is also put there), `queue_key`, `log_group`, `alarm_topic`, `alarms`.
 
     `payment_function` reads the token of `order.paymentTokenRef` from `payment_tokens` (table
     name in PAYMENT_TOKENS_TABLE, set here when it is a `lambda_.Function`; an imported function
@@ -119,6 +120,7 @@ class OrderWorkflow(Construct):
         refund_function: lambda_.IFunction,
         shipment_function: lambda_.IFunction,
         events_topic: sns.ITopic | None = None,
+        event_bus: events.IEventBus | None = None,
         inventory_table: dynamodb.ITable | None = None,
         orders_table: dynamodb.ITable | None = None,
         payment_tokens: dynamodb.ITable | None = None,
@@ -167,6 +169,8 @@ class OrderWorkflow(Construct):
             )
             events_topic = sns.Topic(self, "Events", master_key=topic_key, enforce_ssl=True)
         self.events_topic: sns.ITopic = events_topic
+        # Where OrderCompleted also goes, for EventBridge's content-based routing (optional).
+        self.event_bus: events.IEventBus | None = event_bus
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
             self, "AlarmTopic", profile=self.profile
         )
@@ -366,6 +370,14 @@ class OrderWorkflow(Construct):
             report("ReportUnpublishedCompletion", "CompletionNotPublished"), result_path=FAILURE_PATH
         )
 
+        announced: sfn.IChainable = publishing
+        if self.event_bus is not None:
+            putting = steps.put_order_completed_event(self, event_bus=self.event_bus, retry=retry)
+            putting.add_catch(
+                report("ReportUnputCompletionEvent", "CompletionEventNotPut"), result_path=FAILURE_PATH
+            )
+            announced = publishing.next(putting)
+
         validate = sfn.Choice(self, "ValidateOrder")
         invalid = sfn.Fail(self, "InvalidOrder", error=steps.INVALID_ORDER, cause="The order is malformed")
         forward = (
@@ -373,7 +385,7 @@ class OrderWorkflow(Construct):
             .next(shipping)
             .next(committing)
             .next(completed)
-            .next(publishing)
+            .next(announced)
             .next(sfn.Succeed(self, "OrderCompleted"))
         )
         return validate.when(_valid_order(), forward).otherwise(invalid)
