@@ -50,11 +50,14 @@ def _upload(body: str) -> tuple[str, str, int, str]:
         event = json.loads(body)
         detail = event["detail"]
         bucket, obj = detail["bucket"]["name"], detail["object"]
-        key, size, etag = obj["key"], int(obj["size"]), str(obj["etag"]).strip('"')
+        # EventBridge's S3 events spell it `etag`; S3's own notifications (and moto) `eTag`.
+        key, size, etag = obj["key"], int(obj["size"]), str(obj.get("etag", obj.get("eTag"))).strip('"')
     except (ValueError, TypeError, KeyError) as error:
         raise Rejected(f"not an S3 Object Created event: {error!r:.80}") from None
     if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
         raise Rejected("not an S3 Object Created event")
+    if etag == "None":
+        raise Rejected("not an S3 Object Created event: no etag")
     if bucket != UPLOADS_BUCKET or not isinstance(key, str) or not key.startswith(UPLOADS_PREFIX):
         raise Rejected(f"not an upload: s3://{bucket}/{key!s:.200}")
     if size > MAX_IMAGE_BYTES:
