@@ -27,8 +27,14 @@ THUMBNAIL_TIMEOUT = Duration.seconds(30)
 HIGH_VALUE_TOTAL = 500
 # One rule per consumer, each admitting exactly what that consumer handles.
 ORDER_COMPLETED = {"source": [ORDER_EVENTS_SOURCE], "detail-type": ["OrderCompleted"]}
-HIGH_VALUE_ORDERS = {**ORDER_COMPLETED, "detail": {"order": {"total": [{"numeric": [">=", HIGH_VALUE_TOTAL]}]}}}
-LOYALTY_ORDERS = {**ORDER_COMPLETED, "detail": {"order": {"customerId": [{"anything-but": {"prefix": "guest-"}}]}}}
+HIGH_VALUE_ORDERS = {
+    **ORDER_COMPLETED,
+    "detail": {"order": {"total": [{"numeric": [">=", HIGH_VALUE_TOTAL]}]}},
+}
+LOYALTY_ORDERS = {
+    **ORDER_COMPLETED,
+    "detail": {"order": {"customerId": [{"anything-but": {"prefix": "guest-"}}]}},
+}
 REPORTED_ORDERS = {
     "source": [{"prefix": "refarch."}],
     "detail-type": ["OrderCompleted"],
@@ -112,7 +118,9 @@ class EventDrivenStack(Stack):
         # GetObject also authorizes HeadObject: the idempotency check.
         allow(thumbnail, ["s3:GetObject", "s3:PutObject"], thumbnails.arn_for_objects("256/*"))
         grant_send(rejected, thumbnail.function)
-        router.add_rule("Uploads", pattern=uploads_pattern(uploads.bucket_name), targets=[jobs], on_default_bus=True)
+        router.add_rule(
+            "Uploads", pattern=uploads_pattern(uploads.bucket_name), targets=[jobs], on_default_bus=True
+        )
         self._consume(thumbnail, jobs)
 
         # Order events: one rule per consumer; each consumer drains its own queue.
@@ -138,7 +146,9 @@ class EventDrivenStack(Stack):
         allow(report, ["s3:PutObject"], reports.arn_for_objects("orders/*"))
         router.add_schedule(
             "NightlyReport",
-            expression=scheduler.ScheduleExpression.cron(minute="30", hour="1", time_zone=TimeZone.EUROPE_DUBLIN),
+            expression=scheduler.ScheduleExpression.cron(
+                minute="30", hour="1", time_zone=TimeZone.EUROPE_DUBLIN
+            ),
             target=report.function,
             flexible_window=Duration.minutes(30),
             input=scheduler.ScheduleTargetInput.from_object(

@@ -47,7 +47,7 @@ class EventDrivenWorld:
                     Bucket=self.names[logical_id],
                     NotificationConfiguration={"EventBridgeConfiguration": {}},
                 )
-        for logical_id, queue in resources(self.document, "AWS::SQS::Queue"):
+        for logical_id, _ in resources(self.document, "AWS::SQS::Queue"):
             url = self.sqs.create_queue(QueueName=logical_id)["QueueUrl"]
             self.queue_urls[logical_id] = url
             self.names[logical_id] = url  # a queue's Ref is its URL
@@ -115,7 +115,11 @@ class EventDrivenWorld:
         return messages
 
     def put_order(self, order: dict[str, Any], *, source: str = "refarch.orders") -> None:
-        detail = {"eventId": f"{order['orderId']}:OrderCompleted", "eventType": "OrderCompleted", "order": order}
+        detail = {
+            "eventId": f"{order['orderId']}:OrderCompleted",
+            "eventType": "OrderCompleted",
+            "order": order,
+        }
         response = self.events.put_events(
             Entries=[
                 {

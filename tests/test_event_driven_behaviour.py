@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from PIL import Image
@@ -79,7 +78,9 @@ ORDERS = {
 
 
 def _order_ids(world: EventDrivenWorld, queue: str) -> list[str]:
-    return sorted(json.loads(m["Body"])["detail"]["order"]["orderId"] for m in world.drain(world.queue_of(queue)))
+    return sorted(
+        json.loads(m["Body"])["detail"]["order"]["orderId"] for m in world.drain(world.queue_of(queue))
+    )
 
 
 def test_each_order_rule_admits_exactly_what_its_pattern_admits(world: EventDrivenWorld) -> None:
@@ -116,7 +117,9 @@ def test_archived_events_replay_to_the_same_targets(world: EventDrivenWorld) -> 
     assert _order_ids(world, "/HighValueOrders/Queue/") == ["o-big"]
     world.drain(world.queue_of("/LoyaltyOrders/Queue/"))
     world.drain(world.queue_of("/ReportFeed/Queue/"))
-    archive = world.events.describe_archive(ArchiveName=next(n for n in world.names if n.startswith("EventsArchive")))
+    archive = world.events.describe_archive(
+        ArchiveName=next(n for n in world.names if n.startswith("EventsArchive"))
+    )
     assert archive["EventCount"] == 1
     world.events.start_replay(
         ReplayName="after-the-fix",
@@ -239,11 +242,15 @@ def test_the_nightly_schedule_reports_the_orders_routed_to_it(
     _, schedule = one(world.document, "AWS::Scheduler::Schedule", "/NightlyReport/")
     # Scheduler fills in the context attribute; moto never fires schedules, so the test does.
     payload = json.loads(
-        schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", "2026-12-02T01:30:00Z")
+        schedule["Properties"]["Target"]["Input"].replace(
+            "<aws.scheduler.scheduled-time>", "2026-12-02T01:30:00Z"
+        )
     )
     handler = _handler(world, monkeypatch, "order_report", "/OrderReport/Function/")
     result = handler.handler(payload, LambdaContext("order-report"))
-    report = json.loads(world.s3.get_object(Bucket=world.bucket_of("/Reports/"), Key=result["key"])["Body"].read())
+    report = json.loads(
+        world.s3.get_object(Bucket=world.bucket_of("/Reports/"), Key=result["key"])["Body"].read()
+    )
     assert result["key"].startswith("orders/2026-12-02/")
     assert report["orders"] == 3 and report["orderIds"] == ["o-big", "o-guest", "o-small"]
     assert report["revenue"] == "860"

@@ -92,5 +92,7 @@ def test_organizations_are_admitted_by_org_id_only() -> None:
         if r["Type"] == "AWS::Events::EventBusPolicy"
     ]
     anyone = [s for s in statements if s.get("Principal") in ("*", {"AWS": "*"})]
-    assert anyone and all(s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij" for s in anyone)
+    assert anyone and all(
+        s["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij" for s in anyone
+    )
     assert any("111122223333" in str(s.get("Principal")) for s in statements)

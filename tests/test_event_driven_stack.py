@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.kit import PROFILES, assembly, one, path_of, resolve_ref, resources, template_json
+from tests.kit import PROFILES, assembly, one, resolve_ref, resources, template_json
 
 
 @pytest.fixture(params=PROFILES)
@@ -17,7 +17,9 @@ def document(request: pytest.FixtureRequest) -> dict[str, Any]:
     return template_json("EventDriven", request.param)
 
 
-def test_every_rule_target_has_its_own_dead_letter_queue_and_a_bounded_retry(document: dict[str, Any]) -> None:
+def test_every_rule_target_has_its_own_dead_letter_queue_and_a_bounded_retry(
+    document: dict[str, Any],
+) -> None:
     """AWS, "Using dead-letter queues to process undelivered events": without a DLQ an event
     EventBridge cannot deliver after its retry policy is dropped."""
     dlqs = []
@@ -25,7 +27,9 @@ def test_every_rule_target_has_its_own_dead_letter_queue_and_a_bounded_retry(doc
         for target in rule["Properties"]["Targets"]:
             dlqs.append(resolve_ref(document, target["DeadLetterConfig"]["Arn"]))
             retry = target["RetryPolicy"]
-            assert 0 <= retry["MaximumRetryAttempts"] <= 185 and 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+            assert (
+                0 <= retry["MaximumRetryAttempts"] <= 185 and 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+            )
     assert len(dlqs) == 4 and len(set(dlqs)) == 4
 
 
@@ -34,7 +38,9 @@ def test_the_uploads_rule_reads_the_default_bus_where_s3_sends(document: dict[st
     _, rule = one(document, "AWS::Events::Rule", "/Uploads/Rule/")
     assert rule["Properties"]["EventBusName"] == "default"
     uploads_id, uploads = one(document, "AWS::S3::Bucket", "/Uploads/")
-    assert uploads["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]
+    assert uploads["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"][
+        "EventBridgeEnabled"
+    ]
     assert rule["Properties"]["EventPattern"]["detail"]["bucket"]["name"] == [{"Ref": uploads_id}]
     # No Lambda-backed notifications custom resource (it overwrites notifications: aws/aws-cdk#29653).
     assert not list(resources(document, "Custom::S3BucketNotifications"))
@@ -45,7 +51,10 @@ def test_rule_queues_admit_only_their_rule(document: dict[str, Any]) -> None:
     aws:SourceArn keeps other rules (of any account) out (confused deputy)."""
     for rule_id, rule in resources(document, "AWS::Events::Rule"):
         for target in rule["Properties"]["Targets"]:
-            for queue_id in (resolve_ref(document, target["Arn"]), resolve_ref(document, target["DeadLetterConfig"]["Arn"])):
+            for queue_id in (
+                resolve_ref(document, target["Arn"]),
+                resolve_ref(document, target["DeadLetterConfig"]["Arn"]),
+            ):
                 statements = [
                     s
                     for _, p in resources(document, "AWS::SQS::QueuePolicy")
@@ -55,14 +64,17 @@ def test_rule_queues_admit_only_their_rule(document: dict[str, Any]) -> None:
                 ]
                 assert statements, queue_id
                 for statement in statements:
-                    assert resolve_ref(document, statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id
+                    assert (
+                        resolve_ref(document, statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id
+                    )
 
 
 def test_bus_and_archive_are_encrypted_with_keys_that_admit_eventbridge(document: dict[str, Any]) -> None:
     """AWS, "Authorizing EventBridge to use a customer managed key": the key policy must allow
     events.amazonaws.com kms:GenerateDataKey, kms:Decrypt and kms:DescribeKey."""
-    (_, bus), (_, archive) = one(document, "AWS::Events::EventBus", "/Events/Bus/"), one(
-        document, "AWS::Events::Archive", "/Events/Archive/"
+    (_, bus), (_, archive) = (
+        one(document, "AWS::Events::EventBus", "/Events/Bus/"),
+        one(document, "AWS::Events::Archive", "/Events/Archive/"),
     )
     for holder in (bus, archive):
         key = document["Resources"][resolve_ref(document, holder["Properties"]["KmsKeyIdentifier"])]
@@ -82,7 +94,9 @@ def test_archive_retention_follows_the_profile(document: dict[str, Any]) -> None
     assert days == (365 if production else 7)  # never 0, which CloudFormation reads as "forever"
 
 
-def test_the_schedule_role_may_send_to_its_dead_letter_queue_and_use_its_key(document: dict[str, Any]) -> None:
+def test_the_schedule_role_may_send_to_its_dead_letter_queue_and_use_its_key(
+    document: dict[str, Any],
+) -> None:
     """Scheduler sends to a schedule's DLQ with the schedule's execution role, not a queue
     policy (aws/aws-cdk#31785); the DLQ is KMS-encrypted, so the role also needs the key."""
     _, schedule = one(document, "AWS::Scheduler::Schedule", "/NightlyReport/")
@@ -102,14 +116,18 @@ def test_the_schedule_role_may_send_to_its_dead_letter_queue_and_use_its_key(doc
     def allowed(action: str, resource_id: str) -> bool:
         return any(
             action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-            and any(isinstance(r, dict) and resolve_ref(document, r) == resource_id for r in _list(s["Resource"]))
+            and any(
+                isinstance(r, dict) and resolve_ref(document, r) == resource_id for r in _list(s["Resource"])
+            )
             for s in statements
         )
 
     assert allowed("sqs:SendMessage", dlq_id)
     assert allowed("kms:GenerateDataKey", key_id)
     role = document["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert role["Principal"]["Service"] == "scheduler.amazonaws.com" and "aws:SourceAccount" in str(role["Condition"])
+    assert role["Principal"]["Service"] == "scheduler.amazonaws.com" and "aws:SourceAccount" in str(
+        role["Condition"]
+    )
 
 
 def _list(value: Any) -> list[Any]:
@@ -131,7 +149,10 @@ def test_every_dead_letter_queue_has_an_alarm(document: dict[str, Any]) -> None:
 
 
 def test_rules_and_schedules_alarm_on_failed_deliveries(document: dict[str, Any]) -> None:
-    metrics = {(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for _, a in resources(document, "AWS::CloudWatch::Alarm")}
+    metrics = {
+        (a["Properties"].get("Namespace"), a["Properties"].get("MetricName"))
+        for _, a in resources(document, "AWS::CloudWatch::Alarm")
+    }
     assert {("AWS/Events", "FailedInvocations"), ("AWS/Events", "InvocationsSentToDlq")} <= metrics
     assert ("AWS/Scheduler", "TargetErrorCount") in metrics
 
@@ -166,4 +187,6 @@ def test_the_pillow_layer_holds_aarch64_code_for_python_3_14() -> None:
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     _, function = one(document, "AWS::Lambda::Function", "/Thumbnail/Function/")
     assert function["Properties"]["Architectures"] == ["arm64"]
-    assert {"Ref": next(i for i, _ in resources(document, "AWS::Lambda::LayerVersion", "/Pillow/"))} in function["Properties"]["Layers"]
+    assert {
+        "Ref": next(i for i, _ in resources(document, "AWS::Lambda::LayerVersion", "/Pillow/"))
+    } in function["Properties"]["Layers"]

@@ -82,7 +82,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "malformed": malformed,
     }
     key = f"orders/{run_at[:10]}/{context.aws_request_id}.json"
-    s3.put_object(Bucket=REPORTS_BUCKET, Key=key, Body=json.dumps(report).encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=REPORTS_BUCKET, Key=key, Body=json.dumps(report).encode(), ContentType="application/json"
+    )
     for start in range(0, len(receipts), 10):
         entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + 10])]
         sqs.delete_message_batch(QueueUrl=REPORT_QUEUE_URL, Entries=entries)

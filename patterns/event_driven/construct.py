@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
-import jsii
-from typing_extensions import get_protocol_members
 from aws_cdk import Aws, CfnResource, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -32,7 +30,6 @@ from ..shared.defaults import (
     acknowledge,
     dead_letter_queue,
     encryption_key,
-    grant_send,
     new_alarm_topic,
     notifying_alarm,
     profile_of,
@@ -41,8 +38,9 @@ from ..shared.defaults import (
 from ..shared.nag_findings import wildcard_resource
 from ..shared.props import PropError, expect, whole_seconds, within
 from .event_pattern import to_event_pattern
+from .targets import QueueDestination, QueueTarget, is_a
 
-RuleTarget = Union[sqs.IQueue, lambda_.IFunction, sfn.IStateMachine, events.IEventBus]
+RuleTarget = sqs.IQueue | lambda_.IFunction | sfn.IStateMachine | events.IEventBus
 ACCOUNT_ID = re.compile(r"\d{12}")
 ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 # Archive retention per profile: a week to replay a sandbox's mistakes, a year in production.
@@ -104,20 +102,20 @@ class EventRouter(Construct):
         profile: Profile | None = None,
     ) -> None:
         """Args:
-            event_bus: an existing bus to route from; default: a new bus with its own key.
-            event_bus_name: the name of the new bus; default: generated. Refused with event_bus.
-            allowed_accounts: account ids (12 digits) whose principals may put events on the
-                new bus; default: none besides this account.
-            allowed_organizations: AWS Organizations ids (o-...) whose accounts may put events
-                on the new bus; default: none.
-            archive_retention: how long the archive keeps events; default: 7 days in sandbox,
-                365 in production.
-            archive: whether to archive the bus's events for replay; default: True.
-            retry_attempts: how often EventBridge retries a target (0-185) before sending the
-                event to that target's dead-letter queue; default: 8.
-            max_event_age: how long EventBridge keeps retrying (60 s to 24 h); default: 4 hours.
-            alarm_topic: the topic alarms notify; default: a new encrypted topic.
-            profile: sandbox or production; default: the app's `profile` context.
+        event_bus: an existing bus to route from; default: a new bus with its own key.
+        event_bus_name: the name of the new bus; default: generated. Refused with event_bus.
+        allowed_accounts: account ids (12 digits) whose principals may put events on the
+            new bus; default: none besides this account.
+        allowed_organizations: AWS Organizations ids (o-...) whose accounts may put events
+            on the new bus; default: none.
+        archive_retention: how long the archive keeps events; default: 7 days in sandbox,
+            365 in production.
+        archive: whether to archive the bus's events for replay; default: True.
+        retry_attempts: how often EventBridge retries a target (0-185) before sending the
+            event to that target's dead-letter queue; default: 8.
+        max_event_age: how long EventBridge keeps retrying (60 s to 24 h); default: 4 hours.
+        alarm_topic: the topic alarms notify; default: a new encrypted topic.
+        profile: sandbox or production; default: the app's `profile` context.
         """
         super().__init__(scope, construct_id)
         expect("event_bus", event_bus, events.IEventBus, optional=True)
@@ -136,7 +134,9 @@ class EventRouter(Construct):
                 raise PropError("allowed_accounts", f"{account!r} is not a 12-digit account id")
         for organization in allowed_organizations:
             if not isinstance(organization, str) or not ORGANIZATION_ID.fullmatch(organization):
-                raise PropError("allowed_organizations", f"{organization!r} is not an organization id (o-...)")
+                raise PropError(
+                    "allowed_organizations", f"{organization!r} is not an organization id (o-...)"
+                )
         expect("retry_attempts", retry_attempts, int)
         within("retry_attempts", retry_attempts, 0, 185)
         whole_seconds("max_event_age", max_event_age, low=60, high=86_400)
@@ -203,7 +203,11 @@ class EventRouter(Construct):
     # --- queues ----------------------------------------------------------------------------
 
     def add_queue(
-        self, queue_id: str, *, visibility_timeout: Duration = Duration.seconds(60), max_receive_count: int = 3
+        self,
+        queue_id: str,
+        *,
+        visibility_timeout: Duration = Duration.seconds(60),
+        max_receive_count: int = 3,
     ) -> sqs.Queue:
         """A queue EventBridge may deliver to (its key admits EventBridge), with its own
         dead-letter queue after `max_receive_count` receives, and an alarm on that DLQ."""
@@ -256,7 +260,9 @@ class EventRouter(Construct):
             assert isinstance(cfn_rule, events.CfnRule)
             cfn_rule.add_property_override(f"EventPattern.{field}", value)
         for index, target in enumerate(targets):
-            dead_letter = self._dead_letter(f"{rule_id}DeadLetterQueue{index}", f"rule {rule_id} target {index}")
+            dead_letter = self._dead_letter(
+                f"{rule_id}DeadLetterQueue{index}", f"rule {rule_id} target {index}"
+            )
             self.dead_letter_queues[f"{rule_id}/{index}"] = dead_letter
             rule.add_target(self._target(rule_id, target, dead_letter, input))
         self.alarms.extend(self._rule_alarms(scope, rule, bus if not on_default_bus else None))
@@ -266,19 +272,21 @@ class EventRouter(Construct):
     def _target(
         self, rule_id: str, target: Any, dead_letter: sqs.Queue, input: events.RuleTargetInput | None
     ) -> events.IRuleTarget:
-        common = {
-            "dead_letter_queue": dead_letter,
-            "retry_attempts": self.retry_attempts,
-            "max_event_age": self.max_event_age,
-        }
-        if _is(target, sqs.IQueue):
-            return QueueTarget(target, input=input, **common)
-        if _is(target, lambda_.IFunction):
+        retries, age = self.retry_attempts, self.max_event_age
+        if is_a(target, sqs.IQueue):
+            return QueueTarget(
+                target, input=input, dead_letter_queue=dead_letter, retry_attempts=retries, max_event_age=age
+            )
+        if is_a(target, lambda_.IFunction):
             self._keep_async_failures(target)
-            return targets.LambdaFunction(target, event=input, **common)
-        if _is(target, sfn.IStateMachine):
-            return targets.SfnStateMachine(target, input=input, **common)
-        if _is(target, events.IEventBus):
+            return targets.LambdaFunction(
+                target, event=input, dead_letter_queue=dead_letter, retry_attempts=retries, max_event_age=age
+            )
+        if is_a(target, sfn.IStateMachine):
+            return targets.SfnStateMachine(
+                target, input=input, dead_letter_queue=dead_letter, retry_attempts=retries, max_event_age=age
+            )
+        if is_a(target, events.IEventBus):
             # EventBridge's retry policy does not apply to a bus target; its DLQ does.
             return targets.EventBus(target, dead_letter_queue=dead_letter)
         raise PropError(
@@ -305,7 +313,7 @@ class EventRouter(Construct):
         `flexible_window` lets Scheduler spread invocations; None runs on the minute."""
         if schedule_id in self.schedules:
             raise PropError("schedule_id", f"{schedule_id!r} already exists")
-        if not _is(target, lambda_.IFunction):
+        if not is_a(target, lambda_.IFunction):
             raise PropError("target", f"expected aws_lambda.IFunction, got {type(target).__name__}")
         if flexible_window is not None:
             whole_seconds("flexible_window", flexible_window, low=60, high=86_400)
@@ -330,7 +338,9 @@ class EventRouter(Construct):
             schedule_group=self.schedule_group,
             description=description,
             time_window=(
-                scheduler.TimeWindow.flexible(flexible_window) if flexible_window else scheduler.TimeWindow.off()
+                scheduler.TimeWindow.flexible(flexible_window)
+                if flexible_window
+                else scheduler.TimeWindow.off()
             ),
             target=scheduler_targets.LambdaInvoke(
                 target,
@@ -372,9 +382,7 @@ class EventRouter(Construct):
 
     # --- internals -------------------------------------------------------------------------
 
-    def _admit(
-        self, bus: events.EventBus, accounts: Sequence[str], organizations: Sequence[str]
-    ) -> None:
+    def _admit(self, bus: events.EventBus, accounts: Sequence[str], organizations: Sequence[str]) -> None:
         if accounts:
             bus.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -420,7 +428,7 @@ class EventRouter(Construct):
             self,
             f"{name}InvokeConfig",
             function=function,
-            on_failure=_QueueDestination(failure_queue),
+            on_failure=QueueDestination(failure_queue),
             retry_attempts=2,
             max_event_age=self.max_event_age,
         )
@@ -430,7 +438,9 @@ class EventRouter(Construct):
         return notifying_alarm(
             scope,
             "NotEmpty",
-            queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+            queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
             topic=self.alarm_topic,
             threshold=1,
             comparison=AT_LEAST,
@@ -501,71 +511,3 @@ def _schedule_group_alarms(router: EventRouter) -> list[cloudwatch.Alarm]:
             )
         )
     return found
-
-
-@jsii.implements(events.IRuleTarget)
-class QueueTarget:
-    """An SQS rule target, like CDK's SqsQueue, but admitting only this rule: its queue policy
-    statement and key statement carry the rule's ARN as aws:SourceArn. (SqsQueue grants
-    events.amazonaws.com the queue's key with no condition, for every rule of every account.)"""
-
-    def __init__(
-        self,
-        queue: sqs.IQueue,
-        *,
-        dead_letter_queue: sqs.IQueue,
-        retry_attempts: int,
-        max_event_age: Duration,
-        input: events.RuleTargetInput | None = None,
-    ) -> None:
-        self.queue = queue
-        self.dead_letter_queue = dead_letter_queue
-        self.retry_attempts = retry_attempts
-        self.max_event_age = max_event_age
-        self.input = input
-
-    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
-        for queue in (self.queue, self.dead_letter_queue):
-            _admit_rule(queue, rule)
-        return events.RuleTargetConfig(
-            arn=self.queue.queue_arn,
-            input=self.input,
-            target_resource=self.queue,
-            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-            retry_policy=events.CfnRule.RetryPolicyProperty(
-                maximum_retry_attempts=self.retry_attempts,
-                maximum_event_age_in_seconds=int(self.max_event_age.to_seconds()),
-            ),
-        )
-
-
-def _admit_rule(queue: sqs.IQueue, rule: events.IRule) -> None:
-    """Let `rule` (and only it) send to `queue`, and use the queue's key when it is one of
-    this app (an imported key's policy is its owner's to change: the wiring checks report it)."""
-    condition = {"ArnEquals": {"aws:SourceArn": rule.rule_arn}}
-    queue.add_to_resource_policy(
-        iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["sqs:SendMessage"],
-            resources=[queue.queue_arn],
-            conditions=condition,
-        )
-    )
-
-
-@jsii.implements(lambda_.IDestination)
-class _QueueDestination:
-    """An on-failure destination that grants exactly what sending needs (see FanOut's)."""
-
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self.queue = queue
-
-    def bind(self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType) -> lambda_.DestinationConfig:
-        grant_send(self.queue, fn)
-        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
-
-
-def _is(value: Any, protocol: type) -> bool:
-    """Whether `value` has every member of a jsii protocol, looked up on its class: reading some
-    members of an instance raises (a function's `connections` without a VPC)."""
-    return all(hasattr(type(value), member) for member in get_protocol_members(protocol))

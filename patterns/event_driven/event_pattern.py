@@ -58,7 +58,8 @@ def to_event_pattern(prop: str, pattern: Mapping[str, Any]) -> tuple[events.Even
     `"source": [{"prefix": "refarch."}]`), which the L2 types as string lists only; the caller
     writes those onto the rule's L1 `EventPattern`."""
     check_pattern(prop, pattern)
-    typed, filtered = {}, {}
+    typed: dict[str, Any] = {}
+    filtered: dict[str, Any] = {}
     for key, value in pattern.items():
         plain = key == "detail" or all(isinstance(item, str) for item in value)
         (typed if plain else filtered)[key] = value
@@ -81,7 +82,8 @@ def _check_object(prop: str, node: Mapping[str, Any], path: str) -> None:
                 _check_match(prop, item, here)
         else:
             raise PropError(
-                prop, f"at {here!r}: a leaf is a list of values or filters, got {value!r:.60} (wrap it in [ ])"
+                prop,
+                f"at {here!r}: a leaf is a list of values or filters, got {value!r:.60} (wrap it in [ ])",
             )
 
 
@@ -106,7 +108,9 @@ def _check_match(prop: str, item: Any, path: str) -> None:
         try:
             ipaddress.ip_network(str(argument))
         except ValueError:
-            raise PropError(prop, f"{where} takes an IP range such as 10.0.0.0/24, got {argument!r:.60}") from None
+            raise PropError(
+                prop, f"{where} takes an IP range such as 10.0.0.0/24, got {argument!r:.60}"
+            ) from None
     else:
         known = ", ".join((*STRING_OPERATORS, "exists", "numeric", "anything-but", "cidr"))
         raise PropError(prop, f"at {path!r}: unknown operator {operator!r}; EventBridge knows {known}")
@@ -124,28 +128,40 @@ def _check_numeric(prop: str, where: str, argument: Any) -> None:
     for comparison, number in zip(pairs[::2], pairs[1::2], strict=True):
         if comparison not in COMPARISONS or not _number(number):
             raise PropError(
-                prop, f"{where}: {comparison!r}, {number!r} is not a comparison ({' '.join(COMPARISONS)}) and a number"
+                prop,
+                f"{where}: {comparison!r}, {number!r} is not a comparison "
+                f"({' '.join(COMPARISONS)}) and a number",
             )
         bounds.append((comparison, float(number)))
     if len(bounds) == 2:
         (low_op, low), (high_op, high) = bounds
         if low_op not in (">", ">=") or high_op not in ("<", "<="):
-            raise PropError(prop, f"{where}: a range is a lower bound (> or >=) then an upper bound (< or <=)")
+            raise PropError(
+                prop, f"{where}: a range is a lower bound (> or >=) then an upper bound (< or <=)"
+            )
         if low > high or (low == high and (low_op, high_op) != (">=", "<=")):
-            raise PropError(prop, f"{where}: the range {low:g} to {high:g} holds no number, so it never matches")
+            raise PropError(
+                prop, f"{where}: the range {low:g} to {high:g} holds no number, so it never matches"
+            )
 
 
 def _check_anything_but(prop: str, where: str, argument: Any) -> None:
     if argument is None or isinstance(argument, (str, bool, int, float)):
         return
     if isinstance(argument, Sequence) and not isinstance(argument, str):
-        if not argument or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in argument):
-            raise PropError(prop, f"{where} takes a non-empty list of strings or numbers, got {argument!r:.60}")
+        if not argument or not all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in argument
+        ):
+            raise PropError(
+                prop, f"{where} takes a non-empty list of strings or numbers, got {argument!r:.60}"
+            )
         return
     if isinstance(argument, Mapping) and len(argument) == 1:
         ((inner, value),) = argument.items()
         if inner in STRING_OPERATORS and isinstance(value, (str, list)):
             return
     raise PropError(
-        prop, f"{where} takes a value, a list of values, or one of {', '.join(STRING_OPERATORS)}; got {argument!r:.60}"
+        prop,
+        f"{where} takes a value, a list of values, or one of {', '.join(STRING_OPERATORS)}; "
+        f"got {argument!r:.60}",
     )

@@ -85,8 +85,8 @@ class NativeLayer(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, requirements: Path, description: str) -> None:
         """Args:
-            requirements: a requirements file whose every line pins a version and a hash.
-            description: what the layer holds (shown in the Lambda console).
+        requirements: a requirements file whose every line pins a version and a hash.
+        description: what the layer holds (shown in the Lambda console).
         """
         super().__init__(scope, construct_id)
         self.directory = layer_dir(Path(requirements))
