@@ -159,6 +159,8 @@ class EventDrivenStack(Stack):
 
         self.router = router
         self.event_bus = router.event_bus
+        self.uploads, self.thumbnails, self.reports = uploads, thumbnails, reports
+        self.thumbnail_function, self.report_function = thumbnail.function, report.function
         CfnOutput(self, "EventBusName", value=router.event_bus.event_bus_name)
         CfnOutput(self, "UploadsBucket", value=uploads.bucket_name)
         CfnOutput(self, "ThumbnailsBucket", value=thumbnails.bucket_name)

@@ -2,9 +2,10 @@
 Docker: pip downloads the manylinux aarch64 wheels named in a hash-pinned requirements file
 (`pip install --platform ... --only-binary=:all:`), so no compiler and no emulation are needed.
 
-The layer is built at synth into `build/layers/<digest>/` (the digest covers the requirements and
-the target platform), once: later synths reuse it, and a lock lets parallel synths wait for the
-first. The first build needs the package registry; the pins make every build the same bytes.
+The layer is built at synth into `<cache>/<digest>/` (the digest covers the requirements and the
+target platform; the cache is `$REFARCH_LAYER_CACHE`, by default `refarch-layers` in the temporary
+folder), once: later synths reuse it, and a lock lets parallel synths wait for the first.
+The first build needs the package registry; the pins make every build the same bytes.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +27,7 @@ from constructs import Construct
 from ..shared.props import PropError
 from ..shared.python_function import ARCHITECTURE, RUNTIME
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_DIR = ROOT / "build" / "layers"
+BUILD_DIR = Path(os.environ.get("REFARCH_LAYER_CACHE") or Path(tempfile.gettempdir()) / "refarch-layers")
 PYTHON_VERSION = RUNTIME.name.removeprefix("python")  # "3.14"
 # Lambda's arm64 runtimes run Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 wheels fit.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
