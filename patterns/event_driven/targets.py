@@ -55,8 +55,9 @@ class QueueTarget:
 
 
 def _admit_rule(queue: sqs.IQueue, rule: IRuleRef) -> None:
-    """Let `rule` (and only it) send to `queue`, and use the queue's key when it is one of
-    this app (an imported key's policy is its owner's to change: the wiring checks report it)."""
+    """Let `rule` (and only it) send to `queue`. The queue's key must admit EventBridge too: the
+    router's queue key does (for this account); for a queue of yours, the wiring check
+    WriterCanUseKey reports a key that does not."""
     condition = {"ArnEquals": {"aws:SourceArn": rule.rule_ref.rule_arn}}
     queue.add_to_resource_policy(
         iam.PolicyStatement(
