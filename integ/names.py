@@ -11,6 +11,7 @@ APPS = {
     "ContainerWorkers": "integ_container_workers",
     "Backup": "integ_backup",
     "Streaming": "integ_streaming",
+    "EventDriven": "integ_event_driven",
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

@@ -10,6 +10,7 @@ from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
 from stacks.backup_stack import COPY_REGION_CONTEXT_KEY, BackupCopyStack, BackupStack, copy_vault_name
 from stacks.container_workers_stack import ContainerWorkersStack
+from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
@@ -24,6 +25,7 @@ STACK_IDS = (
     "MultiTier",
     "ServerlessApi",
     "OrderWorkflow",
+    "EventDriven",
     "Streaming",
     "ContainerWorkers",
     "Backup",
@@ -62,11 +64,18 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         description=described("orders REST API: API Gateway, Cognito, Lambda, DynamoDB"),
     )
+    event_driven = EventDrivenStack(
+        app,
+        "EventDriven",
+        profile=profile,
+        description=described("EventBridge routing, archive and Scheduler; S3 thumbnails"),
+    )
     OrderWorkflowStack(
         app,
         "OrderWorkflow",
         profile=profile,
         events_topic=fan_out.orders_topic,
+        event_bus=event_driven.event_bus,
         description=described("Step Functions order saga"),
     )
     ContainerWorkersStack(

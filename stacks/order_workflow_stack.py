@@ -1,11 +1,13 @@
 """`OrderWorkflow`: an order saga (reserve inventory, take payment, arrange shipment) whose
-OrderCompleted events go to the FanOut pattern's topic when it is passed in."""
+OrderCompleted events go to the FanOut pattern's topic and the EventDriven pattern's bus when
+they are passed in."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -26,6 +28,7 @@ class OrderWorkflowStack(Stack):
         *,
         profile: Profile,
         events_topic: sns.ITopic | None = None,
+        event_bus: events.IEventBus | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -69,6 +72,7 @@ class OrderWorkflowStack(Stack):
             refund_function=refund.function,
             shipment_function=ship.function,
             events_topic=events_topic,
+            event_bus=event_bus,
             profile=profile,
         )
         self.workflow = workflow

@@ -248,6 +248,7 @@ class Sandbox:
         self.starter_dead_letter_queue = self._queue("/Orders/Starter/DeadLetterQueue/")
         self.orders_queue = self._queue("/Orders/Starter/Queue/")
         self.events = self._topic()
+        self._bus()
         for lid in self.handlers.names.values():
             self.values[lid] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}"
         self.definition = definition_of(self.document, self.values.__getitem__)
@@ -319,6 +320,32 @@ class Sandbox:
             Attributes={"RawMessageDelivery": "true"},
         )
         return arn
+
+    def _bus(self) -> None:
+        """The EventDriven bus the definition puts OrderCompleted on (when the stack is wired to
+        it), with a rule copying every event into a queue to read what was put."""
+        tokens = [
+            entry["EventBusName"].strip("<>")
+            for _, state in all_states(definition_of(self.document)["States"])
+            if state.get("Resource", "").endswith(":events:putEvents")
+            for entry in state["Parameters"]["Entries"]
+        ]
+        if not tokens:
+            return
+        events = boto3.client("events", region_name=REGION)
+        arn = events.create_event_bus(Name="order-bus")["EventBusArn"]
+        for name in tokens:
+            self.values[name] = arn
+        self.bus_queue = self.sqs.create_queue(QueueName="bus-events")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.bus_queue, AttributeNames=["QueueArn"])
+        events.put_rule(
+            Name="everything", EventBusName="order-bus", EventPattern=json.dumps({"account": [ACCOUNT]})
+        )
+        events.put_targets(
+            Rule="everything",
+            EventBusName="order-bus",
+            Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+        )
 
     def _topic_tokens(self) -> list[str]:
         """The token(s) the definition uses for the topic ARN: an import from FanOut, or a Ref."""

@@ -56,6 +56,10 @@ def test_an_order_completes_reserving_charging_shipping_and_publishing(box: Sand
             },
         }
     ]
+    # Wired to the EventDriven bus: the same event, put by the events:putEvents task (moto runs it).
+    (put,) = box.messages(box.bus_queue)
+    assert (put["source"], put["detail-type"]) == ("refarch.orders", "OrderCompleted")
+    assert put["detail"]["eventId"] == "o-happy:OrderCompleted" and put["detail"]["order"]["total"] == 42.5
     assert box.messages(box.dead_letter_queue) == []
 
 

@@ -123,6 +123,24 @@ CASES = [
     ("invocations", "async-invocations-with-failure-destinations", "EventTargetDeadLetter", {}, []),
     ("invocations", "stream-consumers", "StreamConsumerOnFailure", {}, ["Unbounded"]),
     ("invocations", "stream-consumer-with-bounded-retries", "StreamConsumerOnFailure", {}, []),
+    # EventBridge must be able to use a bus's or archive's customer-managed key.
+    (
+        "events",
+        "bus-and-archive-keys-without-eventbridge",
+        "EventBusKeyAdmitsEventBridge",
+        {},
+        ["Bus", "Archive"],
+    ),
+    ("events", "bus-and-archive-keys-admitting-eventbridge", "EventBusKeyAdmitsEventBridge", {}, []),
+    # Scheduler sends to a schedule's DLQ with its execution role (aws/aws-cdk#31785).
+    ("events", "schedule-dlq-by-queue-policy-only", "ScheduleRoleSendsToDeadLetter", {}, ["Schedule"]),
+    ("events", "schedule-role-sends-to-its-dlq", "ScheduleRoleSendsToDeadLetter", {}, []),
+    # A bus policy admitting '*' needs an organization or account condition.
+    ("events", "bus-policies-open-and-scoped", "EventBusPolicyScoped", {}, ["Open"]),
+    ("events", "bus-and-archive-keys-admitting-eventbridge", "EventBusPolicyScoped", {}, []),
+    # EventBridge delivers to a queue (target or DLQ) only if the queue policy admits it.
+    ("events", "rule-queues-without-and-with-policies", "EventTargetQueuePolicy", {}, ["Unpoliced"]),
+    ("events", "schedule-role-sends-to-its-dlq", "EventTargetQueuePolicy", {}, []),
     # Alarms reach someone (review: alarm topics without subscribers; a plain output is not an export).
     (
         "alarms",

@@ -23,6 +23,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -119,6 +120,8 @@ class OrderWorkflow(Construct):
         dead_letter_queue: orders a person has to finish (a compensation or a final step kept
             failing).
         events_topic: where OrderCompleted is published; yours or new.
+        event_bus: where OrderCompleted is also put (an EventBridge PutEvents step); None unless
+            given.
         alarm_topic: where the alarms notify; yours or new.
         log_group: the state machine's execution log (without execution data).
         state_machine: the saga (Standard).
@@ -136,6 +139,7 @@ class OrderWorkflow(Construct):
     queue_key: kms.Key
     dead_letter_queue: sqs.Queue
     events_topic: sns.ITopic
+    event_bus: events.IEventBus | None
     alarm_topic: sns.ITopic
     log_group: logs.LogGroup
     state_machine: sfn.StateMachine
@@ -152,6 +156,7 @@ class OrderWorkflow(Construct):
         refund_function: lambda_.IFunction,
         shipment_function: lambda_.IFunction,
         events_topic: sns.ITopic | None = None,
+        event_bus: events.IEventBus | None = None,
         inventory_table: dynamodb.ITable | None = None,
         orders_table: dynamodb.ITable | None = None,
         payment_tokens: dynamodb.ITable | None = None,
@@ -172,6 +177,8 @@ class OrderWorkflow(Construct):
                 nothing was charged.
             shipment_function: arranges the shipment (the pivot: after it, no undoing).
             events_topic: where OrderCompleted goes; default a new encrypted topic.
+            event_bus: an EventBridge bus OrderCompleted is also put on, after the topic
+                publish, for rules to route by content; default none.
             inventory_table: an existing inventory table, partition key `sku` (string), no sort
                 key; default a new table.
             orders_table: an existing orders table, partition key `orderId` (string), no sort
@@ -199,6 +206,7 @@ class OrderWorkflow(Construct):
         ):
             expect(prop, value, lambda_.IFunction)
         expect("events_topic", events_topic, sns.ITopic, optional=True)
+        expect("event_bus", event_bus, events.IEventBus, optional=True)
         expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
         for prop, table, key in (
             ("inventory_table", inventory_table, "sku"),
@@ -252,6 +260,8 @@ class OrderWorkflow(Construct):
             )
             events_topic = sns.Topic(self, "Events", master_key=topic_key, enforce_ssl=True)
         self.events_topic: sns.ITopic = events_topic
+        # Where OrderCompleted also goes, for EventBridge's content-based routing (optional).
+        self.event_bus: events.IEventBus | None = event_bus
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
             self, "AlarmTopic", profile=self.profile
         )
@@ -451,6 +461,14 @@ class OrderWorkflow(Construct):
             report("ReportUnpublishedCompletion", "CompletionNotPublished"), result_path=FAILURE_PATH
         )
 
+        announced: sfn.IChainable = publishing
+        if self.event_bus is not None:
+            putting = steps.put_order_completed_event(self, event_bus=self.event_bus, retry=retry)
+            putting.add_catch(
+                report("ReportUnputCompletionEvent", "CompletionEventNotPut"), result_path=FAILURE_PATH
+            )
+            announced = publishing.next(putting)
+
         validate = sfn.Choice(self, "ValidateOrder")
         invalid = sfn.Fail(self, "InvalidOrder", error=steps.INVALID_ORDER, cause="The order is malformed")
         forward = (
@@ -458,7 +476,7 @@ class OrderWorkflow(Construct):
             .next(shipping)
             .next(committing)
             .next(completed)
-            .next(publishing)
+            .next(announced)
             .next(sfn.Succeed(self, "OrderCompleted"))
         )
         return validate.when(_valid_order(), forward).otherwise(invalid)

@@ -11,6 +11,7 @@ releasing what was never reserved) changes nothing.
 from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -196,10 +197,8 @@ def record_status(
     return task
 
 
-def publish_order_completed(scope: Construct, *, topic: sns.ITopic, retry: RetryPolicy) -> tasks.SnsPublish:
-    """Publish the event the FanOut consumers read. Its id is derived from the order, so a
-    publish retried after SNS did take it is deduplicated by the consumers."""
-    event = {
+def order_completed_event() -> dict[str, object]:
+    return {
         "eventId": sfn.JsonPath.format("{}:OrderCompleted", sfn.JsonPath.string_at(ORDER_ID)),
         "eventType": "OrderCompleted",
         "order": {
@@ -209,12 +208,43 @@ def publish_order_completed(scope: Construct, *, topic: sns.ITopic, retry: Retry
             "requiresShipping": sfn.JsonPath.string_at("$.requiresShipping"),
         },
     }
+
+
+def publish_order_completed(scope: Construct, *, topic: sns.ITopic, retry: RetryPolicy) -> tasks.SnsPublish:
+    """Publish the event the FanOut consumers read. Its id is derived from the order, so a
+    publish retried after SNS did take it is deduplicated by the consumers."""
+    event = order_completed_event()
     task = tasks.SnsPublish(
         scope,
         "PublishOrderCompleted",
         topic=topic,
         message=sfn.TaskInput.from_object(event),
         message_attributes={"eventType": tasks.MessageAttribute(value="OrderCompleted")},
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    retry.apply(task, [sfn.Errors.TASKS_FAILED])
+    return task
+
+
+ORDER_EVENTS_SOURCE = "refarch.orders"
+
+
+def put_order_completed_event(
+    scope: Construct, *, event_bus: events.IEventBus, retry: RetryPolicy
+) -> tasks.EventBridgePutEvents:
+    """Put the same OrderCompleted event on an EventBridge bus, whose rules route it by content
+    (the EventDriven pattern). A retried put may deliver twice: consumers key on the orderId."""
+    task = tasks.EventBridgePutEvents(
+        scope,
+        "PutOrderCompletedEvent",
+        entries=[
+            tasks.EventBridgePutEventsEntry(
+                event_bus=event_bus,
+                source=ORDER_EVENTS_SOURCE,
+                detail_type="OrderCompleted",
+                detail=sfn.TaskInput.from_object(order_completed_event()),
+            )
+        ],
         result_path=sfn.JsonPath.DISCARD,
     )
     retry.apply(task, [sfn.Errors.TASKS_FAILED])

@@ -8,7 +8,18 @@ Use in any CDK app (this package needs only aws-cdk-lib):
 Each rule module registers its rules; `RULES` lists them with their doc line and source.
 """
 
-from . import alarms, containers, encryption, invocations, proxy, queues, retention, state_machines, streams
+from . import (
+    alarms,
+    containers,
+    encryption,
+    events,
+    invocations,
+    proxy,
+    queues,
+    retention,
+    state_machines,
+    streams,
+)
 from .core import DEFAULT_SENSITIVE_FIELDS, RULES, Rule, Settings, Violation, run
 from .model import Model
 from .plugin import WiringChecks, acknowledgement_id, check_assembly
@@ -26,6 +37,7 @@ __all__ = [
     "check_assembly",
     "containers",
     "encryption",
+    "events",
     "invocations",
     "proxy",
     "queues",

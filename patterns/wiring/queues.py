@@ -75,6 +75,12 @@ def dead_letter_queues(model: Model) -> dict[Resource, str]:
             schedule.stack,
             f"dead-letter queue of {schedule.path}",
         )
+    for bus in model.of_type("AWS::Events::EventBus"):
+        mark(
+            (bus.properties.get("DeadLetterConfig") or {}).get("Arn"),
+            bus.stack,
+            f"dead-letter queue of {bus.path} (events it cannot encrypt or decrypt)",
+        )
     for queue, why in failure_sinks(model).items():
         found.setdefault(queue, why)
     return found
