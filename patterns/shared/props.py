@@ -30,10 +30,19 @@ def _is_protocol(expected: type) -> bool:
     return bool(getattr(expected, "_is_protocol", False))
 
 
+def _has_member(value: Any, member: str) -> bool:
+    """Reading a jsii member runs its getter, and some getters raise though the member is there
+    (an imported VPC without a CIDR raises on `vpc_cidr_block`): that still counts."""
+    try:
+        return hasattr(value, member)
+    except RuntimeError:
+        return True
+
+
 def _matches(value: Any, expected: type) -> bool:
     if _is_protocol(expected):
         members = typing_extensions.get_protocol_members(expected)
-        return all(hasattr(value, member) for member in members)
+        return all(_has_member(value, member) for member in members)
     if expected is int:  # bool is an int to Python, never to a user writing a count
         return isinstance(value, int) and not isinstance(value, bool)
     if expected is float:
@@ -74,3 +83,12 @@ def whole_seconds(prop: str, value: Duration, *, low: int = 0, high: int | None 
         raise PropError(prop, f"must be whole seconds, got {millis / 1000:g} s")
     within(prop, millis // 1000, low, high if high is not None else float("inf"), unit="s")
     return int(millis // 1000)
+
+
+def whole_days(prop: str, value: Duration, *, low: int, high: int) -> int:
+    """The days in `value`, refusing a fraction of a day or a value outside [low, high] days."""
+    seconds = whole_seconds(prop, value)
+    if seconds % 86_400:
+        raise PropError(prop, f"must be whole days, got {seconds / 86_400:g} days")
+    within(prop, seconds // 86_400, low, high, unit="days")
+    return seconds // 86_400
