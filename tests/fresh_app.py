@@ -48,11 +48,12 @@ def ways() -> Iterator[tuple[str, bool, str]]:
                 yield cdk_json, nag, env
 
 
-def synthesized(stack: cdk.Stack) -> tuple[dict[str, Any], list[Any]]:
-    """The stack's template and the context lookups the CLI would have to make (each needs AWS
-    credentials). Synthesis raises on any nag finding when the packs are registered."""
+def synthesized(stack: cdk.Stack) -> tuple[dict[str, Any], list[str]]:
+    """The stack's template and the providers of the context lookups the CLI would have to make
+    (each needs AWS credentials). Synthesis raises on any nag finding when the packs are on."""
     app = stack.node.root
     assert isinstance(app, cdk.App)
     assembly = app.synth()
     manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
-    return assembly.get_stack_by_name(stack.stack_name).template, manifest.get("missing", [])
+    lookups = [entry["provider"] for entry in manifest.get("missing", [])]
+    return assembly.get_stack_by_name(stack.stack_name).template, lookups
