@@ -620,7 +620,8 @@ def _instance_class(instance_type: ec2.InstanceType | str | None) -> ec2.Instanc
     expect("instance_type", instance_type, ec2.InstanceType, str, optional=True)
     if instance_type is None:
         return None
-    name = str(instance_type).removeprefix("db.")
+    given = instance_type if isinstance(instance_type, str) else instance_type.to_string()
+    name = given.removeprefix("db.")
     if not INSTANCE_CLASS.fullmatch(name):
         raise PropError(
             "instance_type", f"expected a class such as t4g.micro or db.t4g.micro, got {instance_type!r}"

@@ -598,9 +598,9 @@ def _check_props(
     if visibility_timeout is not None:
         whole_seconds("visibility_timeout", visibility_timeout, low=1, high=MAX_VISIBILITY_SECONDS)
     if retention_period is not None:
-        whole_seconds(
-            "retention_period", retention_period, low=MIN_RETENTION_SECONDS, high=MAX_RETENTION_SECONDS
-        )
+        seconds = whole_seconds("retention_period", retention_period)
+        if not MIN_RETENTION_SECONDS <= seconds <= MAX_RETENTION_SECONDS:
+            raise PropError("retention_period", f"SQS keeps a message 1 minute to 14 days, got {seconds} s")
     expect("vpc", vpc, ec2.IVpc, optional=True)
     expect("vpc_subnets", vpc_subnets, ec2.SubnetSelection, optional=True)
     expect("instance_type", instance_type, ec2.InstanceType)
