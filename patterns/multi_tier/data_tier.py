@@ -193,7 +193,7 @@ class DataTier(Construct):
         proxy_port: The port clients of the proxy connect to: 5432, the engine's default,
             whatever `database_port` is (RDS Proxy listens on it).
         replicas: The read replicas (`rds.DatabaseInstanceReadReplica`).
-        replica_endpoints: The replicas' endpoint addresses, in order (read-only property).
+        replica_endpoints: The replicas' endpoint addresses, in the order of `replicas`.
         cache: The `ValkeyCache` (its `endpoint`, `user_id`, `grant_connect`, ...).
         database_port: The writer's and the replicas' port.
         database_name: The database created on the writer.
@@ -213,6 +213,7 @@ class DataTier(Construct):
     proxy: rds.DatabaseProxy
     proxy_port: int
     replicas: list[rds.DatabaseInstanceReadReplica]
+    replica_endpoints: list[str]
     cache: ValkeyCache
     database_port: int
     database_name: str
@@ -440,6 +441,7 @@ class DataTier(Construct):
         self.replicas = [
             self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)
         ]
+        self.replica_endpoints = [replica.db_instance_endpoint_address for replica in self.replicas]
         self.cache = ValkeyCache(
             self,
             "Cache",
@@ -466,10 +468,6 @@ class DataTier(Construct):
             peer, ec2.Port.tcp(self.database_port), f"{description} to the replicas"
         )
         self.cache.allow_from(peer, description)
-
-    @property
-    def replica_endpoints(self) -> list[str]:
-        return [replica.db_instance_endpoint_address for replica in self.replicas]
 
     # -- parts --------------------------------------------------------------------------------
 

@@ -217,8 +217,8 @@ class WorkerFleet(Construct):
         _check_capacity(min_capacity, max_capacity, concurrency_per_instance)
         self.backlog_target = backlog_target(acceptable_latency, average_processing_time)
         self.profile = profile or profile_of(self)
-        self.acceptable_latency = acceptable_latency
-        self.max_capacity = max_capacity
+        self._acceptable_latency = acceptable_latency
+        self._max_capacity = max_capacity
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
             self, "AlarmTopic", profile=self.profile
         )
@@ -467,7 +467,7 @@ class WorkerFleet(Construct):
         acknowledge(policy, wildcard_resource(self, group_arn), LIFECYCLE_REASON)
 
     def _add_alarms(self) -> None:
-        latency = int(self.acceptable_latency.to_seconds())
+        latency = int(self._acceptable_latency.to_seconds())
         self._alarm(
             "DeadLetterQueueNotEmpty",
             description=f"A job failed {self.node.path}'s receive count and waits in its dead-letter queue",
@@ -488,11 +488,11 @@ class WorkerFleet(Construct):
         )
         self._alarm(
             "FleetAtMaxCapacity",
-            description=f"The fleet has wanted its maximum of {self.max_capacity} instances for 15 minutes",
+            description=f"The fleet has wanted its maximum of {self._max_capacity} instances for 15 minutes",
             metric=group_metric(self.auto_scaling_group, "GroupDesiredCapacity").with_(
                 period=Duration.minutes(5)
             ),
-            threshold=self.max_capacity,
+            threshold=self._max_capacity,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=3,
         )
