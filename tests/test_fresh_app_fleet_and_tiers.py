@@ -91,16 +91,19 @@ def test_a_fleet_reading_and_writing_the_users_sse_kms_bucket_gets_exactly_what_
     assert key_actions(document, write_key) == [["kms:Decrypt", "kms:GenerateDataKey"]] * 2
 
 
-@pytest.mark.parametrize("cdk_json", CDK_JSONS)
-def test_two_data_tiers_get_different_proxy_names_with_or_without_the_feature_flags(cdk_json: str) -> None:
+@pytest.mark.parametrize(("cdk_json", "env"), [(c, e) for c in CDK_JSONS for e in ENVS])
+def test_two_data_tiers_get_different_proxy_names_with_or_without_the_feature_flags(
+    cdk_json: str, env: str
+) -> None:
     """A DB proxy's name is unique per account and Region (RDS CreateDBProxy, DBProxyName):
     without the flag `@aws-cdk/aws-rds:databaseProxyUniqueResourceName` CDK named every proxy
-    after its construct id, so the second stack's proxy failed to create."""
-    stack = fresh_stack(cdk_json, nag=True)
-    network = Network(stack, "Network")
+    after its construct id, so the second one failed to create."""
+    stack = fresh_stack(cdk_json, nag=True, env=env)
+    vpc = Network(stack, "Network").vpc if env == "no-env" else _vpc_from_ids(stack)
     for construct_id in ("Orders", "Billing"):
-        DataTier(stack, construct_id, vpc=network.vpc)
-    document, _ = synthesized(stack)
+        DataTier(stack, construct_id, vpc=vpc)
+    document, lookups = synthesized(stack)
+    assert lookups == []
     names = [r["Properties"]["DBProxyName"] for _, r in resources(document, "AWS::RDS::DBProxy")]
     assert len(names) == 2 and len(set(names)) == 2, names
     for name in names:  # RDS: a letter first, letters, digits and hyphens, at most 63
