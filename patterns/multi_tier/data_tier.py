@@ -621,9 +621,7 @@ def _instance_class(instance_type: ec2.InstanceType | str | None) -> ec2.Instanc
     given = instance_type if isinstance(instance_type, str) else instance_type.to_string()
     name = given.removeprefix("db.")
     if not INSTANCE_CLASS.fullmatch(name):
-        raise PropError(
-            "instance_type", f"expected a class such as t4g.micro or db.t4g.micro, got {given!r}"
-        )
+        raise PropError("instance_type", f"expected a class such as t4g.micro or db.t4g.micro, got {given!r}")
     return ec2.InstanceType(name)
 
 
