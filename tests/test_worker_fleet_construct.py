@@ -291,7 +291,7 @@ def test_contradictory_capacity_or_queue_props_are_refused(overrides: dict[str, 
 def test_an_existing_queue_must_bring_its_dead_letter_queue_and_its_own_redrive() -> None:
     for extra, message in (
         ({}, "dead_letter_queue: the existing queue has no dead-letter queue"),
-        ({"max_receive_count": 3}, "max_receive_count: an existing queue brings its own"),
+        ({"max_receive_count": 3}, "max_receive_count: not with queue: an existing queue brings its own"),
     ):
         stack = bare_stack()
         with pytest.raises(ValueError, match=message):

@@ -9,7 +9,7 @@ no region. A region CDK does not know yet falls back to the service principal al
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnCondition, CfnMapping, Fn, ICfnRuleConditionExpression
+from aws_cdk import Aws, CfnCondition, CfnMapping, Fn, ICfnRuleConditionExpression, Stack
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -17,19 +17,14 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 MAX_CONDITIONS_PER_OR = 10
+MAPPING_ID = "ElbLogAccounts"
+CONDITION_ID = "ElbLogsByAccount"
 
 
 def log_access_to(
     scope: Construct, load_balancer: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: str
 ) -> None:
-    legacy = {region.name: region.elbv2_account for region in RegionInfo.regions if region.elbv2_account}
-    accounts = CfnMapping(
-        scope,
-        "ElbLogAccounts",
-        mapping={region: {"account": account} for region, account in sorted(legacy.items())},
-        lazy=True,
-    )
-    in_legacy_region = CfnCondition(scope, "ElbLogsByAccount", expression=_any_region(sorted(legacy)))
+    accounts, in_legacy_region = _region_facts(Stack.of(scope))
     elb_account = Fn.condition_if(
         in_legacy_region.logical_id,
         accounts.find_in_map(Aws.REGION, "account"),
@@ -52,6 +47,23 @@ def log_access_to(
     # ELB checks it may write when the attribute is set: the policy must exist first.
     if bucket.policy is not None:
         load_balancer.node.add_dependency(bucket.policy)
+
+
+def _region_facts(stack: Stack) -> tuple[CfnMapping, CfnCondition]:
+    """The mapping and the condition, once per stack: a second load balancer in the stack (two
+    web tiers) reuses them, where copies would be equivalent conditions (CloudFormation
+    validation W9053, which the `cdk init` flags report as a synth failure)."""
+    found = stack.node.try_find_child(MAPPING_ID), stack.node.try_find_child(CONDITION_ID)
+    if isinstance(found[0], CfnMapping) and isinstance(found[1], CfnCondition):
+        return found[0], found[1]
+    legacy = {region.name: region.elbv2_account for region in RegionInfo.regions if region.elbv2_account}
+    accounts = CfnMapping(
+        stack,
+        MAPPING_ID,
+        mapping={region: {"account": account} for region, account in sorted(legacy.items())},
+        lazy=True,
+    )
+    return accounts, CfnCondition(stack, CONDITION_ID, expression=_any_region(sorted(legacy)))
 
 
 def _any_region(regions: list[str]) -> ICfnRuleConditionExpression:

@@ -17,10 +17,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import re
+from typing import Any
+
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -38,10 +43,10 @@ from ..shared.defaults import (
     notifying_alarm,
     profile_of,
 )
+from ..shared.props import PropError, expect, whole_days, within
 from .valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
 from .valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
-from .valkey_cache import MAX_REPLICAS as MAX_CACHE_REPLICAS
-from .valkey_cache import ValkeyCache
+from .valkey_cache import ValkeyCache, check_cache_props
 
 # A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3
@@ -51,6 +56,97 @@ DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
 PROXY_PORT = 5432
 MAX_READ_REPLICAS = 15  # RDS for PostgreSQL allows up to 15 replicas per source
 DAY_SECONDS = 86_400
+MAX_BACKUP_DAYS = 35  # RDS: automated backups are kept 0 (off) to 35 days
+MIN_STORAGE_GIB, MAX_STORAGE_GIB = 20, 65_536  # RDS for PostgreSQL on gp3: 20 GiB to 64 TiB
+DATABASE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")  # RDS for PostgreSQL DBName
+INSTANCE_CLASS = re.compile(r"[a-z0-9-]+\.[a-z0-9]+")
+# PostgreSQL's reserved key words (documentation, appendix "SQL Key Words"), which it refuses
+# as an unquoted database name, and the names RDS keeps for itself.
+RESERVED_NAMES = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+        "rdsadmin",
+        "template0",
+        "template1",
+    ]
+)
 
 SINGLE_AZ_ON_REQUEST_REASON = (
     "The caller passed multi_az=False for a sandbox writer (the default is Multi-AZ in both "
@@ -85,14 +181,50 @@ MONITORING_POLICY_REASON = (
 class DataTier(Construct):
     """PostgreSQL (writer, proxy, replicas) and a Valkey cache in an existing VPC's isolated subnets.
 
-    Attributes: `key`, `database` (writer), `secret`, `proxy`, `proxy_port` (what clients of
-    the proxy connect to), `replicas`, `cache` (a `ValkeyCache`: its `endpoint`, `user_id`,
-    `grant_connect`...), `database_port` (the writer's and the replicas'), `database_name`,
-    `alarm_topic`, `alarms`. Call `allow_from(peer)` for the application's security group.
+    Call `allow_from(peer)` for the application's security group: it opens the proxy, the
+    replicas and the cache to it, never the writer.
 
-    `secrets_manager_endpoint`: the VPC's Secrets Manager interface endpoint, which the proxy
-    and the rotation function reach on 443; without it they may reach 443 in the VPC's range.
+    Attributes:
+        key: The customer-managed KMS key of the storage, the secret, Performance Insights and
+            the cache.
+        database: The writer (`rds.DatabaseInstance`), Multi-AZ by default.
+        secret: The writer's master credentials (Secrets Manager), rotated every `rotation`.
+        proxy: RDS Proxy in front of the writer (TLS required), named uniquely in the account
+            and Region whatever the app's feature flags.
+        proxy_port: The port clients of the proxy connect to: 5432, the engine's default,
+            whatever `database_port` is (RDS Proxy listens on it).
+        replicas: The read replicas (`rds.DatabaseInstanceReadReplica`).
+        replica_endpoints: The replicas' endpoint addresses, in the order of `replicas`.
+        cache: The `ValkeyCache` (its `endpoint`, `user_id`, `grant_connect`, ...).
+        database_port: The writer's and the replicas' port.
+        database_name: The database created on the writer.
+        database_security_group: The writer's security group (the proxy and rotation only).
+        replica_security_group: The replicas' security group (`allow_from` opens it).
+        proxy_security_group: The proxy's security group (`allow_from` opens it).
+        rotation_log_group: The log group of the hosted rotation function.
+        alarm_topic: Where the alarms go (new, or `alarm_topic`).
+        alarms: Writer CPU and free storage, each replica's lag and CPU, each cache node's
+            evictions.
+        profile: The profile the tier was built for.
     """
+
+    key: kms.Key
+    database: rds.DatabaseInstance
+    secret: secretsmanager.ISecret
+    proxy: rds.DatabaseProxy
+    proxy_port: int
+    replicas: list[rds.DatabaseInstanceReadReplica]
+    replica_endpoints: list[str]
+    cache: ValkeyCache
+    database_port: int
+    database_name: str
+    database_security_group: ec2.SecurityGroup
+    replica_security_group: ec2.SecurityGroup
+    proxy_security_group: ec2.SecurityGroup
+    rotation_log_group: logs.LogGroup
+    alarm_topic: sns.ITopic
+    alarms: list[cloudwatch.Alarm]
+    profile: Profile
 
     def __init__(
         self,
@@ -102,7 +234,7 @@ class DataTier(Construct):
         vpc: ec2.IVpc,
         database_name: str = "app",
         database_port: int = DEFAULT_DATABASE_PORT,
-        instance_type: ec2.InstanceType | None = None,
+        instance_type: ec2.InstanceType | str | None = None,
         multi_az: bool | None = None,
         read_replicas: int | None = None,
         allocated_storage_gib: int = 20,
@@ -117,7 +249,59 @@ class DataTier(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
+        """Build the writer, its proxy, rotation, replicas, the cache and their alarms in `vpc`.
+
+        Args:
+            vpc: The VPC; everything goes into its isolated subnets, and the rotation function
+                into its private subnets with egress (a `Network`'s VPC has both).
+            database_name: The database to create: 1 to 63 letters, digits or underscores,
+                starting with a letter, not a PostgreSQL reserved word. Default: `app`.
+            database_port: The writer's and the replicas' port, 1150 to 65535 but not 5432.
+                Default: 5438.
+            instance_type: The writer's and the replicas' class, with or without the `db.`
+                prefix (`t4g.micro` or `db.t4g.micro`). Default: db.t4g.micro in sandbox,
+                db.m7g.large in production.
+            multi_az: Whether the writer has a standby in another AZ (production refuses
+                False). Default: True.
+            read_replicas: Read replicas, 0 to 15. Default: 1 in sandbox, 2 in production.
+            allocated_storage_gib: The writer's gp3 storage, 20 to 65,536 GiB. Default: 20.
+            max_allocated_storage_gib: The storage autoscaling ceiling, above
+                `allocated_storage_gib` and at most 65,536 GiB. Default: none (no autoscaling).
+            backup_retention: How long automated backups are kept, whole days from 1 to 35.
+                Default: 1 day in sandbox, 14 days in production.
+            rotation: How often the master secret rotates, 1 to 365 days. Default: 30 days.
+            cache_node_type: The cache's node type (`cache.` prefix). Default: cache.t4g.micro
+                in sandbox, cache.m7g.large in production.
+            cache_replicas: The cache's replicas, 0 to 5. Default: 0 in sandbox, 2 in production.
+            cache_port: The cache's port, 1024 to 65535, not 6379 nor the database's or the
+                proxy's port. Default: 6380.
+            cache_access_string: The ElastiCache access string of the app's cache user.
+                Default: every key, every command but `@dangerous`.
+            secrets_manager_endpoint: The VPC's Secrets Manager interface endpoint
+                (`Network.endpoints["SecretsManager"]`), which the proxy and the rotation
+                function reach on 443. Default: none (they may reach 443 in the VPC's range).
+            alarm_topic: Your topic for the alarms. Default: a new encrypted topic.
+            profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        _check_types(
+            vpc=vpc,
+            database_name=database_name,
+            database_port=database_port,
+            multi_az=multi_az,
+            read_replicas=read_replicas,
+            allocated_storage_gib=allocated_storage_gib,
+            max_allocated_storage_gib=max_allocated_storage_gib,
+            backup_retention=backup_retention,
+            rotation=rotation,
+            cache_node_type=cache_node_type,
+            cache_replicas=cache_replicas,
+            cache_port=cache_port,
+            cache_access_string=cache_access_string,
+            secrets_manager_endpoint=secrets_manager_endpoint,
+            alarm_topic=alarm_topic,
+            profile=profile,
+        )
         self.profile = profile = profile or profile_of(self)
         production = profile.is_production
         read_replicas = read_replicas if read_replicas is not None else (2 if production else 1)
@@ -125,16 +309,24 @@ class DataTier(Construct):
         multi_az = True if multi_az is None else multi_az
         backup_retention = backup_retention or Duration.days(14 if production else 1)
         _validate(
+            database_name=database_name,
             database_port=database_port,
             cache_port=cache_port,
             read_replicas=read_replicas,
-            cache_replicas=cache_replicas,
             backup_retention=backup_retention,
             rotation=rotation,
             allocated_storage_gib=allocated_storage_gib,
             max_allocated_storage_gib=max_allocated_storage_gib,
             production=production,
             multi_az=multi_az,
+        )
+        check_cache_props(
+            vpc=vpc,
+            node_type=cache_node_type,
+            replicas=cache_replicas,
+            port=cache_port,
+            production=production,
+            prefix="cache_",
         )
         self.database_name = database_name
         self.database_port = database_port
@@ -144,7 +336,7 @@ class DataTier(Construct):
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=profile)
         self.alarms: list[cloudwatch.Alarm] = []
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        instance_type = instance_type or ec2.InstanceType.of(
+        instance_type = _instance_class(instance_type) or ec2.InstanceType.of(
             ec2.InstanceClass.M7G if production else ec2.InstanceClass.T4G,
             ec2.InstanceSize.LARGE if production else ec2.InstanceSize.MICRO,
         )
@@ -236,6 +428,13 @@ class DataTier(Construct):
             require_tls=True,
             borrow_timeout=Duration.seconds(30),
         )
+        # A proxy's name is its identity in the account and Region. Without the feature flag
+        # `@aws-cdk/aws-rds:databaseProxyUniqueResourceName` CDK names every proxy after its
+        # construct id, literally `Proxy`, so two data tiers would collide at deploy: name it
+        # as that flag does (from the construct path, with the stack name), flag or not.
+        proxy_resource = self.proxy.node.default_child
+        assert isinstance(proxy_resource, rds.CfnDBProxy)
+        proxy_resource.db_proxy_name = Names.unique_resource_name(self.proxy, max_length=60)
         self.database.connections.allow_default_port_from(
             self.proxy_security_group, "RDS Proxy to the writer"
         )
@@ -245,6 +444,7 @@ class DataTier(Construct):
         self.replicas = [
             self._replica(i, instance_type, production, vpc, common) for i in range(read_replicas)
         ]
+        self.replica_endpoints = [replica.db_instance_endpoint_address for replica in self.replicas]
         self.cache = ValkeyCache(
             self,
             "Cache",
@@ -271,10 +471,6 @@ class DataTier(Construct):
             peer, ec2.Port.tcp(self.database_port), f"{description} to the replicas"
         )
         self.cache.allow_from(peer, description)
-
-    @property
-    def replica_endpoints(self) -> list[str]:
-        return [replica.db_instance_endpoint_address for replica in self.replicas]
 
     # -- parts --------------------------------------------------------------------------------
 
@@ -420,12 +616,47 @@ class DataTier(Construct):
         )
 
 
+def _instance_class(instance_type: ec2.InstanceType | str | None) -> ec2.InstanceType | None:
+    """The class without RDS's `db.` prefix, which CDK adds itself (`db.db.t4g.micro` otherwise)."""
+    expect("instance_type", instance_type, ec2.InstanceType, str, optional=True)
+    if instance_type is None:
+        return None
+    given = instance_type if isinstance(instance_type, str) else instance_type.to_string()
+    name = given.removeprefix("db.")
+    if not INSTANCE_CLASS.fullmatch(name):
+        raise PropError("instance_type", f"expected a class such as t4g.micro or db.t4g.micro, got {given!r}")
+    return ec2.InstanceType(name)
+
+
+def _check_types(**props: Any) -> None:
+    types: dict[str, tuple[tuple[type, ...], bool]] = {
+        "vpc": ((ec2.IVpc,), False),
+        "database_name": ((str,), False),
+        "database_port": ((int,), False),
+        "multi_az": ((bool,), True),
+        "read_replicas": ((int,), True),
+        "allocated_storage_gib": ((int,), False),
+        "max_allocated_storage_gib": ((int,), True),
+        "backup_retention": ((Duration,), True),
+        "rotation": ((Duration,), False),
+        "cache_node_type": ((str,), True),
+        "cache_replicas": ((int,), True),
+        "cache_port": ((int,), False),
+        "cache_access_string": ((str,), False),
+        "secrets_manager_endpoint": ((ec2.IConnectable,), True),
+        "alarm_topic": ((sns.ITopic,), True),
+        "profile": ((Profile,), True),
+    }
+    for name, (expected, optional) in types.items():
+        expect(name, props[name], *expected, optional=optional)
+
+
 def _validate(
     *,
+    database_name: str,
     database_port: int,
     cache_port: int,
     read_replicas: int,
-    cache_replicas: int,
     backup_retention: Duration,
     rotation: Duration,
     allocated_storage_gib: int,
@@ -433,23 +664,32 @@ def _validate(
     production: bool,
     multi_az: bool,
 ) -> None:
-    if database_port == 5432:
-        raise ValueError("database_port: 5432 is PostgreSQL's default port; choose another")
-    if cache_port == 6379:
-        raise ValueError("cache_port: 6379 is Valkey's default port; choose another")
-    if not 1150 <= database_port <= 65535:
-        raise ValueError(f"database_port: RDS accepts 1150-65535, got {database_port}")
-    if not 0 <= read_replicas <= MAX_READ_REPLICAS:
-        raise ValueError(f"read_replicas: must be between 0 and {MAX_READ_REPLICAS}, got {read_replicas}")
-    if not 0 <= cache_replicas <= MAX_CACHE_REPLICAS:
-        raise ValueError(f"cache_replicas: must be between 0 and {MAX_CACHE_REPLICAS}, got {cache_replicas}")
-    if read_replicas and backup_retention.to_seconds() < DAY_SECONDS:
-        raise ValueError("backup_retention: read replicas need automated backups of at least one day")
-    if not DAY_SECONDS <= rotation.to_seconds() <= 365 * DAY_SECONDS:
-        raise ValueError("rotation: Secrets Manager rotates every 1 to 365 days")
-    if max_allocated_storage_gib is not None and max_allocated_storage_gib <= allocated_storage_gib:
-        raise ValueError("max_allocated_storage_gib: must be above allocated_storage_gib to allow growth")
+    if not DATABASE_NAME.fullmatch(database_name) or database_name.lower() in RESERVED_NAMES:
+        raise PropError(
+            "database_name",
+            "RDS for PostgreSQL takes 1 to 63 letters, digits or underscores starting with a letter, "
+            f"and no reserved word; got {database_name!r}",
+        )
+    within("database_port", database_port, 1150, 65535)  # what RDS accepts
+    if database_port == PROXY_PORT:
+        raise PropError("database_port", "5432 is PostgreSQL's default port; choose another")
+    if cache_port in (database_port, PROXY_PORT):
+        raise PropError("cache_port", f"{cache_port} is the database's or the proxy's port; choose another")
+    within("read_replicas", read_replicas, 0, MAX_READ_REPLICAS)
+    whole_days("backup_retention", backup_retention, low=1, high=MAX_BACKUP_DAYS)  # RDS: 0 (off) to 35
+    whole_days("rotation", rotation, low=1, high=365)  # Secrets Manager rotates every 1 to 365 days
+    within("allocated_storage_gib", allocated_storage_gib, MIN_STORAGE_GIB, MAX_STORAGE_GIB, unit="GiB")
+    if max_allocated_storage_gib is not None:
+        if max_allocated_storage_gib <= allocated_storage_gib:
+            raise PropError(
+                "max_allocated_storage_gib", "must be above allocated_storage_gib to allow growth"
+            )
+        within(
+            "max_allocated_storage_gib",
+            max_allocated_storage_gib,
+            MIN_STORAGE_GIB,
+            MAX_STORAGE_GIB,
+            unit="GiB",
+        )
     if production and not multi_az:
-        raise ValueError("multi_az: the production profile keeps the writer Multi-AZ")
-    if production and cache_replicas == 0:
-        raise ValueError("cache_replicas: the production profile needs at least one for automatic failover")
+        raise PropError("multi_az", "the production profile keeps the writer Multi-AZ")

@@ -10,14 +10,19 @@ through it.
 
 from __future__ import annotations
 
+import ipaddress
+
 from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ..shared.defaults import Profile, log_group, profile_of
+from ..shared.props import PropError, expect, within
 from .provider_logs import own_provider_logs
 
 MIN_AZS = 2
+MAX_AZS = 6  # the most AZs a Region has (us-east-1)
+SUBNET_MASKS = (24, 22, 24)  # public, private with egress, isolated: in this order, per AZ
 INTERFACE_ENDPOINTS = {
     "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
     "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
@@ -30,8 +35,20 @@ INTERFACE_ENDPOINTS = {
 class Network(Construct):
     """A new VPC across `az_count` AZs (2 in sandbox, 3 in production by default).
 
-    Attributes: `vpc`, `flow_log`, `endpoints` (interface endpoints by name), `az_count`.
+    Attributes:
+        vpc: The VPC: public, private-with-egress and isolated subnets in every AZ.
+        flow_log: Its flow log (all traffic) to an encrypted log group.
+        endpoints: The interface endpoints by name (`Ssm`, `SsmMessages`, `Ec2Messages`,
+            `SecretsManager`, `Logs`); empty with `interface_endpoints=False`.
+        az_count: How many AZs the VPC spans.
+        profile: The profile the network was built for.
     """
+
+    vpc: ec2.Vpc
+    flow_log: ec2.FlowLog
+    endpoints: dict[str, ec2.InterfaceVpcEndpoint]
+    az_count: int
+    profile: Profile
 
     def __init__(
         self,
@@ -44,15 +61,35 @@ class Network(Construct):
         interface_endpoints: bool = True,
         profile: Profile | None = None,
     ) -> None:
+        """Build the VPC, its flow log, its S3 gateway endpoint and its interface endpoints.
+
+        Args:
+            az_count: AZs to span, 2 to 6 (the most any Region has; a Region with fewer fails
+                at deploy, as `Fn::GetAZs` is resolved there). Default: 2 in sandbox, 3 in
+                production.
+            nat_gateways: NAT gateways, 1 to `az_count`. Default: 1 in sandbox, one per AZ in
+                production.
+            cidr: The VPC's IPv4 range, a literal `/16` to `/28` big enough for a /24 public,
+                a /22 private and a /24 isolated subnet per AZ (a /20 for 2 AZs, a /19 for 3 or
+                4, a /18 for 5 or 6). Default: `10.0.0.0/16`.
+            interface_endpoints: Whether to create the SSM, SSM messages, EC2 messages, Secrets
+                Manager and CloudWatch Logs interface endpoints (one AZ in sandbox, every AZ in
+                production). Default: True.
+            profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        expect("az_count", az_count, int, optional=True)
+        expect("nat_gateways", nat_gateways, int, optional=True)
+        expect("cidr", cidr, str)
+        expect("interface_endpoints", interface_endpoints, bool)
+        expect("profile", profile, Profile, optional=True)
         self.profile = profile or profile_of(self)
         az_count = az_count if az_count is not None else (3 if self.profile.is_production else 2)
-        if az_count < MIN_AZS:
-            raise ValueError(f"az_count: a multi-tier network needs at least {MIN_AZS} AZs, got {az_count}")
+        within("az_count", az_count, MIN_AZS, MAX_AZS)
         if nat_gateways is None:
             nat_gateways = az_count if self.profile.is_production else 1
-        if not 1 <= nat_gateways <= az_count:
-            raise ValueError(f"nat_gateways: must be between 1 and az_count ({az_count}), got {nat_gateways}")
+        within("nat_gateways", nat_gateways, 1, az_count)
+        _check_cidr(cidr, az_count)
         self.az_count = az_count
         self.vpc = ec2.Vpc(
             self,
@@ -101,3 +138,32 @@ class Network(Construct):
                 self.endpoints[name].connections.allow_default_port_from(
                     ec2.Peer.ipv4(cidr), "HTTPS from inside the VPC"
                 )
+
+
+def smallest_prefix(az_count: int) -> int:
+    """The largest VPC prefix (smallest range) holding the subnets of `az_count` AZs, laid out
+    as CDK's allocator does: each subnet group in turn, every AZ's block aligned to its size."""
+    end = 0
+    for mask in SUBNET_MASKS:
+        size = 2 ** (32 - mask)
+        end = -(-end // size) * size + az_count * size  # align up, then one block per AZ
+    prefix = 32
+    while 2 ** (32 - prefix) < end:
+        prefix -= 1
+    return prefix
+
+
+def _check_cidr(cidr: str, az_count: int) -> None:
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        raise PropError("cidr", f"{cidr!r} is not an IPv4 network such as 10.0.0.0/16 ({error})") from None
+    if not 16 <= network.prefixlen <= 28:  # what a VPC accepts
+        raise PropError("cidr", f"a VPC's range is a /16 to a /28, got {cidr}")
+    needed = smallest_prefix(az_count)
+    if network.prefixlen > needed:
+        raise PropError(
+            "cidr",
+            f"{cidr} is too small for {az_count} AZs of a /24 public, a /22 private and a /24 "
+            f"isolated subnet each: it must be a /{needed} or larger",
+        )

@@ -32,10 +32,12 @@ from ..shared.defaults import (
     notifying_alarm,
     profile_of,
 )
+from ..shared.props import PropError, expect, within
 
 VALKEY_VERSION = "8.0"
 DEFAULT_PORT = 6380  # not 6379: scanners try the default port first
 MAX_REPLICAS = 5
+MIN_PORT = 1024  # unprivileged ports only
 SINGLE_NODE_REASON = (
     "Sandbox profile runs a single cache node to keep idle cost low; the production profile "
     "adds replicas in other AZs with automatic failover."
@@ -50,15 +52,41 @@ IAM_AUTH_REASON = (
 
 @dataclass(frozen=True)
 class CacheEndpoint:
+    """Where clients connect: the primary endpoint's address and port (tokens until deploy)."""
+
     host: str
     port: str
 
 
 class ValkeyCache(Construct):
-    """Attributes: `replication_group` (L1), `security_group`, `user` and `user_id` (the IAM
-    user clients authenticate as), `user_group`, `endpoint`, `port`, `node_count`,
-    `alarm_topic`, `alarms` (evictions, one per node). `grant_connect(role)` lets a role
-    authenticate; `allow_from(peer)` lets it reach the port."""
+    """A Valkey replication group in a VPC's isolated subnets, with IAM authentication.
+
+    `grant_connect(role)` lets a role authenticate as the cache's user; `allow_from(peer)` lets
+    it reach the port.
+
+    Attributes:
+        replication_group: The replication group (L1: aws-cdk-lib has no ElastiCache L2).
+        security_group: The cache's security group (no rule until `allow_from`).
+        user: The RBAC user clients authenticate as, with authentication mode `iam`.
+        user_id: That user's id, equal to its name (IAM authentication requires it).
+        user_group: The user group: the app's user and the `default` user, switched off.
+        endpoint: The primary endpoint (`host`, `port`).
+        port: The port the cache listens on.
+        node_count: Nodes in the group: 1 + `replicas`.
+        alarm_topic: Where the alarms go (new, or `alarm_topic`).
+        alarms: One evictions alarm per node.
+    """
+
+    replication_group: elasticache.CfnReplicationGroup
+    security_group: ec2.SecurityGroup
+    user: elasticache.CfnUser
+    user_id: str
+    user_group: elasticache.CfnUserGroup
+    endpoint: CacheEndpoint
+    port: int
+    node_count: int
+    alarm_topic: sns.ITopic
+    alarms: list[cloudwatch.Alarm]
 
     def __init__(
         self,
@@ -74,18 +102,38 @@ class ValkeyCache(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
+        """Build the replication group, its users and its alarms in `vpc`'s isolated subnets.
+
+        Args:
+            vpc: The VPC; the cache goes into its isolated subnets (replicas need them in at
+                least 2 AZs).
+            node_type: An ElastiCache node type (`cache.` prefix). Default: cache.t4g.micro in
+                sandbox, cache.m7g.large in production.
+            replicas: Replicas of the primary, 0 to 5; with one or more, Multi-AZ with
+                automatic failover. Default: 0 in sandbox, 2 in production (where 0 fails).
+            port: The port, 1024 to 65535 but not 6379 (scanners try the default first).
+                Default: 6380.
+            access_string: The app user's ElastiCache access string; must start with `on`.
+                Default: every key, every command but `@dangerous`.
+            key: Your KMS key for encryption at rest. Default: a new customer-managed key.
+            alarm_topic: Your topic for the alarms. Default: a new encrypted topic.
+            profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        expect("vpc", vpc, ec2.IVpc)
+        expect("node_type", node_type, str, optional=True)
+        expect("replicas", replicas, int, optional=True)
+        expect("port", port, int)
+        expect("access_string", access_string, str)
+        expect("key", key, kms.IKey, optional=True)
+        expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
+        expect("profile", profile, Profile, optional=True)
         profile = profile or profile_of(self)
         production = profile.is_production
         replicas = replicas if replicas is not None else (2 if production else 0)
-        if port == 6379:
-            raise ValueError("port: 6379 is Valkey's default port; choose another")
-        if not 0 <= replicas <= MAX_REPLICAS:
-            raise ValueError(f"replicas: must be between 0 and {MAX_REPLICAS}, got {replicas}")
-        if production and replicas == 0:
-            raise ValueError("replicas: the production profile needs at least one for automatic failover")
+        check_cache_props(vpc=vpc, node_type=node_type, replicas=replicas, port=port, production=production)
         if access_string.split()[:1] != ["on"]:
-            raise ValueError("access_string: must start with 'on' (ElastiCache turns a user without it off)")
+            raise PropError("access_string", "must start with 'on' (ElastiCache turns a user without it off)")
         key = key or encryption_key(self, "Key", profile=profile, description=f"Encrypts {self.node.path}")
         self.port = port
         self.node_count = 1 + replicas
@@ -203,3 +251,39 @@ class ValkeyCache(Construct):
             threshold=100,
             description=f"Cache node {node} evicts keys: the cache is too small for its hot set",
         )
+
+
+def check_cache_props(
+    *, vpc: ec2.IVpc, node_type: str | None, replicas: int, port: int, production: bool, prefix: str = ""
+) -> None:
+    """The cache's props, named with `prefix` (DataTier passes `cache_`)."""
+    if node_type is not None and not node_type.startswith("cache."):
+        raise PropError(
+            f"{prefix}node_type",
+            f"an ElastiCache node type starts with 'cache.', e.g. cache.t4g.micro; got {node_type!r}",
+        )
+    within(f"{prefix}port", port, MIN_PORT, 65535)
+    if port == 6379:
+        raise PropError(f"{prefix}port", "6379 is Valkey's default port; choose another")
+    within(f"{prefix}replicas", replicas, 0, MAX_REPLICAS)
+    if production and replicas == 0:
+        raise PropError(
+            f"{prefix}replicas", "the production profile needs at least one for automatic failover"
+        )
+    zones = isolated_zones(vpc)
+    if not zones:
+        raise PropError("vpc", "has no isolated subnets (PRIVATE_ISOLATED) for the cache")
+    if replicas and len(zones) < 2:
+        raise PropError(
+            f"{prefix}replicas",
+            f"Multi-AZ failover puts replicas in other AZs, and the VPC's isolated subnets are in "
+            f"{len(zones)} AZ; use replicas=0 or a VPC with isolated subnets in 2 or more AZs",
+        )
+
+
+def isolated_zones(vpc: ec2.IVpc) -> list[str]:
+    """The AZs of the VPC's isolated subnets (none when it has no such subnet group)."""
+    try:
+        return list(vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).availability_zones)
+    except RuntimeError:  # CDK: "There are no 'Isolated' subnet groups in this VPC"
+        return []

@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_certificatemanager as acm
@@ -31,6 +33,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from ..shared.defaults import (
@@ -42,7 +45,8 @@ from ..shared.defaults import (
     notifying_alarm,
     profile_of,
 )
-from ..shared.instance_fleet import instance_role, scaling_notification_topic
+from ..shared.instance_fleet import amazon_linux_for, instance_role, scaling_notification_topic
+from ..shared.props import expect
 from ..shared.web_acl import MIN_RATE_LIMIT, regional_web_acl
 from .alb_access_logs import log_access_to
 from .provider_logs import own_provider_logs
@@ -67,11 +71,38 @@ class WebTier(Construct):
 
     `user_data` must be bash (Linux): the tier appends its readiness signal to it.
 
-    Attributes: `load_balancer`, `listener`, `target_group`, `auto_scaling_group`,
-    `launch_template`, `instance_role`, `security_group` (instances'), `access_logs`,
-    `web_acl` (None without WAF), `url`, `alarm_topic`, `notification_topic` (the group's
-    launch and termination notices), `alarms`.
+    Attributes:
+        load_balancer: The internet-facing Application Load Balancer, in the public subnets.
+        listener: Its HTTPS listener (with a certificate) or HTTP listener (sandbox without).
+        target_group: The instances' target group, health-checked on `health_check_path`.
+        auto_scaling_group: The instances, in the private subnets with egress.
+        launch_template: The instances' launch template (IMDSv2 only, encrypted root volume).
+        instance_role: The instances' role: Session Manager, own parameters, signal boot.
+        security_group: The instances' security group: the ALB is the only way in.
+        access_logs: The bucket (SSE-S3, the only encryption ALB logs accept) of access logs.
+        web_acl: The WAF web ACL on the load balancer, or None without WAF.
+        url: `https://<ALB DNS name>` with a certificate, else `http://...`.
+        alarm_topic: Where the alarms go (new, or `alarm_topic`).
+        notification_topic: The group's launch and termination notices.
+        alarms: Unhealthy hosts, 5xx rate, p99 response time, and with `deep_health_path` the
+            instances' dependencies down.
+        profile: The profile the tier was built for.
     """
+
+    load_balancer: elbv2.ApplicationLoadBalancer
+    listener: elbv2.ApplicationListener
+    target_group: elbv2.ApplicationTargetGroup
+    auto_scaling_group: autoscaling.AutoScalingGroup
+    launch_template: ec2.LaunchTemplate
+    instance_role: iam.Role
+    security_group: ec2.SecurityGroup
+    access_logs: s3.Bucket
+    web_acl: wafv2.CfnWebACL | None
+    url: str
+    alarm_topic: sns.ITopic
+    notification_topic: sns.Topic
+    alarms: list[cloudwatch.Alarm]
+    profile: Profile
 
     def __init__(
         self,
@@ -97,9 +128,71 @@ class WebTier(Construct):
         waf_rate_limit_per_ip: int = 2000,
         profile: Profile | None = None,
     ) -> None:
+        """Build the load balancer, the instances and their alarms in `vpc`.
+
+        Args:
+            vpc: The VPC: the ALB goes into its public subnets, the instances into its private
+                subnets with egress (a `Network`'s VPC has both).
+            user_data: Bash user data that installs and starts your app; the tier appends its
+                readiness signal (and the dependency reporter) to it.
+            machine_image: The instances' image. Default: Amazon Linux 2023 for the instance
+                type's CPU architecture (arm64 for Graviton, x86_64 otherwise).
+            instance_type: The instances' type. Default: t4g.micro in sandbox, m7g.medium in
+                production.
+            min_capacity: Fewest instances, at least 1 (2 in production). Default: 1 in sandbox,
+                3 in production.
+            max_capacity: Most instances, above `min_capacity`. Default: 2 in sandbox, 9 in
+                production.
+            app_port: The port your app serves HTTP on, 1024 to 65535. Default: 8080.
+            health_check_path: The load balancer's (shallow) health check path. Default:
+                `/health`.
+            deep_health_path: Your app's check of its dependencies: new instances wait for it
+                before they signal ready, each instance reports it every minute to the
+                `DependenciesDown` alarm, and the ALB answers it with 404. Default: none
+                (readiness is `health_check_path`).
+            boot_timeout: How long CloudFormation waits for each instance's signal, 5 minutes
+                to 12 hours. Default: 15 minutes.
+            certificate: An ACM certificate for HTTPS (HTTP then only redirects); required in
+                production. Default: none (plain HTTP, sandbox only).
+            requests_per_target_per_minute: The scaling target. Default: 600.
+            deregistration_delay: How long the ALB drains a leaving instance, 0 to 3600 s.
+                Default: 30 seconds.
+            health_check_grace: How long a new instance has before ELB health counts. Default:
+                5 minutes.
+            alarm_topic: Your topic for the alarms. Default: a new encrypted topic.
+            web_acl: Whether to put a WAF web ACL on the load balancer. Default: on in
+                production, off in sandbox.
+            waf_rate_limit_per_ip: Requests per IP in 5 minutes before WAF blocks it. Default:
+                2000.
+            profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        _check_types(
+            vpc=vpc,
+            user_data=user_data,
+            machine_image=machine_image,
+            instance_type=instance_type,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            app_port=app_port,
+            health_check_path=health_check_path,
+            deep_health_path=deep_health_path,
+            boot_timeout=boot_timeout,
+            certificate=certificate,
+            requests_per_target_per_minute=requests_per_target_per_minute,
+            deregistration_delay=deregistration_delay,
+            health_check_grace=health_check_grace,
+            alarm_topic=alarm_topic,
+            web_acl=web_acl,
+            waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+            profile=profile,
+        )
         self.profile = profile = profile or profile_of(self)
         production = profile.is_production
+        instance_type = instance_type or ec2.InstanceType.of(
+            ec2.InstanceClass.T4G if not production else ec2.InstanceClass.M7G,
+            ec2.InstanceSize.MICRO if not production else ec2.InstanceSize.MEDIUM,
+        )
         min_capacity = min_capacity if min_capacity is not None else (3 if production else 1)
         max_capacity = max_capacity if max_capacity is not None else (9 if production else 2)
         _validate(
@@ -194,13 +287,9 @@ class WebTier(Construct):
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=machine_image
-            or ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
-            instance_type=instance_type
-            or ec2.InstanceType.of(
-                ec2.InstanceClass.T4G if not production else ec2.InstanceClass.M7G,
-                ec2.InstanceSize.MICRO if not production else ec2.InstanceSize.MEDIUM,
-            ),
+            # The image follows the instance type's CPU: an arm64 image does not boot on x86.
+            machine_image=machine_image or amazon_linux_for(instance_type),
+            instance_type=instance_type,
             role=self.instance_role,
             security_group=self.security_group,
             user_data=user_data,
@@ -373,6 +462,31 @@ class WebTier(Construct):
                 missing_data=missing_data,
             )
         )
+
+
+def _check_types(**props: Any) -> None:
+    types: dict[str, tuple[type, bool]] = {
+        "vpc": (ec2.IVpc, False),
+        "user_data": (ec2.UserData, False),
+        "machine_image": (ec2.IMachineImage, True),
+        "instance_type": (ec2.InstanceType, True),
+        "min_capacity": (int, True),
+        "max_capacity": (int, True),
+        "app_port": (int, False),
+        "health_check_path": (str, False),
+        "deep_health_path": (str, True),
+        "boot_timeout": (Duration, False),
+        "certificate": (acm.ICertificate, True),
+        "requests_per_target_per_minute": (int, False),
+        "deregistration_delay": (Duration, False),
+        "health_check_grace": (Duration, False),
+        "alarm_topic": (sns.ITopic, True),
+        "web_acl": (bool, True),
+        "waf_rate_limit_per_ip": (int, False),
+        "profile": (Profile, True),
+    }
+    for name, (expected, optional) in types.items():
+        expect(name, props[name], expected, optional=optional)
 
 
 def _validate(

@@ -10,6 +10,7 @@ and Run Command, and reads parameters only under its own stack's path (`/<stack 
 from __future__ import annotations
 
 from aws_cdk import Aws, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -113,3 +114,12 @@ def scaling_notification_topic(scope: Construct, construct_id: str) -> sns.Topic
     topic = sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True)
     route_notifications(topic)
     return topic
+
+
+def amazon_linux_for(instance_type: ec2.InstanceType) -> ec2.IMachineImage:
+    """Amazon Linux 2023 for the instance type's CPU architecture (an arm64 image does not boot
+    on an x86 instance, nor the reverse), resolved from a public SSM parameter at deploy time:
+    no lookup at synth, so the stack stays environment-agnostic."""
+    arm = instance_type.architecture == ec2.InstanceArchitecture.ARM_64
+    cpu = ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64
+    return ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu)

@@ -37,8 +37,8 @@ def _has(value: Any, member: str) -> bool:
         return True
     try:
         return hasattr(value, member)
-    except Exception:  # a getter that raises is still a member
-        return True
+    except Exception:  # a getter that raises is still a member (an imported VPC without a
+        return True  # CIDR raises on `vpc_cidr_block`)
 
 
 def _matches(value: Any, expected: type) -> bool:
@@ -128,3 +128,12 @@ def exclusive(**given: Any) -> None:
             f"given together with {', '.join(others)}; they exclude each other (an existing "
             "resource already has its settings): pass one",
         )
+
+
+def whole_days(prop: str, value: Duration, *, low: int, high: int) -> int:
+    """The days in `value`, refusing a fraction of a day or a value outside [low, high] days."""
+    seconds = whole_seconds(prop, value)
+    if seconds % 86_400:
+        raise PropError(prop, f"must be whole days, got {seconds / 86_400:g} days")
+    within(prop, seconds // 86_400, low, high, unit="days")
+    return seconds // 86_400

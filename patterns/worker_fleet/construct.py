@@ -10,7 +10,10 @@ until its worker has drained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
@@ -18,6 +21,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
@@ -37,8 +41,9 @@ from ..shared.defaults import (
     profile_of,
     secure_queue,
 )
-from ..shared.instance_fleet import instance_role, scaling_notification_topic
+from ..shared.instance_fleet import amazon_linux_for, instance_role, scaling_notification_topic
 from ..shared.nag_findings import wildcard_resource
+from ..shared.props import PropError, expect, whole_seconds, within
 from .boot import worker_user_data
 from .scaling import (
     backlog_per_instance_policy,
@@ -50,6 +55,12 @@ from .scaling import (
 DEFAULT_INSTANCE_TYPE = ec2.InstanceType("t4g.small")  # Graviton: cheaper per unit of work
 LIFECYCLE_HOOK_NAME = "drain-workers"
 DEFAULT_VISIBILITY = Duration.minutes(2)  # the worker extends it while a job runs
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_RETENTION = Duration.days(4)  # SQS's own default
+MAX_RECEIVE_COUNT = 1000  # SQS redrive policy: maxReceiveCount is 1 to 1,000
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS: a visibility timeout is 0 s to 12 hours
+MIN_RETENTION_SECONDS, MAX_RETENTION_SECONDS = 60, 14 * 86_400  # SQS: 1 minute to 14 days
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_HOOK_TIMEOUT = Duration.hours(2)  # the longest a termination lifecycle hook may wait
 LIFECYCLE_REASON = (
     "An Auto Scaling group ARN embeds a UUID CloudFormation does not expose; the statement is "
@@ -66,12 +77,48 @@ WRITE_PREFIX_REASON = (
 
 
 class WorkerFleet(Construct):
-    """Workers in an Auto Scaling group consuming `queue` (new, or an existing one).
+    """Workers in an Auto Scaling group consuming a job queue (a new one, or yours).
 
-    Attributes: `queue`, `dead_letter_queue`, `vpc`, `security_group`, `role`, `launch_template`,
-    `auto_scaling_group`, `lifecycle_hook`, `backlog_target`, `backlog_policy`,
-    `scale_out_of_zero`, `notification_topic`, `alarm_topic`, `alarms`, `log_group`.
+    Attributes:
+        queue: The job queue the workers consume (the new one, or `queue`).
+        dead_letter_queue: Where a job goes after `max_receive_count` receives, or at once when
+            the worker finds it can never succeed.
+        queue_key: The KMS key of the job queue (new, `queue_key`, or the existing queue's; None
+            for an existing queue without a customer-managed key).
+        vpc: The VPC the instances run in (new, or `vpc`).
+        security_group: The instances' security group: no inbound rule, outbound HTTPS only.
+        role: The instances' role: consume the queue, send to its DLQ, own logs and code.
+        launch_template: The instances' launch template (IMDSv2 only, encrypted root volume).
+        auto_scaling_group: The fleet.
+        lifecycle_hook: Holds a terminating instance until its worker has drained.
+        backlog_target: Jobs one instance may have waiting: latency / processing time.
+        backlog_policy: The target tracking policy on backlog per instance (L1).
+        scale_out_of_zero: The step scaling action that starts the first instance.
+        notification_topic: The group's launch and termination notices.
+        alarm_topic: Where the alarms go (new, or `alarm_topic`).
+        alarms: Every alarm the fleet owns: out of zero (scaling), a job in the DLQ, the oldest
+            job over `acceptable_latency`, the fleet at its maximum for 15 minutes.
+        log_group: The workers' log group (the CloudWatch agent ships the worker's log file).
+        profile: The profile the fleet was built for.
     """
+
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue
+    queue_key: kms.IKey | None
+    vpc: ec2.IVpc
+    security_group: ec2.SecurityGroup
+    role: iam.Role
+    launch_template: ec2.LaunchTemplate
+    auto_scaling_group: autoscaling.AutoScalingGroup
+    lifecycle_hook: autoscaling.LifecycleHook
+    backlog_target: float
+    backlog_policy: autoscaling.CfnScalingPolicy
+    scale_out_of_zero: autoscaling.StepScalingAction
+    notification_topic: sns.Topic
+    alarm_topic: sns.ITopic
+    alarms: list[cloudwatch.Alarm]
+    log_group: logs.LogGroup
+    profile: Profile
 
     def __init__(
         self,
@@ -86,8 +133,10 @@ class WorkerFleet(Construct):
         concurrency_per_instance: int = 4,
         queue: sqs.IQueue | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
+        queue_key: kms.IKey | None = None,
         max_receive_count: int | None = None,
         visibility_timeout: Duration | None = None,
+        retention_period: Duration | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         instance_type: ec2.InstanceType = DEFAULT_INSTANCE_TYPE,
@@ -98,22 +147,88 @@ class WorkerFleet(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
+        """Build the fleet, its queue (unless given), its VPC (unless given) and its alarms.
+
+        Args:
+            worker_code: Folder with the worker code, shipped as an S3 asset and unzipped into
+                `/opt/worker` on every instance.
+            worker_command: Command systemd runs from that folder (one line); it must drain on
+                SIGTERM.
+            acceptable_latency: How long a job may wait; with `average_processing_time` it sets
+                the backlog target, and it is the oldest-job alarm's threshold.
+            average_processing_time: Time one instance spends per job (a job's duration divided
+                by `concurrency_per_instance`).
+            worker_environment: Extra variables for the worker; names must be valid variable
+                names, and those the construct sets (`AWS_REGION`, `AWS_DEFAULT_REGION`,
+                `QUEUE_URL`, `DEAD_LETTER_QUEUE_URL`, `CONCURRENCY`,
+                `VISIBILITY_TIMEOUT_SECONDS`, `DRAIN_SECONDS`, `LIFECYCLE_HOOK_NAME`) are
+                refused. Default: none.
+            concurrency_per_instance: Jobs one worker runs at a time. Default: 4.
+            queue: Your job queue; it keeps its own redrive policy, key and settings, so
+                `queue_key`, `max_receive_count` and `retention_period` are refused with it.
+                Default: a new queue with its own DLQ.
+            dead_letter_queue: Only with `queue`: its DLQ, when the construct cannot see it (an
+                imported queue). Default: the queue's own.
+            queue_key: Your KMS key for the new job queue and its DLQ (refused with `queue`).
+                Default: a new customer-managed key with rotation.
+            max_receive_count: Receives before a job moves to the DLQ (new queue only), 1 to
+                1,000. Default: 5.
+            visibility_timeout: How long a received job stays invisible between the worker's
+                heartbeats (it extends it every third), whole seconds from 1 s to 12 hours.
+                Default: 2 minutes.
+            retention_period: How long a job may wait in the new queue before SQS drops it,
+                1 minute to 14 days (new queue only). Default: 4 days.
+            vpc: Your VPC; the workers go into its private subnets with egress. Default: a new
+                VPC over 2 AZs with NAT.
+            vpc_subnets: Where the instances go. Default: the VPC's private subnets with egress.
+            instance_type: The workers' instance type. Default: `t4g.small` (Graviton).
+            machine_image: The workers' image (it needs `python3-boto3`, `unzip` and the
+                CloudWatch agent through `dnf`). Default: Amazon Linux 2023 for the instance
+                type's CPU architecture.
+            min_capacity: Fewest instances, 0 or more. Default: 0 (the fleet disappears when idle).
+            max_capacity: Most instances, at least 1 and at least `min_capacity`. Default: 4.
+            drain_timeout: How long running jobs may finish on scale-in before they go back to
+                the queue, 30 seconds to 1 hour 59 minutes. Default: 5 minutes.
+            alarm_topic: Your topic for the alarms. Default: a new encrypted topic (to which
+                `-c alarm_email=...` is subscribed).
+            profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
+        """
         super().__init__(scope, construct_id)
+        _check_props(
+            worker_code=worker_code,
+            worker_command=worker_command,
+            acceptable_latency=acceptable_latency,
+            average_processing_time=average_processing_time,
+            worker_environment=worker_environment,
+            queue=queue,
+            dead_letter_queue=dead_letter_queue,
+            queue_key=queue_key,
+            max_receive_count=max_receive_count,
+            visibility_timeout=visibility_timeout,
+            retention_period=retention_period,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            instance_type=instance_type,
+            machine_image=machine_image,
+            drain_timeout=drain_timeout,
+            alarm_topic=alarm_topic,
+            profile=profile,
+        )
         _check_capacity(min_capacity, max_capacity, concurrency_per_instance)
-        if drain_timeout.to_seconds() < 30 or drain_timeout.to_seconds() > MAX_HOOK_TIMEOUT.to_seconds() - 60:
-            raise ValueError("drain_timeout: must be between 30 seconds and 1 hour 59 minutes")
         self.backlog_target = backlog_target(acceptable_latency, average_processing_time)
         self.profile = profile or profile_of(self)
-        self.acceptable_latency = acceptable_latency
-        self.max_capacity = max_capacity
+        self._acceptable_latency = acceptable_latency
+        self._max_capacity = max_capacity
         self.alarm_topic: sns.ITopic = alarm_topic or new_alarm_topic(
             self, "AlarmTopic", profile=self.profile
         )
 
         self.queue, self.dead_letter_queue = self._job_queue(
-            queue, dead_letter_queue, max_receive_count, visibility_timeout
+            queue, dead_letter_queue, queue_key, max_receive_count, visibility_timeout, retention_period
         )
         self.vpc = vpc or self._new_vpc()
+        subnets = vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        _check_subnets(self.vpc, subnets, given=vpc_subnets is not None)
         self.log_group = log_group(self, "WorkerLogs", profile=self.profile)
         code = s3_assets.Asset(self, "WorkerCode", path=worker_code, exclude=["__pycache__", "*.pyc"])
         self.role = self._instance_role(code)
@@ -132,7 +247,7 @@ class WorkerFleet(Construct):
         }
         clashing = sorted(set(worker_environment or {}) & set(environment))
         if clashing:
-            raise ValueError(f"worker_environment: {', '.join(clashing)} are set by the construct")
+            raise PropError("worker_environment", f"{', '.join(clashing)} are set by the construct")
         environment.update(worker_environment or {})
         user_data = worker_user_data(
             code=code,
@@ -148,7 +263,7 @@ class WorkerFleet(Construct):
             self,
             "Workers",
             vpc=self.vpc,
-            vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            vpc_subnets=subnets,
             launch_template=self.launch_template,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
@@ -179,7 +294,7 @@ class WorkerFleet(Construct):
         self.scale_out_of_zero, out_of_zero_alarm = scale_out_of_zero(
             self, "ScaleOutOfZero", group=self.auto_scaling_group, queue=self.queue
         )
-        self.alarms: dict[str, cloudwatch.Alarm] = {"ScaleOutOfZero": out_of_zero_alarm}
+        self.alarms = [out_of_zero_alarm]
         self._add_alarms()
 
     def grant_read_objects(self, bucket: s3.IBucket, prefix: str) -> None:
@@ -250,7 +365,7 @@ class WorkerFleet(Construct):
             self,
             "LaunchTemplate",
             instance_type=instance_type,
-            machine_image=machine_image or _amazon_linux_for(instance_type),
+            machine_image=machine_image or amazon_linux_for(instance_type),
             role=self.role,
             security_group=self.security_group,
             user_data=user_data,
@@ -266,13 +381,13 @@ class WorkerFleet(Construct):
         self,
         queue: sqs.IQueue | None,
         dead_letter: sqs.IQueue | None,
+        queue_key: kms.IKey | None,
         max_receive_count: int | None,
         visibility_timeout: Duration | None,
+        retention_period: Duration | None,
     ) -> tuple[sqs.IQueue, sqs.IQueue]:
         if queue is None:
-            if dead_letter is not None:
-                raise ValueError("dead_letter_queue: only with an existing queue; a new one gets its own")
-            self.queue_key: kms.IKey | None = encryption_key(
+            self.queue_key = queue_key or encryption_key(
                 self, "QueueKey", profile=self.profile, description=f"Encrypts {self.node.path} jobs"
             )
             dlq = dead_letter_queue(self, "DeadLetterQueue", key=self.queue_key, profile=self.profile)
@@ -281,19 +396,21 @@ class WorkerFleet(Construct):
                 "JobQueue",
                 key=self.queue_key,
                 dead_letter=dlq,
-                max_receive_count=max_receive_count or 5,
+                max_receive_count=DEFAULT_MAX_RECEIVE_COUNT
+                if max_receive_count is None
+                else max_receive_count,
                 visibility_timeout=visibility_timeout or DEFAULT_VISIBILITY,
+                retention_period=retention_period or DEFAULT_RETENTION,
                 profile=self.profile,
             ), dlq
-        if max_receive_count is not None:
-            raise ValueError("max_receive_count: an existing queue brings its own redrive policy")
         self.queue_key = queue.encryption_master_key
         own = getattr(queue, "dead_letter_queue", None)
         found = dead_letter or (own.queue if isinstance(own, sqs.DeadLetterQueue) else None)
         if found is None:
-            raise ValueError(
-                "dead_letter_queue: the existing queue has no dead-letter queue this construct can "
-                "see; pass it, so failed jobs are kept and alarmed on"
+            raise PropError(
+                "dead_letter_queue",
+                "the existing queue has no dead-letter queue this construct can see; pass it, so "
+                "failed jobs are kept and alarmed on",
             )
         return queue, found
 
@@ -350,7 +467,7 @@ class WorkerFleet(Construct):
         acknowledge(policy, wildcard_resource(self, group_arn), LIFECYCLE_REASON)
 
     def _add_alarms(self) -> None:
-        latency = int(self.acceptable_latency.to_seconds())
+        latency = int(self._acceptable_latency.to_seconds())
         self._alarm(
             "DeadLetterQueueNotEmpty",
             description=f"A job failed {self.node.path}'s receive count and waits in its dead-letter queue",
@@ -371,11 +488,11 @@ class WorkerFleet(Construct):
         )
         self._alarm(
             "FleetAtMaxCapacity",
-            description=f"The fleet has wanted its maximum of {self.max_capacity} instances for 15 minutes",
+            description=f"The fleet has wanted its maximum of {self._max_capacity} instances for 15 minutes",
             metric=group_metric(self.auto_scaling_group, "GroupDesiredCapacity").with_(
                 period=Duration.minutes(5)
             ),
-            threshold=self.max_capacity,
+            threshold=self._max_capacity,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=3,
         )
@@ -400,23 +517,113 @@ class WorkerFleet(Construct):
             evaluation_periods=evaluation_periods,
             description=description,
         )
-        self.alarms[alarm_id] = alarm
-
-
-def _amazon_linux_for(instance_type: ec2.InstanceType) -> ec2.IMachineImage:
-    """Amazon Linux 2023 for the instance type's CPU, resolved from a public SSM parameter at
-    deploy time (no lookup at synth, so the stack stays environment-agnostic)."""
-    arm = instance_type.architecture == ec2.InstanceArchitecture.ARM_64
-    cpu = ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64
-    return ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu)
+        self.alarms.append(alarm)
 
 
 def _check_capacity(min_capacity: int, max_capacity: int, concurrency_per_instance: int) -> None:
+    for name, value in (
+        ("min_capacity", min_capacity),
+        ("max_capacity", max_capacity),
+        ("concurrency_per_instance", concurrency_per_instance),
+    ):
+        expect(name, value, int)
     if min_capacity < 0:
-        raise ValueError(f"min_capacity: must be 0 or more, got {min_capacity}")
+        raise PropError("min_capacity", f"must be 0 or more, got {min_capacity}")
     if max_capacity < 1:
-        raise ValueError(f"max_capacity: must be at least 1, got {max_capacity}")
+        raise PropError("max_capacity", f"must be at least 1, got {max_capacity}")
     if min_capacity > max_capacity:
-        raise ValueError(f"min_capacity: {min_capacity} is above max_capacity {max_capacity}")
+        raise PropError("min_capacity", f"{min_capacity} is above max_capacity {max_capacity}")
     if concurrency_per_instance < 1:
-        raise ValueError(f"concurrency_per_instance: must be at least 1, got {concurrency_per_instance}")
+        raise PropError("concurrency_per_instance", f"must be at least 1, got {concurrency_per_instance}")
+
+
+def _check_props(
+    *,
+    worker_code: str,
+    worker_command: str,
+    acceptable_latency: Duration,
+    average_processing_time: Duration,
+    worker_environment: Mapping[str, str] | None,
+    queue: sqs.IQueue | None,
+    dead_letter_queue: sqs.IQueue | None,
+    queue_key: kms.IKey | None,
+    max_receive_count: int | None,
+    visibility_timeout: Duration | None,
+    retention_period: Duration | None,
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    instance_type: ec2.InstanceType,
+    machine_image: ec2.IMachineImage | None,
+    drain_timeout: Duration,
+    alarm_topic: sns.ITopic | None,
+    profile: Profile | None,
+) -> None:
+    expect("worker_code", worker_code, str)
+    if not Path(worker_code).is_dir():
+        raise PropError("worker_code", f"{worker_code!r} is not a folder")
+    expect("worker_command", worker_command, str)
+    if not worker_command.strip() or "\n" in worker_command:
+        raise PropError("worker_command", f"must be one command line, got {worker_command!r}")
+    expect("acceptable_latency", acceptable_latency, Duration)
+    expect("average_processing_time", average_processing_time, Duration)
+    expect("worker_environment", worker_environment, Mapping, optional=True)
+    for name, value in (worker_environment or {}).items():
+        if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+            raise PropError(
+                "worker_environment",
+                f"{name!r} is not a variable name (letters, digits, _; not a digit first)",
+            )
+        expect(f"worker_environment[{name!r}]", value, str)
+    expect("queue", queue, sqs.IQueue, optional=True)
+    expect("dead_letter_queue", dead_letter_queue, sqs.IQueue, optional=True)
+    expect("queue_key", queue_key, kms.IKey, optional=True)
+    expect("max_receive_count", max_receive_count, int, optional=True)
+    expect("visibility_timeout", visibility_timeout, Duration, optional=True)
+    expect("retention_period", retention_period, Duration, optional=True)
+    if queue is None and dead_letter_queue is not None:
+        raise PropError("dead_letter_queue", "only with an existing queue; a new one gets its own")
+    if queue is not None:
+        given: dict[str, object] = {
+            "queue_key": queue_key,
+            "max_receive_count": max_receive_count,
+            "retention_period": retention_period,
+        }
+        for name, setting in given.items():
+            if setting is not None:
+                raise PropError(
+                    name, "not with queue: an existing queue brings its own key, redrive and retention"
+                )
+    if max_receive_count is not None:
+        within("max_receive_count", max_receive_count, 1, MAX_RECEIVE_COUNT)
+    if visibility_timeout is not None:
+        whole_seconds("visibility_timeout", visibility_timeout, low=1, high=MAX_VISIBILITY_SECONDS)
+    if retention_period is not None:
+        seconds = whole_seconds("retention_period", retention_period)
+        if not MIN_RETENTION_SECONDS <= seconds <= MAX_RETENTION_SECONDS:
+            raise PropError("retention_period", f"SQS keeps a message 1 minute to 14 days, got {seconds} s")
+    expect("vpc", vpc, ec2.IVpc, optional=True)
+    expect("vpc_subnets", vpc_subnets, ec2.SubnetSelection, optional=True)
+    expect("instance_type", instance_type, ec2.InstanceType)
+    expect("machine_image", machine_image, ec2.IMachineImage, optional=True)
+    whole_seconds("drain_timeout", drain_timeout, low=30, high=int(MAX_HOOK_TIMEOUT.to_seconds()) - 60)
+    expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
+    expect("profile", profile, Profile, optional=True)
+
+
+def _fields(selection: ec2.SubnetSelection) -> dict[str, Any]:
+    """A SubnetSelection as the keyword arguments `select_subnets` takes (jsii spreads structs)."""
+    return {name: getattr(selection, name) for name in selection._values}
+
+
+def _check_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection, *, given: bool) -> None:
+    """The instances need subnets with a route out (AWS APIs, packages) and no public address."""
+    prop = "vpc_subnets" if given else "vpc"
+    try:
+        chosen = vpc.select_subnets(**_fields(selection)).subnets
+    except RuntimeError as error:  # CDK: "There are no 'Private' subnet groups in this VPC"
+        chosen, reason = [], str(error).splitlines()[0]
+    else:
+        reason = "selects no subnet"
+    if not chosen:
+        wanted = "" if given else " with egress (PRIVATE_WITH_EGRESS), or pass vpc_subnets"
+        raise PropError(prop, f"{reason}: the workers need private subnets{wanted}")
