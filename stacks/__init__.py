@@ -9,13 +9,14 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from patterns.shared.defaults import profile_of
 from patterns.wiring import WiringChecks
 from stacks.fan_out_stack import FanOutStack
+from stacks.frontend_stack import FrontendStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 # Stack ids are fixed: users, docs and tests refer to them.
-STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow")
+STACK_IDS = ("FanOut", "WorkerFleet", "MultiTier", "ServerlessApi", "OrderWorkflow", "Frontend")
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -42,7 +43,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
     )
-    ServerlessApiStack(
+    serverless_api = ServerlessApiStack(
         app,
         "ServerlessApi",
         profile=profile,
@@ -54,5 +55,12 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         events_topic=fan_out.orders_topic,
         description=described("Step Functions order saga"),
+    )
+    FrontendStack(
+        app,
+        "Frontend",
+        profile=profile,
+        api=serverless_api.orders,
+        description=described("orders web app: S3 and CloudFront in front of the orders API"),
     )
     return app
