@@ -265,7 +265,7 @@ class StaticSite(Construct):
             )
         }
         if api is not None:
-            behaviours[f"/{api.deployment_stage.stage_name}/*"] = cloudfront.BehaviorOptions(
+            behaviours[f"/{stage_name(api)}/*"] = cloudfront.BehaviorOptions(
                 origin=origins.HttpOrigin(
                     f"{api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}",
                     protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
@@ -378,6 +378,15 @@ class StaticSite(Construct):
             if handler.node.id.startswith(DEPLOYMENT_HANDLER):
                 for finding, reason in DEPLOYMENT_REASONS.items():
                     acknowledge(handler, finding, reason)
+
+
+def stage_name(api: apigateway.RestApi) -> str:
+    """The stage's literal name (the stage's own attribute is a reference into its stack)."""
+    stage = api.deployment_stage.node.default_child
+    name = getattr(stage, "stage_name", None)
+    if not isinstance(name, str) or Token.is_unresolved(name):
+        raise PropError("api", "the API's stage needs a literal name, the path CloudFront routes to it")
+    return name
 
 
 def _alias_arn(alias_name: str) -> str:
