@@ -8,7 +8,7 @@ Use in any CDK app (this package needs only aws-cdk-lib):
 Each rule module registers its rules; `RULES` lists them with their doc line and source.
 """
 
-from . import alarms, encryption, invocations, proxy, queues, retention, state_machines
+from . import alarms, edge, encryption, invocations, proxy, queues, retention, state_machines
 from .core import DEFAULT_SENSITIVE_FIELDS, RULES, Rule, Settings, Violation, run
 from .model import Model
 from .plugin import WiringChecks, acknowledgement_id, check_assembly
@@ -24,6 +24,7 @@ __all__ = [
     "acknowledgement_id",
     "alarms",
     "check_assembly",
+    "edge",
     "encryption",
     "invocations",
     "proxy",
