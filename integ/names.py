@@ -8,6 +8,7 @@ APPS = {
     "MultiTier": "integ_multi_tier",
     "ServerlessApi": "integ_serverless_api",
     "OrderWorkflow": "integ_order_workflow",
+    "Frontend": "integ_frontend",
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

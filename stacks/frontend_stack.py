@@ -36,10 +36,15 @@ class FrontendStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if api.user_pool_domain is None:
-            raise PropError("api", "the web app signs in through the API's hosted sign-in: the API needs its own user pool")
+            raise PropError(
+                "api",
+                "the web app signs in through the API's hosted sign-in: the API needs its own user pool",
+            )
         certificate_arn = self.node.try_get_context(CERTIFICATE_KEY)
         certificate = (
-            acm.Certificate.from_certificate_arn(self, "Certificate", str(certificate_arn)) if certificate_arn else None
+            acm.Certificate.from_certificate_arn(self, "Certificate", str(certificate_arn))
+            if certificate_arn
+            else None
         )
         sign_in = api.user_pool_domain.base_url()
         site = StaticSite(

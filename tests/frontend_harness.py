@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 import uuid
@@ -35,9 +36,27 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from patterns.frontend import content_security_policy
 from tests.orders_api_events import FakeContext
 
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, from make bootstrap
+# Flags that run Chromium headless as root in a container with no GPU and no network beyond
+# loopback; Playwright adds a fresh --user-data-dir of its own to every launch.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SIGNING_KEY = b"test-only-signing-key"
 CLIENT_ID = "web-client-under-test"
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+}
 
 
 def b64url(data: bytes) -> str:
@@ -204,7 +223,9 @@ class Edge:
         return response["statusCode"], (response.get("body") or "").encode(), out
 
     @staticmethod
-    def _gateway_error(status: int, code: str, message: str, request_id: str) -> tuple[int, bytes, dict[str, str]]:
+    def _gateway_error(
+        status: int, code: str, message: str, request_id: str
+    ) -> tuple[int, bytes, dict[str, str]]:
         body = {"error": {"code": code, "message": message}, "requestId": request_id}
         return status, json.dumps(body).encode(), {"Content-Type": "application/json"}
 
@@ -277,8 +298,17 @@ class FakeCognito:
         verifier = form.get("code_verifier", "")
         computed = b64url(hashlib.sha256(verifier.encode()).digest())
         if not challenge or computed != challenge or form.get("redirect_uri") != redirect:
-            request.reply(400, b'{"error":"invalid_grant"}', {"Content-Type": "application/json", **self.cors(request)})
+            request.reply(
+                400, b'{"error":"invalid_grant"}', {"Content-Type": "application/json", **self.cors(request)}
+            )
             return
         token = issue_token(self.sub, self.email, self.token_lifetime)
-        document = {"id_token": token, "access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
-        request.reply(200, json.dumps(document).encode(), {"Content-Type": "application/json", **self.cors(request)})
+        document = {
+            "id_token": token,
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+        }
+        request.reply(
+            200, json.dumps(document).encode(), {"Content-Type": "application/json", **self.cors(request)}
+        )

@@ -10,7 +10,6 @@ expect), never a sleep. Screenshots of the main screens go to build/artifacts/fr
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import urllib.request
@@ -25,20 +24,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from patterns.frontend import build_site
 from stacks.paths import runtime_dir
-from tests.frontend_harness import Edge, FakeCognito, issue_token
+from tests.frontend_harness import CHROMIUM, FLAGS, Edge, FakeCognito, issue_token
 from tests.test_orders_api import start_api, table_definition
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "artifacts" / "frontend"
 PHONE = {"width": 390, "height": 844}
 
@@ -74,13 +62,17 @@ def page(world: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Page
     browser: Browser = world["browser"]
     context = browser.new_context(viewport=PHONE if "phone" in request.node.name else None)
     page = context.new_page()
+    # Every CSP violation and every uncaught script error fails the test that caused it.
     page.csp_errors = []  # type: ignore[attr-defined]
     page.on(
         "console",
-        lambda message: page.csp_errors.append(message.text)  # type: ignore[attr-defined]
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            page.csp_errors.append(message.text)  # type: ignore[attr-defined]
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
+    page.on("pageerror", lambda error: page.csp_errors.append(f"uncaught: {error}"))  # type: ignore[attr-defined]
     yield page
     assert page.csp_errors == [], page.csp_errors  # type: ignore[attr-defined]
     context.close()
@@ -98,7 +90,9 @@ def sign_in(page: Page, world: dict[str, Any]) -> None:
     expect(page.get_by_role("heading", name="My orders")).to_be_visible()
 
 
-def call_api(world: dict[str, Any], method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+def call_api(
+    world: dict[str, Any], method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
     token = issue_token(world["cognito"].sub, "ana@example.com")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
@@ -107,7 +101,7 @@ def call_api(world: dict[str, Any], method: str, path: str, body: Any = None, he
         method=method,
         headers={"Authorization": token, "Content-Type": "application/json", **(headers or {})},
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310  (loopback only)
+    with urllib.request.urlopen(request) as response:
         text = response.read()
         return json.loads(text) if text else None
 
@@ -155,7 +149,9 @@ def test_a_tampered_verifier_is_refused_and_the_user_is_told(page: Page, world: 
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.route(
         re.compile(r".*/oauth2/token$"),
-        lambda route: route.continue_(post_data=re.sub(r"code_verifier=[^&]+", "code_verifier=forged", route.request.post_data or "")),
+        lambda route: route.continue_(
+            post_data=re.sub(r"code_verifier=[^&]+", "code_verifier=forged", route.request.post_data or "")
+        ),
     )
     page.get_by_role("button", name="Sign in").click()
     expect(error_box(page)).to_contain_text("Sign-in could not be completed")
@@ -176,7 +172,7 @@ def test_create_sends_an_idempotency_key_and_the_order_is_listed(page: Page, wor
     expect(page.get_by_role("status")).to_contain_text("was placed")
     item = page.get_by_role("listitem")
     expect(item).to_have_count(1)
-    expect(item).to_contain_text("2 × BOOK-1 at 12.50, 1 × PEN-9 at 1.00")
+    expect(item).to_contain_text("2 x BOOK-1 at 12.50, 1 x PEN-9 at 1.00")
     expect(item).to_contain_text("Total 26.00 · version 1 · to be shipped")
     key = sent.value.headers["idempotency-key"]
     assert re.fullmatch(r"[0-9a-f-]{36}", key)
@@ -204,13 +200,20 @@ def test_on_a_phone_the_list_fits_the_screen(page: Page, world: dict[str, Any]) 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_an_edit_on_a_stale_version_shows_the_409_and_a_reload_recovers(page: Page, world: dict[str, Any]) -> None:
+def test_an_edit_on_a_stale_version_shows_the_409_and_a_reload_recovers(
+    page: Page, world: dict[str, Any]
+) -> None:
     (order,) = seed(world, 1)
     sign_in(page, world)
     page.get_by_role("link", name=f"Edit order {order['id'][:8]}").click()
     expect(page.get_by_text("You are editing version 1.")).to_be_visible()
     # Someone else saves first (another tab, another device): the order is at version 2.
-    call_api(world, "PUT", f"/orders/{order['id']}", {"version": 1, "items": order["items"], "requiresShipping": True})
+    call_api(
+        world,
+        "PUT",
+        f"/orders/{order['id']}",
+        {"version": 1, "items": order["items"], "requiresShipping": True},
+    )
     page.get_by_label("Quantity").fill("5")
     page.get_by_role("button", name="Save changes").click()
     expect(error_box(page)).to_contain_text("This order was changed by someone else since you opened it.")
@@ -222,7 +225,7 @@ def test_an_edit_on_a_stale_version_shows_the_409_and_a_reload_recovers(page: Pa
     page.get_by_label("Quantity").fill("5")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_contain_text("was saved (version 3)")
-    expect(page.get_by_role("listitem")).to_contain_text("5 × SEED-0")
+    expect(page.get_by_role("listitem")).to_contain_text("5 x SEED-0")
 
 
 def test_cancel_removes_the_order_here_and_in_the_table(page: Page, world: dict[str, Any]) -> None:
@@ -246,7 +249,7 @@ def test_keyboard_alone_places_an_order(page: Page, world: dict[str, Any]) -> No
         page.keyboard.type(text)
     page.get_by_label("Unit price (cents)").press("Enter")  # Enter in a field submits the form
     expect(page.get_by_role("status")).to_contain_text("was placed")
-    expect(page.get_by_role("listitem")).to_contain_text("3 × KEY-1 at 2.50")
+    expect(page.get_by_role("listitem")).to_contain_text("3 x KEY-1 at 2.50")
 
 
 # Errors: each one the API documents, as the user sees it. "real" ones come from the handler or
@@ -261,7 +264,9 @@ def test_a_400_names_the_problem(page: Page, world: dict[str, Any]) -> None:
     expect(error_box(page)).to_contain_text("sku")
     expect(error_box(page)).to_contain_text("Reference: ")
     shot(page, "5-error-400")
-    assert world["api"].orders() == [] or all(o["ownerId"] != world["cognito"].sub for o in world["api"].orders())
+    assert world["api"].orders() == [] or all(
+        o["ownerId"] != world["cognito"].sub for o in world["api"].orders()
+    )
 
 
 def test_an_expired_token_is_a_401_that_asks_to_sign_in_again(page: Page, world: dict[str, Any]) -> None:
@@ -304,7 +309,7 @@ def test_a_retry_with_changed_contents_is_a_422(page: Page, world: dict[str, Any
 @pytest.mark.parametrize(
     ("status", "code", "shown"),
     [
-        (403, "WAF_FILTERED", "The request was blocked by the site’s firewall."),
+        (403, "WAF_FILTERED", "The request was blocked by the site's firewall."),
         (429, "THROTTLED", "Too many requests right now. Wait a moment, then try again."),
         (413, "REQUEST_ENTITY_TOO_LARGE", "The order is too large to send."),
         (415, "UNSUPPORTED_MEDIA_TYPE", "The page sent the order in a form the service does not accept."),
@@ -329,15 +334,17 @@ def test_an_unreachable_service_is_explained(page: Page, world: dict[str, Any]) 
     page.route(re.compile(r".*/v1/orders\?.*"), lambda route: route.abort())
     page.get_by_role("link", name="New order").click()
     page.get_by_role("link", name="Back to my orders").click()
-    expect(error_box(page)).to_contain_text("Could not reach the service. Check your connection and try again.")
+    expect(error_box(page)).to_contain_text(
+        "Could not reach the service. Check your connection and try again."
+    )
 
 
 def test_a_missing_asset_stays_an_error_while_routes_get_the_page(world: dict[str, Any]) -> None:
     """The edge answers extensionless routes with index.html and files as they are."""
     origin = world["edge"].origin
-    with urllib.request.urlopen(f"{origin}/edit/00000000-0000-0000-0000-000000000000") as response:  # noqa: S310
+    with urllib.request.urlopen(f"{origin}/edit/00000000-0000-0000-0000-000000000000") as response:
         assert b"<title>Orders</title>" in response.read()
     with pytest.raises(urllib.error.HTTPError) as missing:
-        urllib.request.urlopen(f"{origin}/assets/app.0000000000.js")  # noqa: S310
+        urllib.request.urlopen(f"{origin}/assets/app.0000000000.js")
     assert missing.value.code == 403
     boto3.client("dynamodb")  # the world still runs under moto

@@ -54,7 +54,10 @@ def test_hashed_assets_are_cached_a_year_and_documents_revalidated(profile: str)
     MinTTL 0, `Cache-Control: no-cache` makes it revalidate every time (CloudFront Developer
     Guide, "Manage how long content stays in the cache")."""
     document = template_json(STACK, profile)
-    policies = {k: v["Properties"]["CachePolicyConfig"] for k, v in resources(document, "AWS::CloudFront::CachePolicy")}
+    policies = {
+        k: v["Properties"]["CachePolicyConfig"]
+        for k, v in resources(document, "AWS::CloudFront::CachePolicy")
+    }
     assets = policies[behaviour(profile, "/assets/*")["CachePolicyId"]["Ref"]]
     default = policies[config(profile)["DefaultCacheBehavior"]["CachePolicyId"]["Ref"]]
     assert assets["MaxTTL"] >= 365 * 86400 and assets["DefaultTTL"] >= 365 * 86400
@@ -85,20 +88,32 @@ def test_spa_routes_come_from_a_function_not_a_distribution_wide_error_page(prof
 
 @pytest.mark.parametrize(
     ("uri", "rewritten"),
-    [("/", "/index.html"), ("/new", "/index.html"), ("/edit/3f2c", "/index.html"),
-     ("/assets/app.0123456789.js", "/assets/app.0123456789.js"), ("/assets/missing.css", "/assets/missing.css"),
-     ("/config.json", "/config.json")],
+    [
+        ("/", "/index.html"),
+        ("/new", "/index.html"),
+        ("/edit/3f2c", "/index.html"),
+        ("/assets/app.0123456789.js", "/assets/app.0123456789.js"),
+        ("/assets/missing.css", "/assets/missing.css"),
+        ("/config.json", "/config.json"),
+    ],
 )
 def test_the_spa_function_rewrites_routes_and_leaves_files(uri: str, rewritten: str) -> None:
     """The function's own code, run by Node (CloudFront Functions run JavaScript)."""
-    script = SPA_FUNCTION.read_text() + f"\nprocess.stdout.write(handler({{request: {{uri: {json.dumps(uri)}}}}}).uri);"
-    assert subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout == rewritten
+    script = (
+        SPA_FUNCTION.read_text()
+        + f"\nprocess.stdout.write(handler({{request: {{uri: {json.dumps(uri)}}}}}).uri);"
+    )
+    assert (
+        subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout == rewritten
+    )
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_response_carries_the_security_headers_and_a_csp_naming_only_the_sign_in_domain(profile: str) -> None:
+def test_every_response_carries_the_security_headers_and_a_csp_naming_only_the_sign_in_domain(
+    profile: str,
+) -> None:
     document = template_json(STACK, profile)
-    (policy_id, policy), = resources(document, "AWS::CloudFront::ResponseHeadersPolicy")
+    ((policy_id, policy),) = resources(document, "AWS::CloudFront::ResponseHeadersPolicy")
     headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert headers["ContentTypeOptions"]["Override"] is True
@@ -119,7 +134,9 @@ def test_the_site_bucket_is_private_encrypted_by_its_key_and_tls_only(profile: s
     _, bucket = one(document, "AWS::S3::Bucket", "Site/Site/Resource")
     props = bucket["Properties"]
     assert all(props["PublicAccessBlockConfiguration"].values())
-    default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ]
     assert default["SSEAlgorithm"] == "aws:kms"
     _, alias = one(document, "AWS::KMS::Alias", "Site/Key/Alias")
     alias_parts = alias["Properties"]["AliasName"]["Fn::Join"][1]
@@ -177,7 +194,13 @@ def test_build_renames_assets_after_their_content(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("props", "prop"),
     [
-        ({"web_acl_arn": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/a1b2c3d4-5678-90ab-cdef-111111111111"}, "web_acl_arn"),
+        (
+            {
+                "web_acl_arn": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/"
+                "a1b2c3d4-5678-90ab-cdef-111111111111"
+            },
+            "web_acl_arn",
+        ),
         ({"domain_name": "shop.example.org"}, "certificate"),
         ({"connect_origins": "https://x.example.org"}, "connect_origins"),
         ({"connect_origins": ["http://x.example.org"]}, "connect_origins"),
@@ -196,8 +219,14 @@ def test_a_certificate_outside_us_east_1_is_refused_and_production_needs_a_web_a
         stack, "Cert", "arn:aws:acm:eu-west-1:123456789012:certificate/a1b2c3d4-5678-90ab-cdef-111111111111"
     )
     with pytest.raises(PropError, match="us-east-1"):
-        StaticSite(stack, "Site", site_dir=runtime_dir("orders_web"), domain_name="shop.example.org",
-                   certificate=certificate, profile=SANDBOX)
+        StaticSite(
+            stack,
+            "Site",
+            site_dir=runtime_dir("orders_web"),
+            domain_name="shop.example.org",
+            certificate=certificate,
+            profile=SANDBOX,
+        )
     with pytest.raises(PropError) as error:
         StaticSite(bare_stack(), "Site", site_dir=runtime_dir("orders_web"), profile=PRODUCTION)
     assert error.value.prop == "web_acl_arn"

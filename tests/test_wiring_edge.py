@@ -37,7 +37,9 @@ def cdk_default(oai: bool = False) -> dict[str, Any]:
 
 
 def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
-    return next(k for k, v in template["Resources"].items() if v["Type"] == resource_type and k.startswith(prefix))
+    return next(
+        k for k, v in template["Resources"].items() if v["Type"] == resource_type and k.startswith(prefix)
+    )
 
 
 def test_cdks_default_key_statement_admits_every_distribution_of_the_account() -> None:
@@ -47,7 +49,9 @@ def test_cdks_default_key_statement_admits_every_distribution_of_the_account() -
 
 def test_a_legacy_origin_access_identity_is_found() -> None:
     template = cdk_default(oai=True)
-    assert findings(template, "CloudFrontNoOriginAccessIdentity") == [logical_id(template, "AWS::CloudFront::Distribution", "Cdn")]
+    assert findings(template, "CloudFrontNoOriginAccessIdentity") == [
+        logical_id(template, "AWS::CloudFront::Distribution", "Cdn")
+    ]
     assert findings(cdk_default(), "CloudFrontNoOriginAccessIdentity") == []
 
 
@@ -57,7 +61,11 @@ def frontend() -> dict[str, Any]:
 
 def site_policy(template: dict[str, Any]) -> dict[str, Any]:
     policy = template["Resources"][logical_id(template, "AWS::S3::BucketPolicy", "SitePolicy")]
-    return next(s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal", {}).get("Service"))
+    return next(
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Principal", {}).get("Service")
+    )
 
 
 def test_the_frontend_admits_exactly_its_distribution() -> None:
@@ -67,15 +75,22 @@ def test_the_frontend_admits_exactly_its_distribution() -> None:
 def test_a_bucket_statement_without_source_arn_is_found() -> None:
     template = frontend()
     del site_policy(template)["Condition"]
-    assert findings(template, "CloudFrontSourceArn") == [logical_id(template, "AWS::S3::BucketPolicy", "SitePolicy")]
+    assert findings(template, "CloudFrontSourceArn") == [
+        logical_id(template, "AWS::S3::BucketPolicy", "SitePolicy")
+    ]
 
 
 def test_a_bucket_that_does_not_admit_its_distribution_is_found() -> None:
     """The distribution named is another one: the real one gets 403 on every request."""
     template = frontend()
-    template["Resources"]["OtherCdn"] = {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {}}}
+    template["Resources"]["OtherCdn"] = {
+        "Type": "AWS::CloudFront::Distribution",
+        "Properties": {"DistributionConfig": {}},
+    }
     condition = site_policy(template)["Condition"]["StringEquals"]
-    condition["AWS:SourceArn"] = {"Fn::Join": ["", ["arn:aws:cloudfront::1:distribution/", {"Ref": "OtherCdn"}]]}
+    condition["AWS:SourceArn"] = {
+        "Fn::Join": ["", ["arn:aws:cloudfront::1:distribution/", {"Ref": "OtherCdn"}]]
+    }
     found = findings(template, "CloudFrontSourceArn")
     policy = logical_id(template, "AWS::S3::BucketPolicy", "SitePolicy")
     assert found == [policy, policy]  # admits a stranger, and not its own distribution

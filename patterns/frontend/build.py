@@ -18,7 +18,7 @@ from ..shared.props import PropError
 ASSETS = "assets"
 INDEX = "index.html"
 HASH_LENGTH = 10
-HASHED_NAME = re.compile(r"^(?P<stem>[^.]+)\.[0-9a-f]{%d}\.(?P<ext>[A-Za-z0-9]+)$" % HASH_LENGTH)
+HASHED_NAME = re.compile(rf"^(?P<stem>[^.]+)\.[0-9a-f]{{{HASH_LENGTH}}}\.(?P<ext>[A-Za-z0-9]+)$")
 
 
 def hashed_name(path: Path) -> str:
@@ -44,7 +44,7 @@ def build_site(source: str | Path, out: str | Path | None = None) -> Path:
         renamed = hashed_name(asset)
         shutil.copyfile(asset, target / ASSETS / renamed)
         html = html.replace(f'"/{ASSETS}/{asset.name}"', f'"/{ASSETS}/{renamed}"')
-    for reference in re.findall(r'"/%s/([^"]+)"' % ASSETS, html):
+    for reference in re.findall(rf'"/{ASSETS}/([^"]+)"', html):
         if not HASHED_NAME.match(reference):
             raise PropError("site_dir", f"{INDEX} refers to /{ASSETS}/{reference}, which is not in {source}")
     (target / INDEX).write_text(html)

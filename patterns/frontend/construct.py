@@ -5,7 +5,6 @@ invalidation of what changed."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,8 +21,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from ..shared.defaults import Profile, acknowledge, encryption_key, log_group, profile_of
 from ..shared.buckets import _log_auto_delete_provider
+from ..shared.defaults import Profile, acknowledge, encryption_key, log_group, profile_of
 from ..shared.props import PropError, expect
 from . import policies
 from .build import ASSETS, INDEX, build_site
@@ -34,8 +33,12 @@ CLOUDFRONT = "cloudfront.amazonaws.com"
 # The singleton function of every BucketDeployment in a stack (aws-cdk-lib names it so).
 DEPLOYMENT_HANDLER = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
 # A CLOUDFRONT-scope web ACL is a global resource, always created in us-east-1.
-GLOBAL_WEB_ACL = re.compile(r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$")
-CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$")
+GLOBAL_WEB_ACL = re.compile(
+    r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$"
+)
+CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$"
+)
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 GEO_REASON = (
     "The site serves a worldwide audience; restricting countries is a business decision the "
@@ -50,13 +53,15 @@ DEFAULT_CERTIFICATE_REASON = (
     "certificate, for which CloudFront fixes the minimum protocol at TLSv1; give domain_name and "
     "certificate to get TLSv1.2_2021."
 )
+RUNTIME_REASON = "CDK's BucketDeployment handler: aws-cdk-lib chooses its runtime, not this construct."
 DEPLOYMENT_REASONS = {
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AWSLambdaBasicExecutionRole]": (
         "CDK's BucketDeployment handler role: AWSLambdaBasicExecutionRole only lets it write its "
         "own logs, into the log group this construct gives it."
     ),
-    "AwsSolutions-L1": "CDK's BucketDeployment handler: its runtime is chosen by aws-cdk-lib, not by this construct.",
-    "Serverless-LambdaLatestVersion": "CDK's BucketDeployment handler: its runtime is chosen by aws-cdk-lib, not by this construct.",
+    "AwsSolutions-L1": RUNTIME_REASON,
+    "Serverless-LambdaLatestVersion": RUNTIME_REASON,
     **{
         f"AwsSolutions-IAM5[{wildcard}]": (
             "CDK's BucketDeployment handler role: it copies every file of the asset into the site "
@@ -80,8 +85,10 @@ DEPLOYMENT_REASONS = {
         "CDK's BucketDeployment handler runs as a CloudFormation custom resource: CloudFormation "
         "invokes it and reports its failure on the stack; no asynchronous event is lost."
     ),
-    "Serverless-LambdaTracing": "CDK's BucketDeployment handler copies files once per deploy; a trace tells nothing a deploy log does not.",
-    "Serverless-LambdaDefaultMemorySize": "CDK's BucketDeployment handler: its memory is set by this construct's memory_limit.",
+    "Serverless-LambdaTracing": (
+        "CDK's BucketDeployment handler copies files once per deploy; a trace tells nothing a "
+        "deploy log does not."
+    ),
 }
 
 
@@ -126,14 +133,14 @@ class StaticSite(Construct):
         profile: Profile | None = None,
     ) -> None:
         """Args:
-            site_dir: a folder with `index.html` and `assets/`; assets are renamed after their content.
-            api: a REST API served under `/<stage name>/*` of the same domain, never cached; none: no API path.
-            connect_origins: origins the page may call besides itself (e.g. the sign-in domain), in the CSP.
-            domain_name: the site's own domain; needs `certificate`. Default: the distribution's domain.
-            certificate: an ACM certificate in us-east-1 for `domain_name` (CloudFront reads only there).
-            web_acl_arn: a CLOUDFRONT-scope WAF web ACL (in us-east-1); required in production.
-            price_class: the edge locations used; default PRICE_CLASS_100 (North America, Europe).
-            profile: sandbox (default from context) or production.
+        site_dir: a folder with `index.html` and `assets/`; assets are renamed after their content.
+        api: a REST API served under `/<stage name>/*` of the same domain, never cached; none: no API path.
+        connect_origins: origins the page may call besides itself (e.g. the sign-in domain), in the CSP.
+        domain_name: the site's own domain; needs `certificate`. Default: the distribution's domain.
+        certificate: an ACM certificate in us-east-1 for `domain_name` (CloudFront reads only there).
+        web_acl_arn: a CLOUDFRONT-scope WAF web ACL (in us-east-1); required in production.
+        price_class: the edge locations used; default PRICE_CLASS_100 (North America, Europe).
+        profile: sandbox (default from context) or production.
         """
         super().__init__(scope, construct_id)
         self._config_written = False
@@ -160,7 +167,10 @@ class StaticSite(Construct):
             self, "SecurityHeaders", csp=policies.content_security_policy(connect_origins)
         )
         self.distribution = self._distribution(
-            api=api, domain_name=domain_name, certificate=certificate, web_acl_arn=web_acl_arn,
+            api=api,
+            domain_name=domain_name,
+            certificate=certificate,
+            web_acl_arn=web_acl_arn,
             price_class=price_class,
         )
         self._admit_only_this_distribution()
@@ -253,7 +263,9 @@ class StaticSite(Construct):
             ),
         )
         functions = [
-            cloudfront.FunctionAssociation(function=self.spa_routes, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)
+            cloudfront.FunctionAssociation(
+                function=self.spa_routes, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+            )
         ]
         behaviours: dict[str, cloudfront.BehaviorOptions] = {
             f"/{ASSETS}/*": cloudfront.BehaviorOptions(
@@ -411,12 +423,15 @@ def _check_props(
     if isinstance(connect_origins, str):
         raise PropError("connect_origins", "give a list of origins, not one string")
     for origin in connect_origins:
-        if not Token.is_unresolved(origin) and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+        if not Token.is_unresolved(origin) and not re.fullmatch(
+            r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin
+        ):
             raise PropError("connect_origins", f"{origin!r} is not an https origin (https://host[:port])")
     if (domain_name is None) != (certificate is None):
         raise PropError(
             "domain_name" if domain_name is None else "certificate",
-            "domain_name and certificate go together: CloudFront serves a custom domain only with its certificate",
+            "domain_name and certificate go together: CloudFront serves a custom domain only "
+            "with its certificate",
         )
     if domain_name is not None and not Token.is_unresolved(domain_name) and not DOMAIN.fullmatch(domain_name):
         raise PropError("domain_name", f"{domain_name!r} is not a lower-case DNS name")
@@ -427,10 +442,17 @@ def _check_props(
                 "certificate",
                 f"{certificate.certificate_arn!r}: CloudFront uses ACM certificates from us-east-1 only",
             )
-    if web_acl_arn is not None and not Token.is_unresolved(web_acl_arn) and not GLOBAL_WEB_ACL.fullmatch(web_acl_arn):
+    if (
+        web_acl_arn is not None
+        and not Token.is_unresolved(web_acl_arn)
+        and not GLOBAL_WEB_ACL.fullmatch(web_acl_arn)
+    ):
         raise PropError(
             "web_acl_arn",
-            f"{web_acl_arn!r} is not a CLOUDFRONT-scope web ACL (arn:aws:wafv2:us-east-1:<account>:global/webacl/...)",
+            f"{web_acl_arn!r} is not a CLOUDFRONT-scope web ACL "
+            "(arn:aws:wafv2:us-east-1:<account>:global/webacl/...)",
         )
     if production and web_acl_arn is None:
-        raise PropError("web_acl_arn", "the production profile puts a WAF web ACL in front of the site: give its ARN")
+        raise PropError(
+            "web_acl_arn", "the production profile puts a WAF web ACL in front of the site: give its ARN"
+        )

@@ -87,7 +87,8 @@ def security_headers(scope: Construct, construct_id: str, *, csp: str) -> cloudf
                 frame_option=cloudfront.HeadersFrameOption.DENY, override=True
             ),
             referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+                override=True,
             ),
         ),
     )

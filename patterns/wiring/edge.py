@@ -52,7 +52,7 @@ def _cloudfront_statements(document: Any) -> Iterator[dict[str, Any]]:
 
 
 def _source_arns(statement: dict[str, Any]) -> list[tuple[str, Any]]:
-    found = []
+    found: list[tuple[str, Any]] = []
     for operator, pairs in (statement.get("Condition") or {}).items():
         for key, value in (pairs or {}).items():
             if key.lower() == "aws:sourcearn":
@@ -109,7 +109,9 @@ def cloudfront_source_arn(model: Model, settings: Settings) -> Iterator[Violatio
             continue
         admitted: set[Resource] = set()
         for statement in _cloudfront_statements(policy.properties.get("PolicyDocument")):
-            yield from _judge(model, policy, statement, served.get(bucket, set()), f"The policy of {bucket.path}")
+            yield from _judge(
+                model, policy, statement, served.get(bucket, set()), f"The policy of {bucket.path}"
+            )
             if allows(statement, "s3:GetObject"):
                 if not _source_arns(statement):  # reported above: it admits every distribution
                     admitted.update(served.get(bucket, set()))

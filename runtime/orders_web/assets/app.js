@@ -16,7 +16,7 @@ let createKey = null; // the Idempotency-Key of the new order in the form: kept 
 const MESSAGES = {
   400: 'The order was not accepted. Correct it and try again.',
   401: 'Your session has ended. Sign in again to continue.',
-  403: 'The request was blocked by the site’s firewall. If this keeps happening, contact support.',
+  403: "The request was blocked by the site's firewall. If this keeps happening, contact support.",
   404: 'This order no longer exists: it may have been cancelled in another window.',
   409: 'This order was changed by someone else since you opened it.',
   413: 'The order is too large to send. Remove some items and try again.',
@@ -197,7 +197,7 @@ function orderItem(order) {
   const title = document.createElement('h3');
   title.textContent = `Order ${order.id.slice(0, 8)}`;
   const lines = document.createElement('p');
-  lines.textContent = order.items.map((i) => `${i.quantity} × ${i.sku} at ${money(i.unitPriceCents)}`).join(', ');
+  lines.textContent = order.items.map((i) => `${i.quantity} x ${i.sku} at ${money(i.unitPriceCents)}`).join(', ');
   const meta = document.createElement('p');
   meta.className = 'meta';
   const total = order.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
