@@ -58,9 +58,8 @@ def measure() -> dict[str, Any]:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
                 context = browser.new_context()
                 token = issue_token("bench-user", "bench@example.com")
-                context.add_init_script(
-                    f"sessionStorage.setItem('orders.session', JSON.stringify({{idToken: {json.dumps(token)}}}))"
-                )
+                session = json.dumps({"idToken": token})
+                context.add_init_script(f"sessionStorage.setItem('orders.session', {json.dumps(session)})")
                 page = context.new_page()
                 finished: list[Any] = []
                 page.on("requestfinished", lambda request: finished.append(request))
