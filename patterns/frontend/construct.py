@@ -75,9 +75,7 @@ DEPLOYMENT_REASONS = {
             "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
             "Action::s3:Abort*",
             "Action::s3:DeleteObject*",
-            "Resource::<Site6F918F1A.Arn>/*",
-            "Action::kms:GenerateDataKey*",
-            "Action::kms:ReEncrypt*",
+            "Resource::arn:<AWS::Partition>:s3:::<Site6F918F1A>/*",
             "Resource::*",
         )
     },
@@ -240,6 +238,10 @@ class StaticSite(Construct):
             _alias_arn(alias_name),
         )
         self._alias = alias
+        # The bucket by name alone (no key): see _distribution and _deploy.
+        self._by_name = s3.Bucket.from_bucket_attributes(
+            self, "SiteOrigin", bucket_name=bucket.bucket_name, region=Aws.REGION
+        )
         return key, bucket
 
     def _distribution(
@@ -253,9 +255,7 @@ class StaticSite(Construct):
     ) -> cloudfront.Distribution:
         # The origin reads the bucket by name only, so CDK adds neither its wildcard key statement
         # nor its bucket statement: _admit_only_this_distribution writes both, naming this one.
-        site = s3.Bucket.from_bucket_attributes(
-            self, "SiteOrigin", bucket_name=self.bucket.bucket_name, region=Aws.REGION
-        )
+        site = self._by_name
         origin = origins.S3BucketOrigin.with_origin_access_control(
             site,
             origin_access_control=cloudfront.S3OriginAccessControl(
@@ -355,8 +355,11 @@ class StaticSite(Construct):
     def _deploy(self, site_dir: str, profile: Profile) -> None:
         built = build_site(site_dir)
         logs = log_group(self, "DeploymentLogs", profile=profile)
+        # The bucket by name: CDK's grant for a bucket with a key adds kms:Encrypt and
+        # kms:ReEncrypt*, which writing never uses; the key grant below is what S3 needs for a
+        # PutObject under SSE-KMS (kms:GenerateDataKey, and kms:Decrypt for multipart uploads).
         common: dict[str, Any] = {
-            "destination_bucket": self.bucket,
+            "destination_bucket": self._by_name,
             "retain_on_delete": profile.is_production,
             "log_group": logs,
             "memory_limit": 256,
@@ -386,6 +389,9 @@ class StaticSite(Construct):
         self.documents_deployment.node.add_dependency(self.assets_deployment)
         for deployment in (self.assets_deployment, self.documents_deployment):
             deployment.node.add_dependency(self._alias)
+            deployment.node.add_dependency(self.bucket)
+            if deployment.handler_role is not None:
+                self.key.grant(deployment.handler_role, "kms:GenerateDataKey", "kms:Decrypt")
         for handler in Stack.of(self).node.children:
             if handler.node.id.startswith(DEPLOYMENT_HANDLER):
                 for finding, reason in DEPLOYMENT_REASONS.items():
