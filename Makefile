@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_DEPRECATED := quiet
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: all bootstrap bootstrap-synth synth test lint bench docs integ integ-update clean
+.PHONY: all bootstrap bootstrap-synth chromium synth test lint bench docs integ integ-update clean
 
 all: synth
 
@@ -40,7 +40,13 @@ node_modules/.installed: node_modules/.installed-cli
 
 bootstrap-synth: $(VENV)/.installed-synth node_modules/.installed-cli
 
-bootstrap: $(VENV)/.installed node_modules/.installed
+bootstrap: $(VENV)/.installed node_modules/.installed chromium
+
+## Debian's Chromium for the web app's browser tests (Playwright drives it; it downloads no browser
+## of its own). Skipped when present; installing needs root, as CI has.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 ## Synthesize every stack in both profiles, run cdk-nag and cfn-lint, print a summary.
 synth: bootstrap-synth

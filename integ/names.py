@@ -12,6 +12,7 @@ APPS = {
     "Backup": "integ_backup",
     "Streaming": "integ_streaming",
     "EventDriven": "integ_event_driven",
+    "Frontend": "integ_frontend",
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

@@ -12,6 +12,7 @@ from stacks.backup_stack import COPY_REGION_CONTEXT_KEY, BackupCopyStack, Backup
 from stacks.container_workers_stack import ContainerWorkersStack
 from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
+from stacks.frontend_stack import FrontendStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
@@ -27,6 +28,7 @@ STACK_IDS = (
     "OrderWorkflow",
     "EventDriven",
     "Streaming",
+    "Frontend",
     "ContainerWorkers",
     "Backup",
 )
@@ -58,7 +60,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         profile=profile,
         description=described("ALB, Auto Scaling, RDS with replicas, Valkey"),
     )
-    ServerlessApiStack(
+    serverless_api = ServerlessApiStack(
         app,
         "ServerlessApi",
         profile=profile,
@@ -106,5 +108,12 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         "Streaming",
         profile=profile,
         description=described("device telemetry: Kinesis, a Lambda anomaly detector, Firehose to S3"),
+    )
+    FrontendStack(
+        app,
+        "Frontend",
+        profile=profile,
+        api=serverless_api.orders,
+        description=described("orders web app: S3 and CloudFront in front of the orders API"),
     )
     return app

@@ -22,6 +22,9 @@ OWNER_INDEX = TableIndex(name="byOwner", partition_key="ownerId", sort_key="crea
 KIT_PRODUCTION_CONTEXT = {
     "callback_url": "https://orders.refarch.test/",
     "logout_url": "https://orders.refarch.test/",
+    # The Frontend stack's CLOUDFRONT-scope web ACL (a global ACL lives in us-east-1).
+    "frontend_web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/refarch-frontend/"
+    "a1b2c3d4-5678-90ab-cdef-111111111111",
 }
 
 

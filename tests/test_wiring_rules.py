@@ -53,6 +53,12 @@ CASES = [
         {},
         [],
     ),
+    # CloudFront OAC: every distribution is the one service principal; only aws:SourceArn tells
+    # them apart. CDK's own wiring of a KMS bucket admits any distribution to the key (#21771).
+    ("edge", "cdk-default-oac-of-a-kms-bucket", "CloudFrontSourceArn", {}, ["Key961B73FD"]),
+    ("edge", "oac-with-the-exact-source-arn", "CloudFrontSourceArn", {}, []),
+    ("edge", "legacy-origin-access-identity", "CloudFrontNoOriginAccessIdentity", {}, ["Cdn9963B1AD"]),
+    ("edge", "oac-with-the-exact-source-arn", "CloudFrontNoOriginAccessIdentity", {}, []),
     # RDS Proxy listens on the engine's default port, not the database's (review: MultiTier 5438).
     ("proxy", "review-multitier-5438", "ProxyClientPort", {}, ["WebToProxy", "LaunchTemplate"]),
     ("proxy", "proxy-clients-on-5432", "ProxyClientPort", {}, []),

@@ -11,6 +11,7 @@ Each rule module registers its rules; `RULES` lists them with their doc line and
 from . import (
     alarms,
     containers,
+    edge,
     encryption,
     events,
     invocations,
@@ -36,6 +37,7 @@ __all__ = [
     "alarms",
     "check_assembly",
     "containers",
+    "edge",
     "encryption",
     "events",
     "invocations",
