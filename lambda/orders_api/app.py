@@ -20,7 +20,7 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +33,7 @@ from orders import (
     VersionConflict,
 )
 from settings import Settings
+from tracing import Tracing
 from validation import InvalidBody, validate
 
 DEFAULT_PAGE_SIZE = 20
@@ -60,7 +61,7 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
 
 settings = Settings.from_environ(os.environ)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracing(aws_calls=settings.trace_aws_calls)
 app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origins))
 store = OrderStore(settings.table_name, settings.owner_index)
 
