@@ -144,7 +144,8 @@ def functions_in(assembly: Path, tag: str) -> tuple[list[Function], list[str]]:
                 and "HostedRotationLambda" in properties
             ):
                 skipped.append(
-                    f"{label}: hosted rotation function (AWS's own code, from the Serverless Application Repository)"
+                    f"{label}: hosted rotation function (AWS's own code, from the Serverless "
+                    "Application Repository)"
                 )
             if resource_["Type"] != "AWS::Lambda::Function":
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import uuid
 from http import HTTPStatus
@@ -58,6 +59,15 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
         return None
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), allow_headers=EXTRA_HEADERS)
 
+
+try:  # in Lambda's managed Python runtimes; Lambda runs its hooks only under SnapStart
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # elsewhere (tests, benchmarks) there is no snapshot to restore
+    pass
+else:
+    # Environments restored from one snapshot share `random`'s state, so botocore's retry
+    # jitter would make them retry in step; each draws its own seed from os.urandom instead.
+    register_after_restore(random.seed)
 
 settings = Settings.from_environ(os.environ)
 logger = Logger()

@@ -62,7 +62,7 @@ def whole_number(env: Mapping[str, str], name: str, default: int, unit: str) -> 
 
 
 def flag(env: Mapping[str, str], name: str) -> bool:
-    """"true" or "false" (any case), false when the variable is unset or empty."""
+    """ "true" or "false" (any case), false when the variable is unset or empty."""
     text = env.get(name, "").strip().lower()
     if text not in {"", "true", "false"}:
         raise SettingsError(f"{name}: {env[name]!r} is neither true nor false")

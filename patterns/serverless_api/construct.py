@@ -126,6 +126,7 @@ class ServerlessApi(Construct):
         latency_alarm: Duration = Duration.seconds(3),
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         check_routes(routes)
@@ -166,6 +167,7 @@ class ServerlessApi(Construct):
                 "MAX_BODY_BYTES": str(max_body_bytes),
                 **(environment or {}),
             },
+            snap_start=snap_start,  # PythonFunction's: API Gateway then invokes its `live` alias
         )
         acknowledge(self.function.function, "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
         self._grant_table(table_actions, table_indexes)
@@ -238,7 +240,7 @@ class ServerlessApi(Construct):
         self.request_validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False)
+        integration = apigateway.LambdaIntegration(self.function.invocable, allow_test_invoke=False)
         for route in routes:
             self._add_route(route, integration, api_key_required)
         for method in self.api.methods:

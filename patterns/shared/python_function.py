@@ -41,7 +41,13 @@ class PythonFunction(Construct):
     """A function from a folder of Python code, e.g. `lambda/order_events`.
 
     Attributes: `function`, `role`, `log_group`.
+
+    Attributes:
+        invocable: what callers must invoke: the `live` alias of the published version with
+            `snap_start`, else the function itself.
     """
+
+    invocable: lambda_.IFunction
 
     def __init__(
         self,
@@ -57,10 +63,19 @@ class PythonFunction(Construct):
         memory_size: int = 512,
         description: str | None = None,
         invoked_synchronously_by: str | None = None,
+        snap_start: bool = False,
     ) -> None:
         """`invoked_synchronously_by` names the caller (e.g. "API Gateway") when nothing invokes
         the function asynchronously: a dead-letter queue would then never receive anything.
-        Leave it unset for asynchronous callers and give the function a failure destination."""
+        Leave it unset for asynchronous callers and give the function a failure destination.
+
+        Args:
+            snap_start: Lambda SnapStart: publish a version, snapshot it after Init, and resume
+                new execution environments from the snapshot instead of running Init again.
+                Only published versions restore from a snapshot, so callers must invoke
+                `invocable` (the `live` alias), never the function. Default off: the snapshot's
+                cache and every restore are billed (docs/serverless-api.md, "Cold start").
+        """
         super().__init__(scope, construct_id)
         if timeout.to_seconds() < 1 or timeout.to_seconds() > 900:
             raise ValueError(f"timeout: must be between 1 and 900 seconds, got {timeout.to_seconds()}")
@@ -89,12 +104,20 @@ class PythonFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             layers=[powertools_layer(self)],
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
         )
+        self.invocable = self.function
+        if snap_start:
+            # An alias on the current version: every code or configuration change publishes a
+            # new version (and snapshot), and the alias moves to it.
+            self.invocable = lambda_.Alias(
+                self, "Live", alias_name="live", version=self.function.current_version
+            )
         if invoked_synchronously_by:
             acknowledge(
                 self.function,
