@@ -207,7 +207,7 @@ def import_profile(function: Function | None, top: int = 5) -> str:
 
 def _assembly_of(ref: str, workdir: Path) -> Path:
     tree = workdir / "tree"
-    tree.mkdir()
+    tree.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")

@@ -85,6 +85,7 @@ import json, sys
 sys.path[:0] = [{folder!r}, {root!r}]
 from moto import mock_aws
 import boto3
+from tests.orders_api_events import FakeContext, proxy_event
 with mock_aws():
     d = json.loads({definition!r})
     boto3.client("dynamodb").create_table(TableName="orders", KeySchema=d["KeySchema"],
