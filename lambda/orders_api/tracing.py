@@ -34,7 +34,7 @@ class Tracing:
             self._tracer = Tracer(patch_modules=("botocore",))
 
     def capture_method(self, method: Handler) -> Handler:
-        return method if self._tracer is None else self._tracer.capture_method(method)  # type: ignore[no-any-return]
+        return method if self._tracer is None else self._tracer.capture_method(method)
 
     def capture_lambda_handler(self, handler: Handler) -> Handler:
-        return handler if self._tracer is None else self._tracer.capture_lambda_handler(handler)  # type: ignore[no-any-return]
+        return handler if self._tracer is None else self._tracer.capture_lambda_handler(handler)
