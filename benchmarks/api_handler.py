@@ -2,10 +2,11 @@
 
 Cold start: each round starts fresh Python processes, interleaved, and times (inside the
 process, so interpreter start-up is left out) importing boto3 alone, then boto3 plus a DynamoDB
-client, then the handler module (Powertools logger, tracer with X-Ray patching as in Lambda,
-router, DynamoDB client), and the X-Ray SDK alone, which Powertools' Tracer imports even when
-tracing is disabled (it imports botocore and asyncio too, so its time overlaps boto3's). The
-ratio to boto3 alone is the figure; absolute times are context.
+client, then the handler module (Powertools logger, router, DynamoDB client), the same with
+TRACE_AWS_CALLS=true (Powertools' Tracer, the X-Ray SDK patching botocore), and the X-Ray SDK
+alone (it imports botocore and asyncio too, so its time overlaps boto3's). The ratio to boto3
+alone is the figure; absolute times are context. benchmarks/cold_start.py measures every
+function of the kit the same way.
 
 Warm requests: the real handler in-process against moto, each route timed per call, next to the
 same read without the HTTP layer (OrderStore.get) and a bare boto3 GetItem, the floor moto itself
@@ -53,6 +54,7 @@ COLD_CASES = {
     "import boto3": ("import boto3", {}),
     "import boto3 + DynamoDB client": ("import boto3; boto3.client('dynamodb')", {}),
     "handler module (import + init)": ("import app", {}),
+    "handler with TRACE_AWS_CALLS=true": ("import app", {"TRACE_AWS_CALLS": "true"}),
     "X-Ray SDK alone (+ its botocore)": ("import aws_xray_sdk.core", {}),
 }
 # As the stack deploys it (the tests check the template has these keys and index).

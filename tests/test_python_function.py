@@ -82,3 +82,38 @@ def test_production_keeps_logs_a_year() -> None:
 def test_timeout_out_of_lambda_range_is_refused(seconds: int) -> None:
     with pytest.raises(ValueError, match=r"^timeout: "):
         _synth(timeout=Duration.seconds(seconds))
+
+
+def test_snap_start_is_applied_to_a_published_version_that_callers_invoke_through_an_alias() -> None:
+    """Lambda restores from a snapshot only for published versions and aliases of them; $LATEST
+    always runs Init (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html, "You can use
+    SnapStart only on published function versions and aliases that point to versions"). So the
+    function must publish a version and expose an alias on it for callers to invoke."""
+    stack = bare_stack()
+    demo = PythonFunction(
+        stack,
+        "Demo",
+        profile=SANDBOX,
+        code_dir=lambda_dir("order_events"),
+        handler="analytics.handler",
+        service_name="demo",
+        invoked_synchronously_by="a test",
+        snap_start=True,
+    )
+    document = Template.from_stack(stack).to_json()
+    function_id, function = one(document, "AWS::Lambda::Function", "/Demo/")
+    assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    version_id, version_ = one(document, "AWS::Lambda::Version", "/Demo/")
+    assert version_["Properties"]["FunctionName"] == {"Ref": function_id}
+    _, alias = one(document, "AWS::Lambda::Alias", "/Demo/")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert demo.invocable.node.path.endswith("/Demo/Live")
+
+
+def test_without_snap_start_callers_invoke_the_function_and_no_version_is_published() -> None:
+    """Each published version of a SnapStart function keeps a billed snapshot cache; none is
+    made unless asked for."""
+    document = _synth()
+    _, function = one(document, "AWS::Lambda::Function", "/Demo/")
+    assert "SnapStart" not in function["Properties"]
+    assert not list(resources(document, "AWS::Lambda::Version", "/Demo/"))

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from boto3.dynamodb.types import TypeSerializer
 from settings import Settings
 
 
@@ -83,18 +84,23 @@ def parse(body: str) -> OrderEvent:
     )
 
 
+NUMBER = TypeSerializer()  # as the Table resource did: refuses a number DynamoDB cannot store
+
+
 class Ledger:
     """Counts what a consumer has done, per key, in the ledger table."""
 
-    def __init__(self, table_name: str, consumer: str) -> None:
-        self.table = boto3.resource("dynamodb").Table(table_name)
+    def __init__(self, client: Any, table_name: str, consumer: str) -> None:
+        self.client = client
+        self.table_name = table_name
         self.consumer = consumer
 
     def record(self, key: str, amount: Decimal) -> None:
-        self.table.update_item(
-            Key={"pk": f"{self.consumer}#{key}"},
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"{self.consumer}#{key}"}},
             UpdateExpression="ADD events :one, amount :amount",
-            ExpressionAttributeValues={":one": 1, ":amount": amount},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":amount": NUMBER.serialize(amount)},
         )
 
 
@@ -107,8 +113,12 @@ idempotency = IdempotencyConfig(
     expires_after_seconds=24 * 3600,
 )
 settings = Settings.from_environ(os.environ)
-_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-_ledger = Ledger(settings.ledger_table, settings.consumer_name)
+# One client for the ledger and the idempotency store: each boto3 client (and the Table resource
+# this used to be) loads its service model again, and Powertools' store would start a session of
+# its own, about as costly as importing boto3 again (benchmarks/cold_start.py).
+_dynamodb = boto3.client("dynamodb")
+_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=_dynamodb)
+_ledger = Ledger(_dynamodb, settings.ledger_table, settings.consumer_name)
 
 
 # Powertools types the decorator as returning Any.

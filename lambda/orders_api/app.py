@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import uuid
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +34,7 @@ from orders import (
     VersionConflict,
 )
 from settings import Settings
+from tracing import Tracing
 from validation import InvalidBody, validate
 
 DEFAULT_PAGE_SIZE = 20
@@ -58,9 +60,18 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), allow_headers=EXTRA_HEADERS)
 
 
+try:  # in Lambda's managed Python runtimes; Lambda runs its hooks only under SnapStart
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # elsewhere (tests, benchmarks) there is no snapshot to restore
+    pass
+else:
+    # Environments restored from one snapshot share `random`'s state, so botocore's retry
+    # jitter would make them retry in step; each draws its own seed from os.urandom instead.
+    register_after_restore(random.seed)
+
 settings = Settings.from_environ(os.environ)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracing(aws_calls=settings.trace_aws_calls)
 app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origins))
 store = OrderStore(settings.table_name, settings.owner_index)
 

@@ -24,6 +24,7 @@ class Settings:
     owner_index: str = "byOwner"
     cors_allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 8192
+    trace_aws_calls: bool = False
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -39,6 +40,7 @@ class Settings:
             owner_index=env.get("OWNER_INDEX", "").strip() or cls.owner_index,
             cors_allowed_origins=origins,
             max_body_bytes=whole_number(env, "MAX_BODY_BYTES", cls.max_body_bytes, "bytes"),
+            trace_aws_calls=flag(env, "TRACE_AWS_CALLS"),
         )
 
 
@@ -57,3 +59,11 @@ def whole_number(env: Mapping[str, str], name: str, default: int, unit: str) -> 
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"{name}: {text!r} is not a whole number of {unit} (1 or more)")
     return int(text)
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    """ "true" or "false" (any case), false when the variable is unset or empty."""
+    text = env.get(name, "").strip().lower()
+    if text not in {"", "true", "false"}:
+        raise SettingsError(f"{name}: {env[name]!r} is neither true nor false")
+    return text == "true"

@@ -190,6 +190,7 @@ class ServerlessApi(Construct):
         latency_alarm: Duration = Duration.seconds(3),
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
+        snap_start: bool = False,
     ) -> None:
         """Build the API, its handler, table, user pool and alarms.
 
@@ -243,6 +244,9 @@ class ServerlessApi(Construct):
             latency_alarm: the p99 latency alarm threshold; default 3 s.
             alarm_topic: where the alarms go; default a new encrypted topic.
             profile: sandbox or production; default the `profile` context value.
+            snap_start: Lambda SnapStart for the handler: its versions are snapshotted after
+                Init and API Gateway invokes the `live` alias; billed per snapshot cached and
+                per restore (see the page's "Cold start"). Default off.
         """
         super().__init__(scope, construct_id)
         _check_types(locals())
@@ -287,6 +291,7 @@ class ServerlessApi(Construct):
                 "MAX_BODY_BYTES": str(max_body_bytes),
                 **(environment or {}),
             },
+            snap_start=snap_start,  # PythonFunction's: API Gateway then invokes its `live` alias
         )
         acknowledge(self.function.function, "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
         self._grant_table(table_actions, table_indexes)
@@ -355,7 +360,7 @@ class ServerlessApi(Construct):
         self.request_validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False)
+        integration = apigateway.LambdaIntegration(self.function.invocable, allow_test_invoke=False)
         for route in routes:
             self._add_route(route, integration, api_key_required)
         for method in self.api.methods:

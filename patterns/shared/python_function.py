@@ -93,11 +93,14 @@ class PythonFunction(Construct):
         function: the Lambda function (Python, arm64, X-Ray tracing, JSON logs, Powertools layer).
         role: its execution role; writes to its own log group only (grant more to it).
         log_group: the function's own log group, encrypted with the stack's log key.
+        invocable: what callers must invoke: the `live` alias of the published version with
+            `snap_start`, else the function itself.
     """
 
     function: lambda_.Function
     role: iam.Role
     log_group: logs.LogGroup
+    invocable: lambda_.IFunction
 
     def __init__(
         self,
@@ -113,6 +116,7 @@ class PythonFunction(Construct):
         memory_size: int = 512,
         description: str | None = None,
         invoked_synchronously_by: str | None = None,
+        snap_start: bool = False,
     ) -> None:
         """Build the function.
 
@@ -130,6 +134,11 @@ class PythonFunction(Construct):
             invoked_synchronously_by: names the caller (e.g. "API Gateway") when nothing invokes
                 the function asynchronously, which acknowledges that it needs no dead-letter
                 queue. Default None: give the function a failure destination.
+            snap_start: Lambda SnapStart: publish a version, snapshot it after Init, and resume
+                new execution environments from the snapshot instead of running Init again.
+                Only published versions restore from a snapshot, so callers must invoke
+                `invocable` (the `live` alias), never the function. Default off: the snapshot's
+                cache and every restore are billed (docs/serverless-api.md, "Cold start").
         """
         super().__init__(scope, construct_id)
         expect("code_dir", code_dir, str, Path)
@@ -148,6 +157,7 @@ class PythonFunction(Construct):
         within("memory_size", memory_size, *MEMORY_MB, unit="MB")
         expect("description", description, str, optional=True)
         expect("invoked_synchronously_by", invoked_synchronously_by, str, optional=True)
+        expect("snap_start", snap_start, bool)
         profile = profile or profile_of(self)
         self.log_group = log_group(self, "Logs", profile=profile)
         # Our own role instead of AWSLambdaBasicExecutionRole: the managed policy lets the
@@ -174,12 +184,20 @@ class PythonFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             layers=[powertools_layer(self)],
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
         )
+        self.invocable = self.function
+        if snap_start:
+            # An alias on the current version: every code or configuration change publishes a
+            # new version (and snapshot), and the alias moves to it.
+            self.invocable = lambda_.Alias(
+                self, "Live", alias_name="live", version=self.function.current_version
+            )
         if invoked_synchronously_by:
             acknowledge(
                 self.function,

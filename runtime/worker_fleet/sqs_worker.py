@@ -255,8 +255,17 @@ class Worker:
                 self._to_delete.put(item)
             else:
                 self._retry_later(item)
-            with self._slots:
-                self._running -= 1
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        # Wake the receiver (and a drain) only when what they wait for may now hold: the first
+        # free slot, a full receive batch of them, none running. While they wait the count only
+        # falls, one at a time, so it meets each of these values. Waking them at every job
+        # cost a thread switch per message for a check that failed.
+        concurrency = self.settings.concurrency
+        with self._slots:
+            self._running -= 1
+            if self._running in (concurrency - 1, concurrency - min(SQS_MAX_BATCH, concurrency), 0):
                 self._slots.notify_all()
 
     def _dead_letter(self, item: Held, message: dict[str, Any], failure: PermanentFailure) -> bool:
