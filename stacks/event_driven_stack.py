@@ -82,8 +82,9 @@ class EventDrivenStack(Stack):
         uploads = secure_bucket(self, "Uploads", profile=profile, access_logs=logs)
         thumbnails = secure_bucket(self, "Thumbnails", profile=profile, access_logs=logs)
         reports = secure_bucket(self, "Reports", profile=profile, access_logs=logs)
-        for bucket in (uploads, thumbnails, reports):
-            mark_for_backup(bucket)
+        if profile.is_production:  # AWS Backup protects only versioned buckets: production's
+            for bucket in (uploads, thumbnails, reports):
+                mark_for_backup(bucket)
         router = EventRouter(self, "Events", profile=profile)
         router.send_bucket_events(uploads)
 

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from patterns.fan_out import FanOut
 from patterns.shared import PythonFunction
 from patterns.shared.props import PropError
-from tests.fresh_app import USER_CASES, case_id, fresh_stack, synthesized
+from tests.fresh_app import USER_CASES, UserCase, case_id, fresh_stack, synthesized
 from tests.kit import path_of, resources
 
 
@@ -76,9 +76,7 @@ def build_users_fan_out(stack: cdk.Stack, construct_id: str, code: Path) -> FanO
 
 
 @pytest.mark.parametrize("case", USER_CASES, ids=case_id)
-def test_the_users_own_resources_synthesize_twice_in_one_stack(
-    case: tuple[str, bool, bool], code: Path
-) -> None:
+def test_the_users_own_resources_synthesize_twice_in_one_stack(case: UserCase, code: Path) -> None:
     """Two FanOuts in one stack, each on the user's topic and key, pass the security gate; the
     user's key is the queues' key (no key of the construct's own) and lets only each topic's
     SNS deliveries use it (SNS to an SSE-KMS queue needs that: aws/aws-cdk#11122)."""

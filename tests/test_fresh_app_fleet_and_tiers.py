@@ -16,10 +16,8 @@ from aws_cdk import aws_s3 as s3
 from patterns.multi_tier import DataTier, Network, ValkeyCache, WebTier
 from patterns.worker_fleet import WorkerFleet
 from stacks.paths import runtime_dir
-from tests.fresh_app_lookups import CDK_JSONS, ENVS, fresh_stack, synthesized, ways
+from tests.fresh_app import CONTEXTS, USER_CASES, UserCase, case_id, fresh_stack, lookups, synthesized
 from tests.kit import resources
-
-WAYS = list(ways())
 
 
 def own_vpc_lookups(env: str) -> list[str]:
@@ -69,41 +67,43 @@ def key_actions(document: dict[str, Any], bucket_key: str) -> list[list[str]]:
     return found
 
 
-@pytest.mark.parametrize(("cdk_json", "nag", "env"), WAYS)
+@pytest.mark.parametrize("case", USER_CASES, ids=case_id)
 def test_a_fleet_reading_and_writing_the_users_sse_kms_bucket_gets_exactly_what_s3_needs(
-    cdk_json: str, nag: bool, env: str
+    case: UserCase,
 ) -> None:
     """S3 user guide, "Using server-side encryption with AWS KMS keys": reading an SSE-KMS object
     needs kms:Decrypt, writing one kms:GenerateDataKey; "Multipart upload API and permissions":
     a multipart upload also needs kms:Decrypt (S3 decrypts the parts to complete it; boto3's
     upload_file goes multipart above 8 MB). Nothing needs kms:Encrypt, kms:ReEncrypt* or
     kms:GenerateDataKey*, which cdk-nag's IAM5 refuses on a role. Two fleets, one stack."""
-    stack = fresh_stack(cdk_json, nag=nag, env=env)
+    context, nag, env = case
+    stack = fresh_stack(context, nag=nag, env=env)
     inputs, outputs = users_bucket(stack, "Inputs"), users_bucket(stack, "Outputs")
     for construct_id in ("Thumbnails", "Transcodes"):
         workers = fleet(stack, construct_id)
         workers.grant_read_objects(inputs, "uploads/")
         workers.grant_write_objects(outputs, "results/")
-    document, lookups = synthesized(stack)  # with nag: raises on any finding, IAM5 included
-    assert lookups == own_vpc_lookups(env)
+    document = synthesized(stack)  # with nag: raises on any finding, IAM5 included
+    assert lookups(stack) == own_vpc_lookups(env)
     read_key, write_key = (logical_id(stack, bucket.encryption_key) for bucket in (inputs, outputs))
     assert key_actions(document, read_key) == [["kms:Decrypt"]] * 2
     assert key_actions(document, write_key) == [["kms:Decrypt", "kms:GenerateDataKey"]] * 2
 
 
-@pytest.mark.parametrize(("cdk_json", "env"), [(c, e) for c in CDK_JSONS for e in ENVS])
+@pytest.mark.parametrize("case", [c for c in USER_CASES if c.nag], ids=case_id)
 def test_two_data_tiers_get_different_proxy_names_with_or_without_the_feature_flags(
-    cdk_json: str, env: str
+    case: UserCase,
 ) -> None:
     """A DB proxy's name is unique per account and Region (RDS CreateDBProxy, DBProxyName):
     without the flag `@aws-cdk/aws-rds:databaseProxyUniqueResourceName` CDK named every proxy
     after its construct id, so the second one failed to create."""
-    stack = fresh_stack(cdk_json, nag=True, env=env)
+    context, _, env = case
+    stack = fresh_stack(context, nag=True, env=env)
     vpc = Network(stack, "Network").vpc if env == "no-env" else _vpc_from_ids(stack)
     for construct_id in ("Orders", "Billing"):
         DataTier(stack, construct_id, vpc=vpc)
-    document, lookups = synthesized(stack)
-    assert lookups == []
+    document = synthesized(stack)
+    assert lookups(stack) == []
     names = [r["Properties"]["DBProxyName"] for _, r in resources(document, "AWS::RDS::DBProxy")]
     assert len(names) == 2 and len(set(names)) == 2, names
     for name in names:  # RDS: a letter first, letters, digits and hyphens, at most 63
@@ -116,16 +116,17 @@ def test_the_kit_keeps_its_proxy_name() -> None:
     stack = fresh_stack("cdk-init", nag=False)
     network = Network(stack, "Network")
     tier = DataTier(stack, "Data", vpc=network.vpc)
-    document, _ = synthesized(stack)
+    document = synthesized(stack)
     [name] = [r["Properties"]["DBProxyName"] for _, r in resources(document, "AWS::RDS::DBProxy")]
     assert name == cdk.Names.unique_resource_name(tier.proxy, max_length=60)
 
 
-@pytest.mark.parametrize(("cdk_json", "env"), [(c, e) for c in CDK_JSONS for e in ENVS])
+@pytest.mark.parametrize("case", [c for c in USER_CASES if c.nag], ids=case_id)
 def test_web_tier_and_cache_twice_in_one_stack_pass_the_gate_without_a_lookup(
-    cdk_json: str, env: str
+    case: UserCase,
 ) -> None:
-    stack = fresh_stack(cdk_json, nag=True, env=env)
+    context, _, env = case
+    stack = fresh_stack(context, nag=True, env=env)
     vpc = (
         ec2.Vpc(
             stack,
@@ -145,8 +146,8 @@ def test_web_tier_and_cache_twice_in_one_stack_pass_the_gate_without_a_lookup(
     for construct_id in ("Shop", "Admin"):
         WebTier(stack, construct_id, vpc=vpc, user_data=ec2.UserData.for_linux())
         ValkeyCache(stack, f"{construct_id}Cache", vpc=vpc, replicas=1)
-    document, lookups = synthesized(stack)
-    assert lookups == []  # the user's VPC: no construct here reads the stack's AZs
+    document = synthesized(stack)
+    assert lookups(stack) == []  # the user's VPC: no construct here reads the stack's AZs
     assert len(list(resources(document, "AWS::ElastiCache::ReplicationGroup"))) == 2
     user_ids = [r["Properties"]["UserId"] for _, r in resources(document, "AWS::ElastiCache::User")]
     assert len(set(user_ids)) == len(user_ids) == 4  # unique per account and Region, like the groups'
@@ -173,12 +174,12 @@ def _vpc_from_ids(stack: cdk.Stack) -> ec2.IVpc:
     )
 
 
-@pytest.mark.parametrize("cdk_json", CDK_JSONS)
-def test_network_in_a_stack_without_env_needs_no_lookup(cdk_json: str) -> None:
-    stack = fresh_stack(cdk_json, nag=True)
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_network_in_a_stack_without_env_needs_no_lookup(context: str) -> None:
+    stack = fresh_stack(context, nag=True)
     for construct_id in ("Blue", "Green"):
         Network(stack, construct_id, az_count=3)
-    document, lookups = synthesized(stack)
-    assert lookups == own_vpc_lookups("no-env")
+    document = synthesized(stack)
+    assert lookups(stack) == own_vpc_lookups("no-env")
     zones = {str(r["Properties"]["AvailabilityZone"]) for _, r in resources(document, "AWS::EC2::Subnet")}
     assert all("Fn::GetAZs" in zone for zone in zones) and len(zones) == 3

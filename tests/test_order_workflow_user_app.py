@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from patterns.order_workflow import OrderWorkflow, RetryPolicy
 from patterns.shared import PythonFunction
 from patterns.shared.props import PropError
-from tests.fresh_app import USER_CASES, case_id, fresh_stack, synthesized
+from tests.fresh_app import USER_CASES, UserCase, case_id, fresh_stack, synthesized
 from tests.kit import resources
 
 STRING = dynamodb.AttributeType.STRING
@@ -62,10 +62,8 @@ def table(stack: cdk.Stack, name: str, key: str, sort_key: str | None = None, v2
     )
 
 
-@pytest.mark.parametrize("case", [c for c in USER_CASES if c[1]], ids=case_id)
-def test_the_users_functions_and_tables_synthesize_twice_in_one_stack(
-    case: tuple[str, bool, bool], code: Path
-) -> None:
+@pytest.mark.parametrize("case", [c for c in USER_CASES if c.nag], ids=case_id)
+def test_the_users_functions_and_tables_synthesize_twice_in_one_stack(case: UserCase, code: Path) -> None:
     """With the user's functions and tables (a `Table` and a `TableV2`), two workflows in one
     stack pass the security gate, each with its own state machine and starter."""
     context, nag, env = case

@@ -59,3 +59,13 @@ def test_a_marked_resource_carries_the_backup_tag_in_its_template(stack: cdk.Sta
     template = cdk.assertions.Template.from_stack(stack)
     tags = next(iter(template.find_resources("AWS::SQS::Queue").values()))["Properties"]["Tags"]
     assert {"Key": BACKUP_TAG_KEY, "Value": "daily"} in tags
+
+
+def test_an_unversioned_bucket_is_refused_by_the_backup_tag(stack: cdk.Stack) -> None:
+    """AWS Backup backs up only buckets with S3 Versioning enabled ("Amazon S3 backups",
+    prerequisites): tagging an unversioned one would make a backup job that fails every day."""
+    from aws_cdk import aws_s3 as s3
+
+    mark_for_backup(s3.Bucket(stack, "Versioned", versioned=True))
+    with pytest.raises(ValueError, match=r"^mark_for_backup: bucket Props/Plain is not versioned"):
+        mark_for_backup(s3.Bucket(stack, "Plain"))

@@ -16,15 +16,7 @@ from constructs import Construct
 from tests.kit import ROOT
 from tools.props_tables import describe, refresh, section
 
-UNCONVERTED = {
-    # Converted by issue 20's other helper (i20b); the lead removes each entry once its
-    # docstrings follow the convention and its page has the markers.
-    "patterns.worker_fleet.WorkerFleet",
-    "patterns.multi_tier.Network",
-    "patterns.multi_tier.WebTier",
-    "patterns.multi_tier.DataTier",
-    "patterns.multi_tier.ValkeyCache",
-}
+UNCONVERTED: set[str] = set()
 
 
 def exported_constructs() -> list[str]:

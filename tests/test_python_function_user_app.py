@@ -12,7 +12,7 @@ import pytest
 
 from patterns.shared import PythonFunction
 from patterns.shared.props import PropError
-from tests.fresh_app import USER_CASES, case_id, fresh_app, fresh_stack, synthesized
+from tests.fresh_app import USER_CASES, UserCase, case_id, fresh_app, fresh_stack, synthesized
 from tests.kit import resources
 
 
@@ -33,10 +33,8 @@ def build(stack: cdk.Stack, code: Path, **props: Any) -> PythonFunction:
     return PythonFunction(stack, "Report", **{**arguments, **props})
 
 
-@pytest.mark.parametrize("case", [c for c in USER_CASES if c[1]], ids=case_id)
-def test_without_a_profile_it_passes_the_gate_in_a_users_app(
-    case: tuple[str, bool, bool], code: Path
-) -> None:
+@pytest.mark.parametrize("case", [c for c in USER_CASES if c.nag], ids=case_id)
+def test_without_a_profile_it_passes_the_gate_in_a_users_app(case: UserCase, code: Path) -> None:
     context, nag, env = case
     stack = fresh_stack(context, nag=nag, env=env)
     build(stack, code)

@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 
 from patterns.serverless_api import Route, ServerlessApi
 from patterns.shared.props import PropError
-from tests.fresh_app import ACCOUNT_ENV, USER_CASES, case_id, fresh_stack, synthesized
+from tests.fresh_app import ENVS, USER_CASES, UserCase, case_id, fresh_stack, synthesized
 from tests.kit import path_of, resources
 
 ROUTES = [Route("GET", "/things/{thingId}"), Route("POST", "/things", body_schema={"type": "object"})]
@@ -35,7 +35,7 @@ def api(stack: cdk.Stack, construct_id: str, code: Path, **props: Any) -> Server
 
 @pytest.mark.parametrize("case", USER_CASES, ids=case_id)
 def test_two_apis_in_one_stack_share_one_account_setting_and_none_when_told(
-    case: tuple[str, bool, bool], handler_dir: Path
+    case: UserCase, handler_dir: Path
 ) -> None:
     """`AWS::ApiGateway::Account` is one setting per account and Region (API Gateway
     Developer Guide, "Permissions for CloudWatch logging"): two of them in one stack would
@@ -47,7 +47,7 @@ def test_two_apis_in_one_stack_share_one_account_setting_and_none_when_told(
     stack = fresh_stack(context, nag=nag, env=env)
     first = api(stack, "Orders", handler_dir)
     second = api(stack, "Returns", handler_dir)
-    told = cdk.Stack(stack.node.root, "AccountHasRole", env=ACCOUNT_ENV if env else None)
+    told = cdk.Stack(stack.node.root, "AccountHasRole", env=ENVS[env])
     api(told, "Orders", handler_dir, set_account_logging_role=False)
     api(told, "Returns", handler_dir, set_account_logging_role=False)
 

@@ -32,10 +32,15 @@ class CopyVault(Construct):
         vault_name: str,
         key_alias: str = COPY_KEY_ALIAS,
     ) -> None:
-        """Args:
-        profile: production blocks the deletion of recovery points.
-        vault_name: the name the first Region's plan copies to.
-        key_alias: the alias the first Region's backup role may use the key by.
+        """Build the key, its alias and the vault.
+
+        Args:
+            profile: the key's and the vault's removal policy; production also blocks the
+                deletion of recovery points.
+            vault_name: the vault's name, which the first Region's `copy_vault_arn` names.
+            key_alias: the alias the first Region's backup role may use the key by; give
+                `BackupProtection` the same `copy_key_alias`. Default: the kit's
+                `alias/refarch-backup-copy`.
         """
         super().__init__(scope, construct_id)
         expect("vault_name", vault_name, str)

@@ -176,11 +176,11 @@ class ContainerWorkers(Construct):
         """
         super().__init__(scope, construct_id)
         self._check(locals())
-        self.profile = profile or profile_of(self)
+        self._profile = profile or profile_of(self)
         self.backlog_target = backlog_target(acceptable_latency, average_processing_time)
-        self.acceptable_latency = acceptable_latency
-        self.max_capacity = max_capacity
-        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self.profile)
+        self._acceptable_latency = acceptable_latency
+        self._max_capacity = max_capacity
+        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self._profile)
         visibility = visibility_timeout or DEFAULT_VISIBILITY
         self.queue, self.dead_letter_queue, self.queue_key = job_queue(
             self,
@@ -188,12 +188,12 @@ class ContainerWorkers(Construct):
             dead_letter=dead_letter_queue,
             max_receive_count=max_receive_count,
             visibility_timeout=visibility,
-            profile=self.profile,
+            profile=self._profile,
         )
         arm = cpu_architecture == "ARM64"
         self.cluster = cluster or self._new_cluster(vpc)
         self.vpc = self.cluster.vpc
-        self.log_group = log_group(self, "WorkerLogs", profile=self.profile)
+        self.log_group = log_group(self, "WorkerLogs", profile=self._profile)
         self.image = ecs.ContainerImage.from_asset(
             image_directory,
             file=dockerfile,
@@ -338,7 +338,7 @@ class ContainerWorkers(Construct):
             vpc=vpc or self._new_vpc(),
             container_insights_v2=(
                 ecs.ContainerInsights.ENHANCED
-                if self.profile.is_production
+                if self._profile.is_production
                 else ecs.ContainerInsights.ENABLED
             ),
             enable_fargate_capacity_providers=True,
@@ -349,11 +349,11 @@ class ContainerWorkers(Construct):
         """Private subnets with no route out (one AZ in sandbox, two in production), VPC
         endpoints for what the tasks call (SQS, ECR, CloudWatch Logs; S3 as a free gateway,
         which also serves ECR's image layers), and flow logs."""
-        flow_logs = log_group(self, "FlowLogs", profile=self.profile)
+        flow_logs = log_group(self, "FlowLogs", profile=self._profile)
         vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2 if self.profile.multi_az else 1,
+            max_azs=2 if self._profile.multi_az else 1,
             nat_gateways=0,
             restrict_default_security_group=False,
             subnet_configuration=[
@@ -404,7 +404,7 @@ class ContainerWorkers(Construct):
         ]
 
     def _add_alarms(self) -> None:
-        latency = int(self.acceptable_latency.to_seconds())
+        latency = int(self._acceptable_latency.to_seconds())
         self._alarm(
             "DeadLetterQueueNotEmpty",
             f"A job failed {self.node.path}'s receive count and waits in its dead-letter queue",
@@ -425,9 +425,9 @@ class ContainerWorkers(Construct):
         )
         self._alarm(
             "TasksAtMaxCapacity",
-            f"The service has wanted its maximum of {self.max_capacity} tasks for 15 minutes",
+            f"The service has wanted its maximum of {self._max_capacity} tasks for 15 minutes",
             service_metric(self.service, "DesiredTaskCount", "Maximum").with_(period=Duration.minutes(5)),
-            threshold=self.max_capacity,
+            threshold=self._max_capacity,
             evaluation_periods=3,
         )
         for name, metric in (

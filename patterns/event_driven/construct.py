@@ -101,21 +101,30 @@ class EventRouter(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
-        """Args:
-        event_bus: an existing bus to route from; default: a new bus with its own key.
-        event_bus_name: the name of the new bus; default: generated. Refused with event_bus.
-        allowed_accounts: account ids (12 digits) whose principals may put events on the
-            new bus; default: none besides this account.
-        allowed_organizations: AWS Organizations ids (o-...) whose accounts may put events
-            on the new bus; default: none.
-        archive_retention: how long the archive keeps events; default: 7 days in sandbox,
-            365 in production.
-        archive: whether to archive the bus's events for replay; default: True.
-        retry_attempts: how often EventBridge retries a target (0-185) before sending the
-            event to that target's dead-letter queue; default: 8.
-        max_event_age: how long EventBridge keeps retrying (60 s to 24 h); default: 4 hours.
-        alarm_topic: the topic alarms notify; default: a new encrypted topic.
-        profile: sandbox or production; default: the app's `profile` context.
+        """Build the bus (unless given), its archive, the queue key, the schedule group and alarms.
+
+        Args:
+            event_bus: an existing bus to route from; it keeps its own resource policy. Default:
+                a new bus with its own key and a dead-letter queue for events it cannot encrypt.
+            event_bus_name: the name of the new bus; refused with `event_bus`. Default: a
+                generated name.
+            allowed_accounts: account ids (12 digits) whose principals may put events on the
+                new bus; refused with `event_bus`. Default: none besides this account.
+            allowed_organizations: AWS Organizations ids (`o-` and 10 to 32 lowercase letters
+                or digits) whose accounts may put events on the new bus; refused with
+                `event_bus`. Default: none.
+            archive_retention: how long the archive keeps events, whole seconds, at least 1
+                day; read only with `archive`. Default: 7 days in sandbox, 365 in production.
+            archive: whether to archive every event of this account on the bus, for replay.
+                Default: True.
+            retry_attempts: how often EventBridge (a rule's targets, a bus target excepted) and
+                Scheduler (a schedule's target) retry, 0-185, before sending the event to that
+                target's dead-letter queue. Default: 8.
+            max_event_age: how long they keep retrying, whole seconds from 60 s to 24 h; also
+                the maximum event age of a Lambda target's asynchronous invocations. Default:
+                4 hours.
+            alarm_topic: the topic alarms notify. Default: a new encrypted topic.
+            profile: sandbox or production. Default: the app's `profile` context.
         """
         super().__init__(scope, construct_id)
         expect("event_bus", event_bus, events.IEventBus, optional=True)
@@ -140,17 +149,17 @@ class EventRouter(Construct):
         expect("retry_attempts", retry_attempts, int)
         within("retry_attempts", retry_attempts, 0, 185)
         whole_seconds("max_event_age", max_event_age, low=60, high=86_400)
-        self.profile = profile or profile_of(self)
-        self.retry_attempts = retry_attempts
-        self.max_event_age = max_event_age
+        self._profile = profile or profile_of(self)
+        self._retry_attempts = retry_attempts
+        self._max_event_age = max_event_age
         self.queue_key = encryption_key(
             self,
             "QueueKey",
-            profile=self.profile,
+            profile=self._profile,
             description=f"Encrypts {self.node.path} queues",
             service_principals=("events.amazonaws.com",),
         )
-        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self.profile)
+        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self._profile)
         self.alarms = []
         self.rules = {}
         self.dead_letter_queues = {}
@@ -161,7 +170,7 @@ class EventRouter(Construct):
         self.bus_key = None
         if event_bus is None:
             self.bus_key = encryption_key(
-                self, "BusKey", profile=self.profile, description=f"Encrypts {self.node.path} events"
+                self, "BusKey", profile=self._profile, description=f"Encrypts {self.node.path} events"
             )
             # Events EventBridge cannot encrypt or decrypt (a key disabled, a policy changed)
             # go here instead of vanishing.
@@ -178,12 +187,12 @@ class EventRouter(Construct):
         self.archive = None
         self.archive_key = None
         if archive:
-            retention = archive_retention or ARCHIVE_RETENTION[self.profile.name]
+            retention = archive_retention or ARCHIVE_RETENTION[self._profile.name]
             whole_seconds("archive_retention", retention, low=86_400)
             # Its own key: CDK's archive statement names the bus ARN, and the bus names its key,
             # so one key for both is a dependency cycle.
             self.archive_key = encryption_key(
-                self, "ArchiveKey", profile=self.profile, description=f"Encrypts {self.node.path} archive"
+                self, "ArchiveKey", profile=self._profile, description=f"Encrypts {self.node.path} archive"
             )
             self.archive = events.Archive(
                 self,
@@ -196,7 +205,7 @@ class EventRouter(Construct):
                 description=f"Replayable copy of {self.node.path} events",
             )
         self.schedule_group = scheduler.ScheduleGroup(
-            self, "Schedules", removal_policy=self.profile.removal_policy
+            self, "Schedules", removal_policy=self._profile.removal_policy
         )
         self.alarms.extend(_schedule_group_alarms(self))
 
@@ -214,7 +223,7 @@ class EventRouter(Construct):
         if queue_id in self.queues:
             raise PropError("queue_id", f"{queue_id!r} already exists")
         scope = Construct(self, queue_id)
-        dead_letter = dead_letter_queue(scope, "DeadLetterQueue", key=self.queue_key, profile=self.profile)
+        dead_letter = dead_letter_queue(scope, "DeadLetterQueue", key=self.queue_key, profile=self._profile)
         acknowledge(dead_letter, "AwsSolutions-SQS3", DLQ_REASON)
         queue = secure_queue(
             scope,
@@ -223,7 +232,7 @@ class EventRouter(Construct):
             dead_letter=dead_letter,
             max_receive_count=max_receive_count,
             visibility_timeout=visibility_timeout,
-            profile=self.profile,
+            profile=self._profile,
         )
         self.alarms.append(self._not_empty(scope, dead_letter))
         self.queues[queue_id] = queue
@@ -272,7 +281,7 @@ class EventRouter(Construct):
     def _target(
         self, rule_id: str, target: Any, dead_letter: sqs.Queue, input: events.RuleTargetInput | None
     ) -> events.IRuleTarget:
-        retries, age = self.retry_attempts, self.max_event_age
+        retries, age = self._retry_attempts, self._max_event_age
         if is_a(target, sqs.IQueue):
             return QueueTarget(
                 target, input=input, dead_letter_queue=dead_letter, retry_attempts=retries, max_event_age=age
@@ -347,8 +356,8 @@ class EventRouter(Construct):
                 role=role,
                 input=input,
                 dead_letter_queue=dead_letter,
-                retry_attempts=min(self.retry_attempts, 185),
-                max_event_age=self.max_event_age,
+                retry_attempts=min(self._retry_attempts, 185),
+                max_event_age=self._max_event_age,
             ),
         )
         acknowledge(
@@ -410,7 +419,7 @@ class EventRouter(Construct):
         return events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
 
     def _dead_letter(self, queue_id: str, what: str) -> sqs.Queue:
-        queue = dead_letter_queue(self, queue_id, key=self.queue_key, profile=self.profile)
+        queue = dead_letter_queue(self, queue_id, key=self.queue_key, profile=self._profile)
         acknowledge(queue, "AwsSolutions-SQS3", DLQ_REASON)
         self.alarms.append(self._not_empty(queue, queue, what))
         return queue
@@ -430,7 +439,7 @@ class EventRouter(Construct):
             function=function,
             on_failure=QueueDestination(failure_queue),
             retry_attempts=2,
-            max_event_age=self.max_event_age,
+            max_event_age=self._max_event_age,
         )
         acknowledge(function, "Serverless-LambdaDLQ", ASYNC_FAILURES_REASON)
 

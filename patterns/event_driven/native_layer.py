@@ -86,9 +86,13 @@ class NativeLayer(Construct):
     directory: Path
 
     def __init__(self, scope: Construct, construct_id: str, *, requirements: Path, description: str) -> None:
-        """Args:
-        requirements: a requirements file whose every line pins a version and a hash.
-        description: what the layer holds (shown in the Lambda console).
+        """Build the layer at synth (or reuse the cached build) and make its layer version.
+
+        Args:
+            requirements: a requirements file whose every line pins a version and a hash (pip
+                runs with `--require-hashes`); refused when the file does not exist. Each
+                requirement is installed without its dependencies, so pin those too.
+            description: what the layer holds (shown in the Lambda console).
         """
         super().__init__(scope, construct_id)
         self.directory = layer_dir(Path(requirements))

@@ -130,15 +130,18 @@ class StaticSite(Construct):
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         profile: Profile | None = None,
     ) -> None:
-        """Args:
-        site_dir: a folder with `index.html` and `assets/`; assets are renamed after their content.
-        api: a REST API served under `/<stage name>/*` of the same domain, never cached; none: no API path.
-        connect_origins: origins the page may call besides itself (e.g. the sign-in domain), in the CSP.
-        domain_name: the site's own domain; needs `certificate`. Default: the distribution's domain.
-        certificate: an ACM certificate in us-east-1 for `domain_name` (CloudFront reads only there).
-        web_acl_arn: a CLOUDFRONT-scope WAF web ACL (in us-east-1); required in production.
-        price_class: the edge locations used; default PRICE_CLASS_100 (North America, Europe).
-        profile: sandbox (default from context) or production.
+        """Build the buckets, the distribution and the deployments of the site.
+
+        Args:
+            site_dir: a folder with `index.html` and `assets/`; assets are renamed after their content.
+            api: a REST API served under `/<stage name>/*` of the same domain, never cached;
+                default none: no API path.
+            connect_origins: origins the page may call besides itself (e.g. the sign-in domain), in the CSP.
+            domain_name: the site's own domain; needs `certificate`. Default: the distribution's domain.
+            certificate: an ACM certificate in us-east-1 for `domain_name` (CloudFront reads only there).
+            web_acl_arn: a CLOUDFRONT-scope WAF web ACL (in us-east-1); required in production.
+            price_class: the edge locations used; default PRICE_CLASS_100 (North America, Europe).
+            profile: sandbox (default from context) or production.
         """
         super().__init__(scope, construct_id)
         self._config_written = False

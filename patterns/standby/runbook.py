@@ -24,9 +24,12 @@ from ..shared.python_function import PythonFunction
 
 
 class FailoverRunbook(Construct):
-    """Attributes:
-    state_machine: start it with `{"mode": "failover"}` or `{"mode": "failback"}`.
-    probe: the function that verifies the Region traffic was shifted to.
+    """The failover and failback state machine of the orders API, and its verify probe.
+
+    Attributes:
+        state_machine: start it with `{"mode": "failover"}` or `{"mode": "failback"}`; any
+            other mode fails (UnknownMode). An execution times out after 30 minutes.
+        probe: the function that verifies the Region traffic was shifted to.
     """
 
     state_machine: sfn.StateMachine
@@ -45,15 +48,22 @@ class FailoverRunbook(Construct):
         standby_functions: Sequence[lambda_.IFunction] = (),
         pilot_light: bool = True,
     ) -> None:
-        """Args:
-        profile: log retention; production logs no execution data.
-        probe_code_dir: the folder of the probe function (the kit's `lambda/failover_probe`).
-        primary_health_check_id: the Route 53 health check of the primary's failover record.
-        primary_health_url: what failback verifies (the primary API's health path).
-        standby_health_url: what failover verifies (the standby API's health path).
-        standby_functions: the standby's functions, throttled to 0 while it is a pilot light.
-        pilot_light: whether the standby is held at reserved concurrency 0 until promoted
-            (True) or serves all the time, smaller (False, warm standby).
+        """Build the probe and the state machine.
+
+        Args:
+            profile: sandbox or production: the probe's and the state machine's log groups;
+                production leaves execution data out of the state machine's logs.
+            probe_code_dir: the folder of the probe function (the kit's `lambda/failover_probe`).
+            primary_health_check_id: the Route 53 health check of the primary's failover record,
+                which the runbook inverts to shift traffic.
+            primary_health_url: what failback verifies (the primary API's health path).
+            standby_health_url: what failover verifies (the standby API's health path).
+            standby_functions: the standby's functions: failover deletes their reserved
+                concurrency, failback (and a failed failover) sets it to 0 again. Required
+                (non-empty) with `pilot_light`; ignored without it. Default: none.
+            pilot_light: whether the standby is held at reserved concurrency 0 until promoted
+                (True, the default) or serves all the time, smaller (False, warm standby:
+                nothing is scaled).
         """
         super().__init__(scope, construct_id)
         expect("profile", profile, Profile)

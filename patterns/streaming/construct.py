@@ -140,23 +140,35 @@ class StreamPipeline(Construct):
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
-        """Args:
-        stream: An existing stream to consume and archive; excludes every prop that makes one.
-        stream_name: The new stream's name; default: one CloudFormation generates.
-        peak_records_per_second: The busiest second's records; with average_record_bytes makes
-            the stream provisioned with the shards they need. Default: on-demand.
-        average_record_bytes: The average record's size (data plus partition key), up to 1 MiB.
-        standard_consumers: Polling readers of the stream (each Lambda consumer without enhanced
-            fan-out, and each Firehose archive), at most 5; default 1. The shard plan counts them.
-        enhanced_fan_out_consumers: Enhanced fan-out readers (own 2 MiB/s per shard), at most 20.
-        retention: How long records stay readable, 24 hours to 365 days. Default: 24 hours in
-            sandbox, 7 days in production.
-        iterator_age_alarm: Alarm when the oldest unread record is older than this; default 5 min.
-        alarm_topic: Where alarms go; default: a new encrypted topic of this construct.
-        profile: Sandbox or production; default: the app's `-c profile`.
+        """Build the stream (unless given), its alarm topic, the failure queues' key and the alarms.
+
+        Args:
+            stream: An existing stream to consume and archive; refused together with any prop
+                that makes one (stream_name, peak_records_per_second, average_record_bytes,
+                retention). Default: a new stream encrypted with its own key.
+            stream_name: The new stream's name. Default: one CloudFormation generates.
+            peak_records_per_second: The busiest second's records, at least 1; with
+                average_record_bytes (give both or neither) makes the stream provisioned with
+                the shards they need. Default: on-demand.
+            average_record_bytes: The average record's size (data plus partition key), 1 byte
+                to 1 MiB. Default: none (on-demand).
+            standard_consumers: Polling readers of the stream (each Lambda consumer without
+                enhanced fan-out, and each Firehose archive). A provisioned stream's shard plan
+                counts them: 0 to 5, with at least one reader (of either kind) in all, and a
+                polling reader beyond them is refused. Default: 1.
+            enhanced_fan_out_consumers: Enhanced fan-out readers (own 2 MiB/s per shard), at
+                most 20 (checked with the shard plan); a Lambda consumer with enhanced fan-out
+                beyond them (or beyond 20) is refused. Default: 0.
+            retention: How long records stay readable, whole hours from 24 hours to 365 days.
+                Default: 24 hours in sandbox, 7 days in production.
+            iterator_age_alarm: Alarm when the oldest unread record is older than this (the
+                stream's readers and each Lambda consumer), whole seconds, at least 60 s.
+                Default: 5 minutes.
+            alarm_topic: Where alarms go. Default: a new encrypted topic of this construct.
+            profile: Sandbox or production. Default: the app's `-c profile`.
         """
         super().__init__(scope, construct_id)
-        self.profile = profile or profile_of(self)
+        self._profile = profile or profile_of(self)
         expect("stream", stream, kinesis.IStream, optional=True)
         expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
         makes_stream = {
@@ -176,9 +188,9 @@ class StreamPipeline(Construct):
                 "a provisioned stream needs both peak_records_per_second and average_record_bytes; "
                 "give neither for an on-demand stream",
             )
-        self.iterator_age_seconds = whole_seconds("iterator_age_alarm", iterator_age_alarm, low=60)
-        self.standard_consumers = standard_consumers
-        self.enhanced_fan_out_consumers = enhanced_fan_out_consumers
+        self._iterator_age_seconds = whole_seconds("iterator_age_alarm", iterator_age_alarm, low=60)
+        self._standard_consumers = standard_consumers
+        self._enhanced_fan_out_consumers = enhanced_fan_out_consumers
         self.shard_plan = None
         if peak_records_per_second is not None and average_record_bytes is not None:
             self.shard_plan = plan_shards(
@@ -191,21 +203,21 @@ class StreamPipeline(Construct):
         if stream is None:
             stream = self._new_stream(stream_name, retention)
         self.stream = stream
-        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self.profile)
+        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=self._profile)
         self.failure_key = encryption_key(
-            self, "FailureQueueKey", profile=self.profile, description=f"Encrypts {self.node.path} failures"
+            self, "FailureQueueKey", profile=self._profile, description=f"Encrypts {self.node.path} failures"
         )
         self.consumers = {}
         self.archives = {}
         self.alarms = self._stream_alarms()
 
     def _new_stream(self, stream_name: str | None, retention: Duration | None) -> kinesis.Stream:
-        default = PRODUCTION_RETENTION if self.profile.is_production else SANDBOX_RETENTION
+        default = PRODUCTION_RETENTION if self._profile.is_production else SANDBOX_RETENTION
         hours = whole_seconds("retention", retention or default, low=24 * 3600, high=8760 * 3600) / 3600
         if hours != int(hours):
             raise PropError("retention", f"Kinesis keeps records for whole hours, got {hours:g} h")
         self.stream_key = encryption_key(
-            self, "StreamKey", profile=self.profile, description=f"Encrypts {self.node.path} records"
+            self, "StreamKey", profile=self._profile, description=f"Encrypts {self.node.path} records"
         )
         stream = kinesis.Stream(
             self,
@@ -216,7 +228,7 @@ class StreamPipeline(Construct):
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=self.stream_key,
             retention_period=Duration.hours(int(hours)),
-            removal_policy=self.profile.removal_policy,
+            removal_policy=self._profile.removal_policy,
         )
         acknowledge(stream, "AwsSolutions-KDS3", CMK_REASON)
         return stream
@@ -271,7 +283,7 @@ class StreamPipeline(Construct):
         within("parallelization_factor", parallelization_factor, 1, 10)
         self._count_reader(enhanced=enhanced_fan_out, what=f"consumer {consumer_id!r}")
         scope = Construct(self, consumer_id)
-        failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.failure_key, profile=self.profile)
+        failure_queue = dead_letter_queue(scope, "FailureQueue", key=self.failure_key, profile=self._profile)
         acknowledge(failure_queue, "AwsSolutions-SQS3", DLQ_REASON)
         options: dict[str, Any] = {
             "starting_position": starting_position,
@@ -308,17 +320,17 @@ class StreamPipeline(Construct):
         """Refuse a reader the shard plan did not count: it would be throttled at the peak."""
         standard = sum(1 for c in self.consumers.values() if c.stream_consumer is None) + len(self.archives)
         fanned = len(self.consumers) + len(self.archives) - standard
-        if enhanced and fanned + 1 > min(self.enhanced_fan_out_consumers, MAX_ENHANCED_FAN_OUT_CONSUMERS):
+        if enhanced and fanned + 1 > min(self._enhanced_fan_out_consumers, MAX_ENHANCED_FAN_OUT_CONSUMERS):
             raise PropError(
                 "enhanced_fan_out_consumers",
                 f"{what} would be enhanced fan-out consumer {fanned + 1}, but the pipeline was given "
-                f"enhanced_fan_out_consumers={self.enhanced_fan_out_consumers}",
+                f"enhanced_fan_out_consumers={self._enhanced_fan_out_consumers}",
             )
-        if not enhanced and self.shard_plan is not None and standard + 1 > self.standard_consumers:
+        if not enhanced and self.shard_plan is not None and standard + 1 > self._standard_consumers:
             raise PropError(
                 "standard_consumers",
                 f"{what} would be polling reader {standard + 1}, but the shard plan counted "
-                f"standard_consumers={self.standard_consumers}; raise it so the shards carry its reads",
+                f"standard_consumers={self._standard_consumers}; raise it so the shards carry its reads",
             )
 
     # --- archive ------------------------------------------------------------------------------
@@ -354,7 +366,7 @@ class StreamPipeline(Construct):
         if archive_id in self.consumers or archive_id in self.archives:
             raise PropError("archive_id", f"{archive_id!r} is already a consumer of this pipeline")
         expect("bucket", bucket, s3.IBucket, optional=True)
-        interval = buffering_interval or Duration.seconds(300 if self.profile.is_production else 60)
+        interval = buffering_interval or Duration.seconds(300 if self._profile.is_production else 60)
         interval_seconds = whole_seconds("buffering_interval", interval, low=0, high=900)
         within("buffering_size", buffering_size.to_mebibytes(), 1, 128, unit="MiB")
         if "!{" in error_output_prefix and ERROR_TYPE not in error_output_prefix:
@@ -376,13 +388,14 @@ class StreamPipeline(Construct):
         self._count_reader(enhanced=False, what=f"archive {archive_id!r}")
         scope = Construct(self, archive_id)
         if bucket is None:
-            logs_bucket = access_logs_bucket(scope, "AccessLogs", profile=self.profile)
-            bucket = secure_bucket(scope, "Bucket", profile=self.profile, access_logs=logs_bucket)
-            mark_for_backup(bucket)
+            logs_bucket = access_logs_bucket(scope, "AccessLogs", profile=self._profile)
+            bucket = secure_bucket(scope, "Bucket", profile=self._profile, access_logs=logs_bucket)
+            if self._profile.is_production:  # AWS Backup takes only versioned buckets: production's
+                mark_for_backup(bucket)
         key = encryption_key(
-            scope, "ArchiveKey", profile=self.profile, description=f"Encrypts {scope.node.path}"
+            scope, "ArchiveKey", profile=self._profile, description=f"Encrypts {scope.node.path}"
         )
-        group = log_group(scope, "DeliveryLogs", profile=self.profile)
+        group = log_group(scope, "DeliveryLogs", profile=self._profile)
         role, policy = delivery_role(
             scope, "DeliveryRole", stream=self.stream, bucket=bucket, key=key, group=group
         )
@@ -410,7 +423,7 @@ class StreamPipeline(Construct):
         # it follows the profile, like its group, so `cdk destroy` in sandbox leaves nothing.
         stream_of_logs = group.node.try_find_child("S3Destination")
         if isinstance(stream_of_logs, logs.LogStream):
-            stream_of_logs.apply_removal_policy(self.profile.removal_policy)
+            stream_of_logs.apply_removal_policy(self._profile.removal_policy)
         archive = S3Archive(delivery_stream, bucket, key, group)
         archive.alarms.append(
             notifying_alarm(
@@ -466,10 +479,10 @@ class StreamPipeline(Construct):
                 "IteratorAge",
                 self.stream.metric_get_records_iterator_age_milliseconds(period=minute, statistic="Maximum"),
                 topic=self.alarm_topic,
-                threshold=self.iterator_age_seconds * 1000,
+                threshold=self._iterator_age_seconds * 1000,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
-                description=f"A polling reader is more than {self.iterator_age_seconds} s behind the stream",
+                description=f"A polling reader is more than {self._iterator_age_seconds} s behind the stream",
             )
         )
         return alarms
@@ -496,10 +509,10 @@ class StreamPipeline(Construct):
                 # stream's GetRecords.IteratorAgeMilliseconds does not.
                 function.metric("IteratorAge", period=minute, statistic="Maximum"),
                 topic=self.alarm_topic,
-                threshold=self.iterator_age_seconds * 1000,
+                threshold=self._iterator_age_seconds * 1000,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
-                description=f"{function.node.path} is more than {self.iterator_age_seconds} s behind",
+                description=f"{function.node.path} is more than {self._iterator_age_seconds} s behind",
             ),
             notifying_alarm(
                 scope,
