@@ -33,6 +33,12 @@ PAGES = {
     "order_workflow.py": "order-workflow.md",
     "python_function.py": "python-function.md",
     "serverless_api.py": "serverless-api.md",
+    "backup.py": "backup.md",
+    "failover_runbook.py": "standby.md",
+    "event_driven.py": "event-driven.md",
+    "container_workers.py": "container-workers.md",
+    "streaming.py": "streaming.md",
+    "static_site.py": "frontend.md",
     "valkey_cache.py": "multi-tier.md",
     "worker_fleet.py": "worker-fleet.md",
 }

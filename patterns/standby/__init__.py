@@ -6,7 +6,7 @@ construct: `runbook.py` (FailoverRunbook)
 stack:     none yet
 runtime:   `lambda/failover_probe/` (the verify step)
 tests:     `tests/test_standby_runbook.py`
-page:      `docs/backup.md` ("Standby: the failover runbook")
+page:      `docs/standby.md`
 """
 
 from .runbook import FailoverRunbook
