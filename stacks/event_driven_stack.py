@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
@@ -23,6 +24,7 @@ from patterns.shared.python_function import ARCHITECTURE
 from stacks.paths import ROOT, lambda_dir
 
 UPLOADS_PREFIX = "uploads/"
+THUMBNAILS_PREFIX = "256/"
 THUMBNAIL_TIMEOUT = Duration.seconds(30)
 HIGH_VALUE_TOTAL = 500
 # One rule per consumer, each admitting exactly what that consumer handles.
@@ -75,6 +77,15 @@ def allow(function: PythonFunction, actions: list[str], objects_arn: str) -> Non
     )
 
 
+def allow_absence(function: PythonFunction, bucket: s3.IBucket) -> None:
+    """Let `function` learn that a key does not exist. S3 answers HeadObject and GetObject on a
+    missing key with 404 only to a caller with s3:ListBucket on the bucket, and with 403 to any
+    other (S3 API reference, HeadObject and GetObject, "Permissions"). The grant is the whole
+    bucket: whether S3 evaluates an s3:prefix condition for that implicit check is not
+    documented, and a condition it did not meet would turn every new upload into a 403."""
+    function.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+
+
 class EventDrivenStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, profile: Profile, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -110,6 +121,7 @@ class EventDrivenStack(Stack):
                 "UPLOADS_BUCKET": uploads.bucket_name,
                 "UPLOADS_PREFIX": UPLOADS_PREFIX,
                 "THUMBNAILS_BUCKET": thumbnails.bucket_name,
+                "THUMBNAILS_PREFIX": THUMBNAILS_PREFIX,
                 "REJECTED_QUEUE_URL": rejected.queue_url,
             },
         )
@@ -117,7 +129,13 @@ class EventDrivenStack(Stack):
         # Exactly the calls the handler makes (CDK's grant_read/grant_put add List*, Abort*, ...).
         allow(thumbnail, ["s3:GetObject"], uploads.arn_for_objects(f"{UPLOADS_PREFIX}*"))
         # GetObject also authorizes HeadObject: the idempotency check.
-        allow(thumbnail, ["s3:GetObject", "s3:PutObject"], thumbnails.arn_for_objects("256/*"))
+        allow(
+            thumbnail, ["s3:GetObject", "s3:PutObject"], thumbnails.arn_for_objects(f"{THUMBNAILS_PREFIX}*")
+        )
+        # The handler takes a 404 for "no thumbnail yet" (HeadObject) and "upload deleted since"
+        # (GetObject); without ListBucket S3 answers both with 403 and every upload fails.
+        allow_absence(thumbnail, thumbnails)
+        allow_absence(thumbnail, uploads)
         grant_send(rejected, thumbnail.function)
         router.add_rule(
             "Uploads", pattern=uploads_pattern(uploads.bucket_name), targets=[jobs], on_default_bus=True

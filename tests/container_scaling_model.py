@@ -8,25 +8,36 @@ metric math and target), and the worker's CONCURRENCY from the task definition.
 
 What it assumes, the same for every service compared:
 - a backlog of N messages arrives at once into a service at its minimum, nothing else arrives;
+- a running task holds up to CONCURRENCY messages in flight (ApproximateNumberOfMessagesNotVisible)
+  and processes CONCURRENCY messages every `processing_seconds`; the rest are visible;
 - an alarm evaluates at the end of each of its periods on the state then; CloudWatch keeps
   invoking an Application Auto Scaling action once per minute while its alarm stays in ALARM
   (CloudWatch User Guide, "Alarm actions"), subject to the policy's cooldown;
-- target tracking on a customized metric sets desired = ceil(current x metric / target) each
-  minute when the metric has a value (it has none when it divides by zero running tasks);
+- target tracking on a customized metric sets desired = ceil(running x metric / target) each
+  minute the metric is above the target, and, unless the policy disables scale-in, the same
+  lower figure once the metric has been below the target for SCALE_IN_MINUTES minutes in a row
+  (the low alarm Application Auto Scaling creates for it) and the policy's ScaleInCooldown has
+  passed since its last scale-in; a metric without a value (a division by zero running tasks,
+  a missing Container Insights datapoint) does neither;
 - a task asked for runs one minute later (Fargate's start for a small image; the page says so);
-- a running task processes CONCURRENCY messages every `processing_seconds`;
+  a task stopped by scale-in releases its messages (the worker's SIGTERM path), which become
+  visible again;
 - predefined CPU target tracking never acts (an I/O-bound job; it cannot start a task from zero
-  either, with no task to measure), and scale-in is left out (it does not delay a message).
+  either, with no task to measure).
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 HORIZON_MINUTES = 24 * 60
 START_MINUTES = 1
+SCALE_IN_MINUTES = 15
+"""Datapoints of the low alarm target tracking creates (1-minute metric): not in the template."""
 
 
 @dataclass
@@ -41,13 +52,24 @@ class Step:
 
 
 @dataclass
+class Tracking:
+    expression: str
+    queries: dict[str, str]
+    """{query id: metric name}"""
+    target: float
+    scale_in: bool
+    scale_in_cooldown_minutes: int
+    low_minutes: int = 0
+    last_scale_in: int = -(10**9)
+
+
+@dataclass
 class Policies:
     min_capacity: int
     max_capacity: int
     concurrency: int
     steps: list[Step] = field(default_factory=list)
-    tracking: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
-    """(expression, {query id: metric name}, target) per target tracking policy on math."""
+    tracking: list[Tracking] = field(default_factory=list)
 
 
 def _ref(value: Any) -> str | None:
@@ -96,7 +118,7 @@ def read(document: dict[str, Any], service_path: str) -> Policies:
             period = a.get("Period") or max(q.get("MetricStat", {}).get("Period", 60) for q in a["Metrics"])
             found.steps.append(
                 Step(
-                    a,
+                    copy.deepcopy(a),
                     float(a["Threshold"]),
                     a["ComparisonOperator"],
                     int(period) // 60,
@@ -124,20 +146,31 @@ def read(document: dict[str, Any], service_path: str) -> Policies:
             [expression] = [
                 q["Expression"] for q in custom["Metrics"] if q.get("ReturnData", True) and "Expression" in q
             ]
-            found.tracking.append((expression, queries, float(config["TargetValue"])))
+            found.tracking.append(
+                Tracking(
+                    expression,
+                    queries,
+                    float(config["TargetValue"]),
+                    not config.get("DisableScaleIn", False),
+                    int(config.get("ScaleInCooldown", 300)) // 60,
+                )
+            )
     return found
 
 
 SERIES = {
     "ApproximateNumberOfMessagesVisible": "visible",
+    "ApproximateNumberOfMessagesNotVisible": "in_flight",
     "RunningTaskCount": "running",
     "DesiredTaskCount": "desired",
 }
 
 
-def _evaluate(expression: str, queries: dict[str, str], state: dict[str, float]) -> float | None:
-    """A CloudWatch metric math expression of the forms the policies use, on the model's state."""
+def _evaluate(expression: str, queries: dict[str, str], state: dict[str, float | None]) -> float | None:
+    """A CloudWatch metric math expression of the forms the policies use, on the model's state
+    (None: the metric has no datapoint)."""
     names = {query: state[SERIES[metric]] for query, metric in queries.items()}
+    expression = re.sub(r"\bAND\b", "and", re.sub(r"\bOR\b", "or", expression))
 
     def if_(condition: Any, then: Any, otherwise: Any) -> Any:
         return then if condition else otherwise
@@ -147,12 +180,12 @@ def _evaluate(expression: str, queries: dict[str, str], state: dict[str, float])
 
     try:
         value = eval(expression, {"__builtins__": {}, "IF": if_, "FILL": fill}, names)
-    except ZeroDivisionError:
-        return None  # CloudWatch: no value
+    except (ZeroDivisionError, TypeError):
+        return None  # CloudWatch: no value (division by zero, or a missing datapoint)
     return float(value)
 
 
-def _alarm_value(step: Step, state: dict[str, float]) -> float | None:
+def _alarm_value(step: Step, state: dict[str, float | None]) -> float | None:
     alarm = step.alarm_metric
     if "Metrics" in alarm:
         queries = {
@@ -186,26 +219,55 @@ class Outcome:
     """The most tasks the service asked for while the backlog lasted."""
     last_message_minutes: int | None
     """Minutes until the backlog's last message was processed; None: not within a day."""
+    emptied_mid_backlog: int = 0
+    """Times the service was scaled to no task while messages remained."""
 
 
-def run(policies: Policies, backlog: int, processing_seconds: float) -> Outcome:
-    visible = float(backlog)
+def run(
+    policies: Policies, backlog: int, processing_seconds: float, *, insights_missing: bool = False
+) -> Outcome:
+    """`insights_missing`: every Container Insights datapoint (RunningTaskCount,
+    DesiredTaskCount) is missing, as when its publishing lags."""
+    remaining = float(backlog)
     desired = policies.min_capacity
     starting: list[tuple[int, int]] = []  # (minute it runs, tasks)
     running = policies.min_capacity
     peak = desired
+    emptied = 0
+    per_minute = policies.concurrency * 60 / processing_seconds
     for minute in range(1, HORIZON_MINUTES + 1):
         running += sum(n for at, n in starting if at == minute)
         starting = [(at, n) for at, n in starting if at != minute]
-        visible = max(0.0, visible - running * policies.concurrency * 60 / processing_seconds)
-        if visible == 0:
-            return Outcome(peak, minute)
-        state = {"visible": visible, "running": float(running), "desired": float(desired)}
+        remaining = max(0.0, remaining - running * per_minute)
+        if remaining == 0:
+            return Outcome(peak, minute, emptied)
+        in_flight = min(remaining, float(running * policies.concurrency))
+        state: dict[str, float | None] = {
+            "visible": remaining - in_flight,
+            "in_flight": in_flight,
+            "running": None if insights_missing else float(running),
+            "desired": None if insights_missing else float(desired),
+        }
         wanted = desired
-        for expression, queries, target in policies.tracking:
-            metric = _evaluate(expression, queries, state)
-            if metric is not None:
-                wanted = max(wanted, math.ceil(running * metric / target))
+        scale_ins: list[int] = []
+        for tracking in policies.tracking:
+            metric = _evaluate(tracking.expression, tracking.queries, state)
+            if metric is None or metric >= tracking.target:
+                tracking.low_minutes = 0
+                if metric is not None and metric > tracking.target:
+                    wanted = max(wanted, math.ceil(running * metric / tracking.target))
+                continue
+            tracking.low_minutes += 1
+            if (
+                tracking.scale_in
+                and tracking.low_minutes >= SCALE_IN_MINUTES
+                and minute - tracking.last_scale_in >= tracking.scale_in_cooldown_minutes
+            ):
+                scale_ins.append(math.ceil(running * metric / tracking.target))
+                tracking.last_scale_in = minute
+        if wanted == desired and scale_ins and len(scale_ins) == len(policies.tracking):
+            # Application Auto Scaling scales in only when every target tracking policy would.
+            wanted = max(scale_ins)
         for step in policies.steps:
             if minute % step.period_minutes or minute - step.last_action < step.cooldown_minutes:
                 continue
@@ -218,6 +280,16 @@ def run(policies: Policies, backlog: int, processing_seconds: float) -> Outcome:
         wanted = max(policies.min_capacity, min(policies.max_capacity, wanted))
         if wanted > desired:
             starting.append((minute + START_MINUTES, wanted - desired))
+        elif wanted < desired:
+            excess = desired - wanted  # tasks not yet running go first, then running ones
+            while excess and starting:
+                at, n = starting.pop()
+                if n > excess:
+                    starting.append((at, n - excess))
+                excess -= min(n, excess)
+            running -= excess
+            if wanted == 0:
+                emptied += 1
         desired = wanted
         peak = max(peak, desired)
-    return Outcome(peak, None)
+    return Outcome(peak, None, emptied)

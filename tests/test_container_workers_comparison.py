@@ -140,3 +140,46 @@ def test_the_page_shows_the_computed_comparison() -> None:
     found = TABLE.search(PAGE.read_text())
     assert found, f"{PAGE.name} has no comparison markers"
     assert found.group(1) == comparison_table(), "regenerate the table:\n" + comparison_table()
+
+
+def _ours() -> model.Policies:
+    return model.read(templates()["Ours"], "Service/Service")
+
+
+def test_a_backlog_being_worked_keeps_a_task_until_its_last_message() -> None:
+    """20 jobs of 5 minutes, 4 at a time on one task: after about 10 minutes nothing is visible
+    while 4 are in flight for 15 more, long enough for target tracking's low alarm. On visible
+    messages alone the policy would set ceil(1 x 0 / 30) = 0 tasks mid-work, and the service
+    would start again from zero (the counterfactual below, on the same synthesized policy);
+    counting the in-flight messages it keeps the task. No backlog of the table, at any job
+    length up to 5 minutes, empties the service before its last message."""
+    [tracking] = _ours().tracking
+    assert tracking.scale_in and tracking.scale_in_cooldown_minutes == 5  # scale-in is live
+    kept = model.run(_ours(), 20, 300)
+    assert (kept.tasks, kept.emptied_mid_backlog) == (1, 0)
+    visible_only = _ours()
+    visible_only.tracking[0].expression = "visible / running"
+    collapsed = model.run(visible_only, 20, 300)
+    assert collapsed.emptied_mid_backlog >= 1
+    assert kept.last_message_minutes is not None and collapsed.last_message_minutes is not None
+    assert collapsed.last_message_minutes > kept.last_message_minutes
+    for backlog in (*BACKLOGS, 20):
+        for seconds in (10, 60, 100, 300):
+            outcome = model.run(_ours(), backlog, seconds)
+            assert outcome.emptied_mid_backlog == 0 and outcome.last_message_minutes is not None
+
+
+def test_missing_container_insights_data_adds_no_task_to_a_working_service() -> None:
+    """With every RunningTaskCount and DesiredTaskCount datapoint missing, FILL(desired, 0)
+    reads 0 each minute; the out-of-zero step (+1, 1-minute cooldown) would then add a task a
+    minute toward the maximum (the counterfactual), but a message in flight shows the service
+    is working, so it starts the one task and no more (target tracking has no value to act on
+    without RunningTaskCount)."""
+    seconds = PROCESSING.to_seconds()
+    alone = model.run(_ours(), 1000, seconds, insights_missing=True)
+    assert alone.tasks == 1 and alone.last_message_minutes is not None
+    desired_only = _ours()
+    [step] = desired_only.steps
+    [query] = [q for q in step.alarm_metric["Metrics"] if "Expression" in q]
+    query["Expression"] = "IF(FILL(desired, 0) == 0, visible, 0)"
+    assert model.run(desired_only, 1000, seconds, insights_missing=True).tasks > 5

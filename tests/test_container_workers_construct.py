@@ -47,12 +47,14 @@ def environment(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_target_tracking_keeps_visible_messages_per_running_task_at_latency_over_processing(
+def test_target_tracking_keeps_messages_waiting_or_in_flight_per_running_task_at_latency_over_processing(
     profile: str,
 ) -> None:
     """Application Auto Scaling takes metric math in CustomizedMetricSpecification.Metrics; the
     divisor is Container Insights' RunningTaskCount of this service, which exists only with
-    Container Insights on the cluster (AWS, "Amazon ECS Container Insights metrics")."""
+    Container Insights on the cluster (AWS, "Amazon ECS Container Insights metrics"). The
+    in-flight messages count, so the metric stays above 0 while tasks work through a backlog
+    with nothing visible (tests/test_container_workers_comparison.py runs that case)."""
     document = doc(profile)
     service_id, _ = one(document, "AWS::ECS::Service", "Workers/Service")
     cluster_id, cluster = one(document, "AWS::ECS::Cluster", "Workers/Cluster")
@@ -74,10 +76,16 @@ def test_target_tracking_keeps_visible_messages_per_running_task_at_latency_over
     visible, running = metrics["visible"]["MetricStat"]["Metric"], metrics["running"]["MetricStat"]["Metric"]
     assert (visible["Namespace"], visible["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert resolve_ref(document, visible["Dimensions"][0]["Value"]) == queue_id
+    in_flight = metrics["inFlight"]["MetricStat"]["Metric"]
+    assert (in_flight["Namespace"], in_flight["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesNotVisible",
+    )
+    assert resolve_ref(document, in_flight["Dimensions"][0]["Value"]) == queue_id
     assert (running["Namespace"], running["MetricName"]) == ("ECS/ContainerInsights", "RunningTaskCount")
     dimensions = {d["Name"]: resolve_ref(document, d["Value"]) for d in running["Dimensions"]}
     assert dimensions == {"ClusterName": cluster_id, "ServiceName": service_id}
-    assert metrics["backlogPerTask"]["Expression"] == "visible / running"
+    assert metrics["backlogPerTask"]["Expression"] == "(visible + inFlight) / running"
     assert [m["Id"] for m in metrics.values() if m["ReturnData"]] == ["backlogPerTask"]
     insights = {s["Name"]: s["Value"] for s in cluster["Properties"]["ClusterSettings"]}["containerInsights"]
     assert insights == ("enhanced" if profile == "production" else "enabled")
@@ -86,8 +94,9 @@ def test_target_tracking_keeps_visible_messages_per_running_task_at_latency_over
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_empty_service_starts_a_task_when_a_message_waits(profile: str) -> None:
     """With no task running, visible / running has no value and target tracking does nothing:
-    a step policy, driven by an alarm on waiting messages while the desired count is zero, adds
-    the first task."""
+    a step policy, driven by an alarm on waiting messages while the desired count is zero and
+    none is in flight, adds the first task. The in-flight condition keeps a late or missing
+    Container Insights datapoint (FILL gives 0) from adding tasks to a service at work."""
     document = doc(profile)
     step_id, step = one(document, "AWS::ApplicationAutoScaling::ScalingPolicy", "Workers/ScaleOutOfZero/")
     config = step["Properties"]["StepScalingPolicyConfiguration"]
@@ -98,8 +107,13 @@ def test_an_empty_service_starts_a_task_when_a_message_waits(profile: str) -> No
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     queries = {m["Id"]: m for m in alarm["Metrics"]}
     [expression] = [m["Expression"] for m in queries.values() if m.get("ReturnData", True)]
-    assert expression == "IF(FILL(desired, 0) == 0, visible, 0)"
+    assert expression == "IF(FILL(desired, 0) == 0 AND FILL(inFlight, 0) == 0, visible, 0)"
     assert queries["desired"]["MetricStat"]["Metric"]["MetricName"] == "DesiredTaskCount"
+    in_flight = queries["inFlight"]["MetricStat"]
+    assert (in_flight["Metric"]["MetricName"], in_flight["Stat"]) == (
+        "ApproximateNumberOfMessagesNotVisible",
+        "Maximum",
+    )
     assert queries["visible"]["MetricStat"]["Period"] == 60
 
 

@@ -229,6 +229,36 @@ def test_s3_unavailable_fails_only_that_record_for_a_retry(
     assert world.drain(world.queue_of("/ThumbnailJobs/DeadLetterQueue/")) == []  # retried, not rejected
 
 
+def test_a_denied_thumbnail_lookup_fails_the_record_and_writes_nothing(
+    world: EventDrivenWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """S3 answers HeadObject on a missing key with 403 to a caller without s3:ListBucket (S3 API
+    reference, HeadObject, "Permissions"); the stack grants it, so a 403 is a real denial. It
+    is not read as "no thumbnail yet" (that would make and overwrite thumbnails on every
+    redelivery) nor as "exists" (silently done): the record fails, is retried, and after the
+    queue's receive count the redrive keeps it on the dead-letter queue; the log names the fix."""
+    from botocore.exceptions import ClientError
+
+    world.s3.put_object(Bucket=world.bucket_of("/Uploads/"), Key="uploads/a.png", Body=_image(32, 32))
+    jobs = world.drain(world.queue_of("/ThumbnailJobs/Queue/"))
+    handler = _handler(world, monkeypatch, "thumbnail", "/Thumbnail/Function/")
+    calls: list[str] = []
+
+    def denied(**kw: Any) -> None:
+        calls.append(f"head {kw['Key']}")
+        # What botocore raises for a HEAD answered 403 (no body, so the code is the status).
+        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+
+    monkeypatch.setattr(handler.s3, "head_object", denied)
+    monkeypatch.setattr(handler.s3, "get_object", lambda **kw: calls.append(f"get {kw['Key']}"))
+    monkeypatch.setattr(handler.s3, "put_object", lambda **kw: calls.append(f"put {kw['Key']}"))
+    result = handler.handler(_sqs_event(world, jobs), LambdaContext("thumbnail"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": jobs[0]["MessageId"]}]}
+    assert calls == ["head 256/a.png.jpg"]  # neither read nor written
+    assert world.drain(world.queue_of("/ThumbnailJobs/DeadLetterQueue/")) == []  # retried, not rejected
+    assert "s3:ListBucket" in caplog.text
+
+
 # --- the nightly report --------------------------------------------------------------------
 
 

@@ -87,6 +87,65 @@ def test_bus_and_archive_are_encrypted_with_keys_that_admit_eventbridge(document
     assert resolve_ref(document, bus["Properties"]["DeadLetterConfig"]["Arn"])
 
 
+def test_the_bus_dead_letter_queue_admits_eventbridge_for_this_bus_only(document: dict[str, Any]) -> None:
+    """EventBridge user guide, "Using dead-letter queues to capture encrypted event errors" ->
+    "Using dead-letter queues" ("Granting permissions to the dead-letter queue"): EventBridge
+    sends an event it cannot encrypt or decrypt to the bus's DLQ as events.amazonaws.com, so
+    the queue policy must allow sqs:SendMessage, with aws:SourceArn the bus (confused deputy);
+    the queue's key must admit EventBridge too."""
+    bus_id, bus = one(document, "AWS::Events::EventBus", "/Events/Bus/")
+    dlq_id = resolve_ref(document, bus["Properties"]["DeadLetterConfig"]["Arn"])
+    statements = [
+        s
+        for _, p in resources(document, "AWS::SQS::QueuePolicy")
+        if {"Ref": dlq_id} in p["Properties"]["Queues"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s.get("Principal", {}).get("Service") == "events.amazonaws.com"
+    ]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert statement["Action"] == "sqs:SendMessage"
+    assert resolve_ref(document, statement["Resource"]) == dlq_id
+    assert resolve_ref(document, statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == bus_id
+    key = document["Resources"][
+        resolve_ref(document, document["Resources"][dlq_id]["Properties"]["KmsMasterKeyId"])
+    ]
+    assert any(
+        s.get("Principal", {}).get("Service") == "events.amazonaws.com"
+        and "kms:GenerateDataKey*" in _list(s["Action"])
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+    )
+
+
+def test_the_thumbnail_role_may_list_the_prefixes_whose_absence_the_handler_reads(
+    document: dict[str, Any],
+) -> None:
+    """S3 API reference, HeadObject (and GetObject), "Permissions": "If you don't have the
+    s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Forbidden error" for a
+    missing key, 404 only with it. The handler reads 404 as "no thumbnail yet" (HeadObject on
+    the thumbnails bucket) and "the upload was deleted since" (GetObject on uploads), so without
+    ListBucket every new upload fails until the dead-letter queue; moto does not enforce IAM,
+    so only the policy shows it. The grant is unconditioned: AWS does not document whether an
+    s3:prefix condition applies to that implicit check."""
+    _, function = one(document, "AWS::Lambda::Function", "/Thumbnail/Function/")
+    variables = function["Properties"]["Environment"]["Variables"]
+    role_id = resolve_ref(document, function["Properties"]["Role"])
+    statements = [
+        s
+        for _, p in resources(document, "AWS::IAM::Policy")
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    listed = [
+        (resolve_ref(document, resource), s.get("Condition"))
+        for s in statements
+        if s["Effect"] == "Allow" and "s3:ListBucket" in _list(s["Action"])
+        for resource in _list(s["Resource"])
+    ]
+    expected = {resolve_ref(document, variables[name]) for name in ("THUMBNAILS_BUCKET", "UPLOADS_BUCKET")}
+    assert sorted(listed) == sorted((bucket, None) for bucket in expected)  # no other bucket
+
+
 def test_archive_retention_follows_the_profile(document: dict[str, Any]) -> None:
     _, archive = one(document, "AWS::Events::Archive", "/Events/Archive/")
     days = archive["Properties"]["RetentionDays"]

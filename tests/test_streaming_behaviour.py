@@ -6,10 +6,12 @@ records read back from moto's shards to the handler and to Firehose themselves."
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.kit import template_json
@@ -86,6 +88,65 @@ def test_the_consumer_reports_only_the_bad_record_and_publishes_the_spike(
     retried = {"Records": [world.lambda_record(shard_id, r) for r in records[start:]]}
     assert world.invoke(handler, retried) == [bad["SequenceNumber"]]
     assert world.anomalies() == []
+
+
+class TopicDownOnce:
+    """The SNS client, refusing the first publish as a topic that is briefly unavailable does."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.refused, self.published = client, 0, 0
+
+    def publish(self, **kwargs: Any) -> Any:
+        if not self.refused:
+            self.refused += 1
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
+        self.published += 1
+        return self.client.publish(**kwargs)
+
+
+def _drain(
+    world: StreamingWorld, handler: Any, shard_id: str, records: list[dict[str, Any]]
+) -> list[list[str]]:
+    """Feed a shard to the handler as Lambda's poller does with ReportBatchItemFailures: the next
+    batch starts at the lowest reported sequence number, or after the batch when none failed.
+    Returns what each invocation reported."""
+    reports: list[list[str]] = []
+    position = 0
+    while position < len(records):
+        batch = records[position : position + world.batch_size]
+        failed = world.invoke(handler, {"Records": [world.lambda_record(shard_id, r) for r in batch]})
+        reports.append(failed)
+        assert len(reports) < 10, reports
+        sequences = [r["SequenceNumber"] for r in batch]
+        position += sequences.index(min(failed, key=int)) if failed else len(batch)
+    return reports
+
+
+def test_an_anomaly_that_cannot_be_published_is_published_on_the_retry_once(
+    world: StreamingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later readings of the spiking device, in the same batch, must not mark its history past
+    the failed record: that would make the retry look already applied and drop the anomaly."""
+    _send(world, per_device=14)
+    _send(world, per_device=1, spike=SPIKE)
+    _send(world, per_device=3)  # device-7 reads normally again, after the spike, in its shard
+    handler = world.consumer(monkeypatch)
+    topic = TopicDownOnce(handler.sns)
+    monkeypatch.setattr(handler, "sns", topic)
+    for shard_id, records in world.records_by_shard().items():
+        reports = _drain(world, handler, shard_id, records)
+        if SPIKE not in {r["PartitionKey"] for r in records}:
+            assert reports == [[]] * len(reports)
+            continue
+        assert len(records) <= world.batch_size  # the shard is one batch, then its retry
+        spike = next(r for r in records if json.loads(r["Data"])["temperature"] > 45)
+        start = records.index(spike)
+        # The failed record and every later one of its shard in the batch, then a clean retry.
+        assert reports[0] == [r["SequenceNumber"] for r in records[start : world.batch_size]]
+        assert reports[1:] == [[]] * (len(reports) - 1)
+    anomalies = world.anomalies()
+    assert [(a["deviceId"], a["temperature"] > 45) for a in anomalies] == [(SPIKE, True)]
+    assert topic.refused == topic.published == 1
 
 
 def test_firehose_writes_every_reading_it_is_given_under_the_configured_prefix(world: StreamingWorld) -> None:

@@ -147,6 +147,14 @@ CASES = [
     # EventBridge delivers to a queue (target or DLQ) only if the queue policy admits it.
     ("events", "rule-queues-without-and-with-policies", "EventTargetQueuePolicy", {}, ["Unpoliced"]),
     ("events", "schedule-role-sends-to-its-dlq", "EventTargetQueuePolicy", {}, []),
+    # ... and to a bus's own dead-letter queue (review: a TLS-only policy on the bus DLQ).
+    (
+        "events",
+        "bus-dead-letter-queues-without-and-with-policies",
+        "EventTargetQueuePolicy",
+        {},
+        ["Unadmitted"],
+    ),
     # Alarms reach someone (review: alarm topics without subscribers; a plain output is not an export).
     (
         "alarms",

@@ -77,7 +77,13 @@ def test_target_tracking_keeps_the_backlog_per_instance_at_latency_over_processi
     )
     [group_dimension] = in_service["Metric"]["Dimensions"]
     assert resolve_ref(document, group_dimension["Value"]) == group
-    assert metrics["backlogPerInstance"]["Expression"] == "visible / inService"
+    in_flight = metrics["inFlight"]["MetricStat"]["Metric"]
+    assert in_flight["MetricName"] == "ApproximateNumberOfMessagesNotVisible"
+    assert resolve_ref(document, in_flight["Dimensions"][0]["Value"]) == queue
+    # Target tracking sets capacity in proportion to the metric ("Target tracking scaling
+    # policies"): messages in flight must count, or a fleet keeping up reads 0 and is scaled in
+    # to nothing mid-work.
+    assert metrics["backlogPerInstance"]["Expression"] == "(visible + inFlight) / inService"
     assert [m["Id"] for m in metrics.values() if m["ReturnData"]] == ["backlogPerInstance"]
 
 

@@ -8,9 +8,14 @@ deviations from the mean of that device's last `window` readings (once it has `m
 The deviation has a floor (`MIN_DEVIATION`), so a sensor that has reported the same value many
 times does not flag a change of a hundredth of a degree.
 
-State lives in the function's memory. It stays coherent because every reading of a device has
-the same partition key and so the same shard, and Lambda runs one batch per shard at a time
-(parallelization factor 1). A cold start forgets it: each device warms up again.
+State lives in one execution environment's memory and is best-effort. Every reading of a device
+has the same partition key, so the same shard, and Lambda runs one batch per shard at a time
+(parallelization factor 1), so the readings arrive in order; but Lambda does not pin a shard to
+one environment: a batch may run in an environment that saw none of the device's earlier
+readings, and a new environment starts cold, so a device needs `min_samples` readings there
+before anything it sends is flagged. At most `MAX_DEVICES` devices are kept; the one seen least
+recently is forgotten first, so a producer sending many distinct deviceIds cannot exhaust the
+function's memory (a forgotten device warms up again).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MIN_DEVIATION = 0.5
 MAX_READING_BYTES = 4096
+MAX_DEVICES = 10_000
+"""Devices whose history one execution environment keeps (least recently seen evicted first)."""
 
 
 class MalformedReading(ValueError):
@@ -87,19 +94,28 @@ class DeviceHistory:
 
 
 class Detector:
-    def __init__(self, *, window: int, min_samples: int, z_threshold: float) -> None:
+    def __init__(
+        self, *, window: int, min_samples: int, z_threshold: float, max_devices: int = MAX_DEVICES
+    ) -> None:
         self.window, self.min_samples, self.z_threshold = window, min_samples, z_threshold
-        self.devices: dict[str, DeviceHistory] = {}
+        self.max_devices = max_devices
+        self.devices: OrderedDict[str, DeviceHistory] = OrderedDict()
+        """Least recently seen first."""
 
     def _history(self, device_id: str) -> DeviceHistory:
         history = self.devices.get(device_id)
-        if history is None:
-            history = self.devices[device_id] = DeviceHistory(deque(maxlen=self.window))
+        if history is not None:
+            self.devices.move_to_end(device_id)
+            return history
+        history = self.devices[device_id] = DeviceHistory(deque(maxlen=self.window))
+        while len(self.devices) > self.max_devices:
+            self.devices.popitem(last=False)
         return history
 
     def already_applied(self, reading: Reading, shard: str, sequence: int) -> bool:
-        """Whether this shard's record was applied before (Lambda redelivers a batch from its
-        first reported failure, so records after it arrive twice)."""
+        """Whether this shard's record was applied before in this environment (Lambda redelivers
+        a shard from its lowest reported failure, so records after it can arrive twice). A
+        redelivery to another environment, or of a device since forgotten, is not recognised."""
         last = self._history(reading.device_id).last_sequence.get(shard)
         return last is not None and sequence <= last
 

@@ -37,7 +37,7 @@ THUMBNAILS_BUCKET = os.environ["THUMBNAILS_BUCKET"]
 REJECTED_QUEUE_URL = os.environ["REJECTED_QUEUE_URL"]
 MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(20 * 1024 * 1024)))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(50_000_000)))
-THUMBNAIL_PREFIX = "256/"
+THUMBNAIL_PREFIX = os.environ.get("THUMBNAILS_PREFIX", "256/")
 
 
 def thumbnail_key(key: str) -> str:
@@ -69,8 +69,18 @@ def _already_made(key: str, etag: str) -> bool:
     try:
         head = s3.head_object(Bucket=THUMBNAILS_BUCKET, Key=thumbnail_key(key))
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+        code = error.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey", "NotFound"):
             return False
+        if code in ("403", "AccessDenied", "Forbidden"):
+            # Not "absent": S3 says 404 only to a caller that may list the bucket. A denial is
+            # retried and, after the queue's receive count, kept on the dead-letter queue.
+            logger.error(
+                "thumbnail lookup denied: the role needs s3:GetObject on the object and "
+                "s3:ListBucket on the bucket",
+                bucket=THUMBNAILS_BUCKET,
+                key=thumbnail_key(key),
+            )
         raise
     return bool(head.get("Metadata", {}).get("source-etag") == etag)
 

@@ -86,8 +86,8 @@ class ContainerWorkers(Construct):
         service: The Fargate service (circuit breaker with rollback, no public IP).
         security_group: The tasks' security group: no inbound rule, HTTPS out.
         scalable_target: The service's Application Auto Scaling target (min and max tasks).
-        backlog_target: Visible messages one task may have: acceptable latency / processing time.
-        backlog_policy: Target tracking on visible messages per running task (L1).
+        backlog_target: Messages waiting or in flight one task may have: latency / processing time.
+        backlog_policy: Target tracking on messages waiting or in flight per running task (L1).
         scale_out_of_zero: The step that starts the first task when a message waits.
         alarm_topic: Where the alarms notify.
         alarms: The alarms by name (ScaleOutOfZero drives scaling; the others notify).

@@ -1,11 +1,17 @@
 """How the container workers scale: on the queue's backlog per running task, and out of zero.
 
-The same rule as the EC2 worker fleet (`patterns/shared/backlog.py`), on Application Auto
-Scaling: keep ApproximateNumberOfMessagesVisible / RunningTaskCount at acceptable latency /
-processing time per message. RunningTaskCount is a Container Insights metric
-(ECS/ContainerInsights, ClusterName + ServiceName), so the cluster must have Container Insights
-on (the construct turns it on for a cluster it creates; the wiring rule
-`BacklogScalingNeedsContainerInsights` checks one it is given).
+The rule of the EC2 worker fleet (`patterns/shared/backlog.py`), on Application Auto Scaling,
+with the messages being worked counted in: keep (ApproximateNumberOfMessagesVisible +
+ApproximateNumberOfMessagesNotVisible) / RunningTaskCount at acceptable latency / processing
+time per message. Visible messages alone fall to about 0 whenever the tasks keep up, and target
+tracking would then set ceil(tasks x 0 / target) = 0 tasks mid-work (after its scale-in alarm's
+15 minutes): the tasks would stop, release their messages and start again from zero. With the
+in-flight messages counted the metric stays above 0 until the last one is deleted.
+
+RunningTaskCount is a Container Insights metric (ECS/ContainerInsights, ClusterName +
+ServiceName), so the cluster must have Container Insights on (the construct turns it on for a
+cluster it creates; the wiring rule `BacklogScalingNeedsContainerInsights` checks one it is
+given).
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ def backlog_per_task_policy(
     scale_in_cooldown: Duration,
     scale_out_cooldown: Duration,
 ) -> appscaling.CfnScalingPolicy:
-    """Target tracking on visible messages / running tasks.
+    """Target tracking on (visible + in-flight messages) / running tasks.
 
     L1 because the L2 (`ScalableTarget.scale_to_track_metric`, `scale_on_metric`) takes only a
     direct metric, never a math expression (aws/aws-cdk#34072), while Application Auto Scaling
@@ -94,11 +100,16 @@ def backlog_per_task_policy(
                         queue.metric_approximate_number_of_messages_visible(period=METRIC_PERIOD),
                         "Sum",
                     ),
+                    _query(
+                        "inFlight",
+                        queue.metric_approximate_number_of_messages_not_visible(period=METRIC_PERIOD),
+                        "Sum",
+                    ),
                     _query("running", service_metric(service, "RunningTaskCount"), "Average"),
                     Policy.TargetTrackingMetricDataQueryProperty(
                         id="backlogPerTask",
-                        expression="visible / running",
-                        label="Messages visible per running task",
+                        expression="(visible + inFlight) / running",
+                        label="Messages waiting or in flight per running task",
                         return_data=True,
                     ),
                 ]
@@ -117,16 +128,26 @@ def scale_out_of_zero(
     service: ecs.FargateService,
     queue: sqs.IQueue,
 ) -> tuple[appscaling.StepScalingAction, cloudwatch.Alarm]:
-    """Start one task when a message waits and the service wants none; target tracking then
-    sizes the service once that task runs.
+    """Start one task when a message waits, the service wants none and no message is being
+    worked; target tracking then sizes the service once that task runs.
 
     On the desired count (not the running one) so the alarm clears as soon as the first task is
-    asked for. FILL: Container Insights may publish nothing for a service with no task.
+    asked for. FILL(desired, 0): Container Insights may publish nothing for a service with no
+    task. That alone would also read a late or missing datapoint of a running service as 0, and
+    this +1 step would then add a task a minute toward the maximum; so the alarm also needs no
+    message in flight all minute (SQS's own metric, Maximum), which holds only when no task is
+    working. FILL(desired, REPEAT) would not do: an alarm of one period has no earlier value to
+    repeat. ExactCapacity 1 would not either: a false alarm would cut a busy service to 1 task.
+    A task killed mid-job leaves its messages in flight until their visibility timeout, which
+    delays this alarm by at most that long.
     """
     waiting_for_an_empty_service = cloudwatch.MathExpression(
-        expression="IF(FILL(desired, 0) == 0, visible, 0)",
+        expression="IF(FILL(desired, 0) == 0 AND FILL(inFlight, 0) == 0, visible, 0)",
         using_metrics={
             "visible": queue.metric_approximate_number_of_messages_visible(
+                period=METRIC_PERIOD, statistic="Maximum"
+            ),
+            "inFlight": queue.metric_approximate_number_of_messages_not_visible(
                 period=METRIC_PERIOD, statistic="Maximum"
             ),
             "desired": service_metric(service, "DesiredTaskCount", "Maximum"),
@@ -145,7 +166,7 @@ def scale_out_of_zero(
     alarm = cloudwatch.Alarm(
         scope,
         f"{construct_id}Alarm",
-        alarm_description="A message is waiting and the service has no task: start one",
+        alarm_description="A message is waiting, the service has no task and none is worked: start one",
         metric=waiting_for_an_empty_service,
         threshold=0,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -182,6 +182,18 @@ class EventRouter(Construct):
                 kms_key=self.bus_key,
                 dead_letter_queue=bus_dead_letter,
             )
+            # EventBridge sends there as events.amazonaws.com, which the queue policy must allow
+            # (for this bus only: confused deputy); the queue key admits EventBridge already.
+            # EventBridge user guide, "Using dead-letter queues to capture encrypted event errors"
+            # and "Granting permissions to the dead-letter queue".
+            bus_dead_letter.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[bus_dead_letter.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": event_bus.event_bus_arn}},
+                )
+            )
             self._admit(event_bus, allowed_accounts, allowed_organizations)
         self.event_bus = event_bus
         self.archive = None

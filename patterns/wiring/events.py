@@ -115,11 +115,14 @@ def _queue_admits_events(model: Model, queue: Resource) -> bool:
 
 @rule(
     "EventTargetQueuePolicy",
-    doc="A queue that an EventBridge rule targets, or uses as a target's dead-letter queue, has a "
-    "queue policy letting events.amazonaws.com send to it; EventBridge is not a principal of "
-    "the account, so without it every delivery fails.",
+    doc="A queue that an EventBridge rule targets, or uses as a target's dead-letter queue, or "
+    "that an event bus uses as its dead-letter queue, has a queue policy letting "
+    "events.amazonaws.com send to it; EventBridge is not a principal of the account, so without "
+    "it every delivery fails.",
     source="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html"
-    "#eb-sqs-permissions; https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html",
+    "#eb-sqs-permissions; https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html; "
+    "a bus's own dead-letter queue: "
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-dlq.html",
 )
 def event_target_queue_policy(model: Model, settings: Settings) -> Iterator[Violation]:
     for event_rule in model.of_type("AWS::Events::Rule"):
@@ -137,3 +140,16 @@ def event_target_queue_policy(model: Model, settings: Settings) -> Iterator[Viol
                             "aws:SourceArn of the rule.",
                             f"Properties/Targets/{index}{where}",
                         )
+    for bus in model.of_type("AWS::Events::EventBus"):
+        dead_letter = (bus.properties.get("DeadLetterConfig") or {}).get("Arn")
+        for queue in model.targets_of_type(dead_letter, bus.stack, QUEUE):
+            if not _queue_admits_events(model, queue):
+                yield Violation(
+                    "EventTargetQueuePolicy",
+                    bus,
+                    f"{bus.path} keeps the events it cannot encrypt or decrypt in {queue.path}, whose "
+                    f"queue policy does not let {EVENTS} sqs:SendMessage: those events are lost.",
+                    f"Add a queue policy statement for {EVENTS} on {queue.path}, conditioned on "
+                    "aws:SourceArn of the bus.",
+                    "Properties/DeadLetterConfig",
+                )

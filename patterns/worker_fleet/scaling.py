@@ -48,7 +48,11 @@ def backlog_per_instance_policy(
     target: float,
     warmup: Duration,
 ) -> autoscaling.CfnScalingPolicy:
-    """Target tracking on visible messages / in-service instances.
+    """Target tracking on messages visible or in flight / in-service instances.
+
+    In-flight messages count: with visible ones alone the metric falls to 0 while a busy fleet
+    keeps up, and target tracking, whose desired capacity is proportional to the metric, would
+    scale the fleet in to nothing mid-work and start again from zero.
 
     L1 because the L2 target tracking (`scale_on_metric`, `scale_to_track_metric`) rejects a math
     expression ("Only direct metrics are supported for Target Tracking", aws/aws-cdk#20659);
@@ -75,6 +79,14 @@ def backlog_per_instance_policy(
                         "Sum",
                     ),
                     _metric(
+                        "inFlight",
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "QueueName",
+                        queue.queue_name,
+                        "Sum",
+                    ),
+                    _metric(
                         "inService",
                         "AWS/AutoScaling",
                         "GroupInServiceInstances",
@@ -84,8 +96,8 @@ def backlog_per_instance_policy(
                     ),
                     Policy.TargetTrackingMetricDataQueryProperty(
                         id="backlogPerInstance",
-                        expression="visible / inService",
-                        label="Messages visible per in-service instance",
+                        expression="(visible + inFlight) / inService",
+                        label="Messages waiting or in flight per in-service instance",
                         return_data=True,
                     ),
                 ]
