@@ -108,6 +108,11 @@ def test_snap_start_is_applied_to_a_published_version_that_callers_invoke_throug
     _, alias = one(document, "AWS::Lambda::Alias", "/Demo/")
     assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
     assert demo.invocable.node.path.endswith("/Demo/Live")
+    # Each published version keeps its snapshot cached, billed, until the version is deleted
+    # (snapstart.html, "Pricing"): a version replaced by a deploy must not be retained, or every
+    # deploy would leave one more snapshot behind.
+    assert version_.get("DeletionPolicy", "Delete") == "Delete"
+    assert version_.get("UpdateReplacePolicy", "Delete") == "Delete"
 
 
 def test_without_snap_start_callers_invoke_the_function_and_no_version_is_published() -> None:

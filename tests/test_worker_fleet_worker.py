@@ -518,6 +518,43 @@ def test_on_ecs_a_drain_longer_than_the_stop_timeout_is_cut_so_every_message_is_
         assert worker.counters.released == len(stuck)
 
 
+def test_on_ecs_sigterm_during_a_long_poll_still_releases_every_message_before_the_kill(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM usually lands while the receiver long-polls (free slots, a quiet queue: scale-in).
+    SQS holds that receive up to WaitTimeSeconds (20 s), so on ECS the poll is capped by the
+    drain budget and the budget runs from SIGTERM: the stuck job's message is released and the
+    worker returns before `stopTimeout`, when ECS sends SIGKILL."""
+    stop_timeout = hosts.RELEASE_MARGIN_SECONDS + 2
+    with mock_aws():
+        aws = Aws(hosts.EcsHost(stop_timeout))
+        aws.submit(tmp_path, "stuck.txt", b"stuck\n")
+        gate, started = threading.Event(), threading.Semaphore(0)
+
+        def job(body: dict[str, Any]) -> Any:
+            started.release()
+            gate.wait(60)
+
+        worker = new_worker(aws, job, wait_seconds=20, drain_seconds=600.0)
+        assert worker.settings.wait_seconds <= stop_timeout - hosts.RELEASE_MARGIN_SECONDS
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            assert started.acquire(timeout=20)
+            time.sleep(0.5)  # let the receiver enter its long poll for the three free slots
+            stopped_at = time.monotonic()
+            worker.stop("SIGTERM")
+            thread.join(stop_timeout)
+            took = time.monotonic() - stopped_at
+            assert not thread.is_alive(), "still polling or draining when ECS would have sent SIGKILL"
+        finally:
+            gate.set()
+            thread.join(10)
+        assert took < stop_timeout
+        assert aws.counts(aws.queue_url) == (1, 0)
+        assert worker.counters.released == 1
+
+
 def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     """run_worker.py as the container runs it, a real process against a moto server: it
     processes the jobs, and ECS's SIGTERM makes it drain and exit 0 (not 143, which ECS reports

@@ -71,9 +71,15 @@ class EcsHost:
             )
 
     def settle(self, settings: Settings) -> Settings:
-        """Drain for no longer than the stop timeout leaves after releasing what is left."""
-        longest = float(self.stop_timeout_seconds - RELEASE_MARGIN_SECONDS)
-        return dataclasses.replace(settings, drain_seconds=min(settings.drain_seconds, longest))
+        """Drain for no longer than the stop timeout leaves after releasing what is left, and
+        long-poll no longer than that either: a receive in flight at SIGTERM returns before the
+        drain can release anything."""
+        longest = self.stop_timeout_seconds - RELEASE_MARGIN_SECONDS
+        return dataclasses.replace(
+            settings,
+            drain_seconds=min(settings.drain_seconds, float(longest)),
+            wait_seconds=min(settings.wait_seconds, longest),
+        )
 
 
 def host_for(env: Mapping[str, str], settings: WorkerSettings, autoscaling: Callable[[], Any]) -> Host:

@@ -128,6 +128,7 @@ class Worker:
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self.stop_reason = ""
+        self._stop_requested_at: float | None = None
         self._held: dict[str, Held] = {}
         self._held_lock = threading.Lock()
         self._running = 0
@@ -138,6 +139,7 @@ class Worker:
         """Safe from a signal handler: takes no lock and writes nothing."""
         if not self.stopping.is_set():
             self.stop_reason = reason
+            self._stop_requested_at = time.monotonic()  # the drain's budget runs from here
             self.stopping.set()
 
     def run(self) -> int:
@@ -357,6 +359,11 @@ class Worker:
             with self._held_lock:
                 running = [h for h in self._held.values() if not h.finished and h.extended_at <= due]
             self._set_visibility(running, self.settings.visibility_timeout_seconds)
+            # A message released while that call was in flight may have been made invisible
+            # again after its release: give it back once more (release marks before it calls).
+            raced = [h for h in running if h.released]
+            if raced:
+                self._set_visibility(raced, 0)
 
     def _watch_lifecycle(self, lifecycle: Lifecycle) -> None:
         while not self.stopping.wait(self.settings.lifecycle_poll_seconds):
@@ -371,7 +378,10 @@ class Worker:
             self.log.error("could not complete the lifecycle action", error=repr(error))
 
     def _drain(self) -> None:
-        deadline = time.monotonic() + self.settings.drain_seconds
+        # From the stop request, not from now: a receive long-polling when SIGTERM came (up to
+        # wait_seconds) must not push the release past the host's kill (ECS: stopTimeout).
+        started = self._stop_requested_at if self._stop_requested_at is not None else time.monotonic()
+        deadline = started + self.settings.drain_seconds
         with self._slots:
             self._slots.wait_for(lambda: self._running == 0, timeout=max(0.0, deadline - time.monotonic()))
         with self._held_lock:
