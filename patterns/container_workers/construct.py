@@ -42,6 +42,7 @@ from ..shared.defaults import (
 from ..shared.job_queue import job_queue
 from ..shared.nag_findings import wildcard_resource
 from ..shared.props import PropError, expect, whole_seconds, within
+from ..shared.vpc import worker_vpc
 from .scaling import backlog_per_task_policy, scale_out_of_zero, service_metric
 
 FARGATE_MAX_STOP_TIMEOUT = 120  # seconds; AWS, "Task definition parameters", stopTimeout
@@ -349,29 +350,17 @@ class ContainerWorkers(Construct):
         """Private subnets with no route out (one AZ in sandbox, two in production), VPC
         endpoints for what the tasks call (SQS, ECR, CloudWatch Logs; S3 as a free gateway,
         which also serves ECR's image layers), and flow logs."""
-        flow_logs = log_group(self, "FlowLogs", profile=self._profile)
-        vpc = ec2.Vpc(
+        return worker_vpc(
             self,
-            "Vpc",
+            profile=self._profile,
             max_azs=2 if self._profile.multi_az else 1,
             nat_gateways=0,
-            restrict_default_security_group=False,
-            subnet_configuration=[
+            subnets=[
                 ec2.SubnetConfiguration(
                     name="Workers", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=20
                 ),
             ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
-            },
-            flow_logs={
-                "All": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
-                )
-            },
         )
-        return vpc
 
     def _add_endpoints(self, vpc: ec2.Vpc) -> None:
         """Interface endpoints for what the tasks and ECS call on their behalf, reachable only from

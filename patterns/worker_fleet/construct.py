@@ -44,6 +44,7 @@ from ..shared.defaults import (
 from ..shared.instance_fleet import amazon_linux_for, instance_role, scaling_notification_topic
 from ..shared.nag_findings import wildcard_resource
 from ..shared.props import PropError, expect, whole_seconds, within
+from ..shared.vpc import worker_vpc
 from .boot import worker_user_data
 from .scaling import (
     backlog_per_instance_policy,
@@ -417,30 +418,18 @@ class WorkerFleet(Construct):
     def _new_vpc(self) -> ec2.Vpc:
         """Two AZs, private subnets with egress through NAT (one gateway in sandbox, one per AZ in
         production), a free S3 gateway endpoint, and flow logs."""
-        flow_logs = log_group(self, "FlowLogs", profile=self.profile)
-        vpc = ec2.Vpc(
+        return worker_vpc(
             self,
-            "Vpc",
+            profile=self.profile,
             max_azs=2,
             nat_gateways=2 if self.profile.multi_az else 1,
-            restrict_default_security_group=False,
-            subnet_configuration=[
+            subnets=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(
                     name="Workers", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
                 ),
             ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
-            },
-            flow_logs={
-                "All": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
-                )
-            },
         )
-        return vpc
 
     def _notification_topic(self) -> sns.Topic:
         """Scaling notifications (launch, terminate, failures), on a topic Auto Scaling's
