@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ..shared.defaults import Profile, log_group, profile_of
 from ..shared.props import PropError, expect, within
+from ..shared.vpc import LookupFreeVpc
 from .provider_logs import own_provider_logs
 
 MIN_AZS = 2
@@ -44,7 +44,7 @@ class Network(Construct):
         profile: The profile the network was built for.
     """
 
-    vpc: ec2.Vpc
+    vpc: ec2.IVpc
     flow_log: ec2.FlowLog
     endpoints: dict[str, ec2.InterfaceVpcEndpoint]
     az_count: int
@@ -91,15 +91,15 @@ class Network(Construct):
         within("nat_gateways", nat_gateways, 1, az_count)
         _check_cidr(cidr, az_count)
         self.az_count = az_count
-        self.vpc = ec2.Vpc(
+        # Not ec2.Vpc, which looks the AZs up in a stack with an account and Region: see
+        # patterns/shared/vpc.py. Same resources and logical IDs as the ec2.Vpc this was.
+        network = LookupFreeVpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
-            # An environment-agnostic stack knows only 2 AZs by name; these tokens resolve at
-            # deploy time to the region's first N AZs, so production gets 3 without a lookup.
-            availability_zones=[Fn.select(i, Fn.get_azs()) for i in range(az_count)],
+            cidr=cidr,
+            az_count=az_count,
             nat_gateways=nat_gateways,
-            subnet_configuration=[
+            subnets=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(
                     name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
@@ -110,15 +110,16 @@ class Network(Construct):
             ],
             restrict_default_security_group=True,
         )
+        self.vpc = network.vpc
         own_provider_logs(self, self.profile)
-        self.flow_log = self.vpc.add_flow_log(
+        self.flow_log = network.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
                 log_group(self, "FlowLogs", profile=self.profile)
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
-        self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        network.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         # An interface endpoint is billed per AZ: sandbox puts each in one AZ (other AZs reach
         # it across the VPC), production in every AZ so an AZ outage does not take them down.
@@ -127,7 +128,7 @@ class Network(Construct):
         )
         if interface_endpoints:
             for name, service in INTERFACE_ENDPOINTS.items():
-                self.endpoints[name] = self.vpc.add_interface_endpoint(
+                self.endpoints[name] = network.add_interface_endpoint(
                     name,
                     service=service,
                     subnets=endpoint_subnets,
