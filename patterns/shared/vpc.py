@@ -25,6 +25,7 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
-from constructs import Construct, DependencyGroup
+from constructs import Construct, DependencyGroup, IDependable
 
 from .defaults import Profile, log_group
 
@@ -49,6 +50,18 @@ KINDS = {  # the subnet types the kit uses, with the tag value and subnet-id pre
 }
 RESTRICT_SG = "Custom::VpcRestrictDefaultSG"  # ec2.Vpc's resource type and provider id
 RESTRICT_SG_HANDLER = "custom-resource-handlers/dist/aws-ec2/restrict-default-security-group-handler"
+
+
+@dataclass
+class _Subnet:
+    """One subnet's resources, under the construct `scope` (`PublicSubnet1`, ...)."""
+
+    scope: Construct
+    resource: ec2.CfnSubnet
+    cidr: str
+    table: ec2.CfnRouteTable
+    association: ec2.CfnSubnetRouteTableAssociation
+    routes: list[ec2.CfnRoute] = field(default_factory=list)
 
 
 class LookupFreeVpc(Construct):
@@ -86,8 +99,10 @@ class LookupFreeVpc(Construct):
         kinds = [group.subnet_type for group in subnets]
         if len(set(kinds)) != len(kinds) or not set(kinds) <= set(KINDS):
             raise ValueError(f"one subnet group per type of {sorted(KINDS.values())}, got {kinds}")
-        has = set(kinds).__contains__
-        if has(ec2.SubnetType.PRIVATE_WITH_EGRESS) and not (has(ec2.SubnetType.PUBLIC) and nat_gateways >= 1):
+        if any(group.cidr_mask is None for group in subnets):
+            raise ValueError("every subnet group needs its cidr_mask")
+        needs_nat = ec2.SubnetType.PRIVATE_WITH_EGRESS in kinds
+        if needs_nat and (ec2.SubnetType.PUBLIC not in kinds or nat_gateways < 1):
             raise ValueError("private subnets with egress need a public subnet group and a NAT gateway")
         Tags.of(self).add("Name", self.node.path)
         self.resource = ec2.CfnVPC(
@@ -98,55 +113,33 @@ class LookupFreeVpc(Construct):
             enable_dns_support=True,
             instance_tenancy="default",
         )
-        self.zones = [Fn.select(i, Fn.get_azs()) for i in range(az_count)]
-        blocks = iter(subnet_blocks(cidr, [group.cidr_mask or 0 for group in subnets], az_count))
+        self._zones = [Fn.select(i, Fn.get_azs()) for i in range(az_count)]
+        blocks = iter(subnet_blocks(cidr, [int(group.cidr_mask or 0) for group in subnets], az_count))
         made = {
-            kind: [self._subnet(group, i, next(blocks)) for i in range(az_count)]
-            for kind, group in zip(kinds, subnets, strict=True)
+            group.subnet_type: [self._subnet(group, i, next(blocks)) for i in range(az_count)]
+            for group in subnets
         }
-        attributes: dict[str, list[str]] = {}
-        for group in subnets:
-            prefix = KINDS[group.subnet_type].lower()
-            tables = [subnet.node.find_child("RouteTable") for subnet in made[group.subnet_type]]
-            attributes[f"{prefix}_subnet_ids"] = [_ref(s, "Subnet") for s in made[group.subnet_type]]
-            attributes[f"{prefix}_subnet_names"] = [group.name]
-            attributes[f"{prefix}_subnet_route_table_ids"] = [t.ref for t in tables]  # type: ignore[attr-defined]
-            attributes[f"{prefix}_subnet_ipv4_cidr_blocks"] = [
-                s.node.find_child("Subnet").cidr_block
-                for s in made[group.subnet_type]  # type: ignore[attr-defined]
-            ]
         self.vpc = ec2.Vpc.from_vpc_attributes(
             self,
             "Attributes",
             vpc_id=self.resource.ref,
             vpc_cidr_block=self.resource.attr_cidr_block,
-            availability_zones=self.zones,
-            **attributes,  # type: ignore[arg-type]
+            availability_zones=self._zones,
+            **_subnet_attributes(subnets, made),  # type: ignore[arg-type]  # lists of ids, by name
         )
         public = made.get(ec2.SubnetType.PUBLIC, [])
         if public:
             self._route_public_subnets(public)
         if ec2.SubnetType.PRIVATE_WITH_EGRESS in made:
             self._route_private_subnets(public[:nat_gateways], made[ec2.SubnetType.PRIVATE_WITH_EGRESS])
-        imported = {
-            KINDS[kind]: subnets
-            for kind, subnets in (
-                (ec2.SubnetType.PUBLIC, self.vpc.public_subnets),
-                (ec2.SubnetType.PRIVATE_WITH_EGRESS, self.vpc.private_subnets),
-                (ec2.SubnetType.PRIVATE_ISOLATED, self.vpc.isolated_subnets),
-            )
+        handed = {
+            ec2.SubnetType.PUBLIC: self.vpc.public_subnets,
+            ec2.SubnetType.PRIVATE_WITH_EGRESS: self.vpc.private_subnets,
+            ec2.SubnetType.PRIVATE_ISOLATED: self.vpc.isolated_subnets,
         }
         for kind, own in made.items():  # what an ec2.Vpc's subnet makes its dependants wait for
-            for subnet, handed in zip(own, imported[KINDS[kind]], strict=True):
-                group = handed.internet_connectivity_established
-                assert isinstance(group, DependencyGroup)
-                group.add(
-                    *(
-                        c
-                        for c in subnet.node.children
-                        if c.node.id in ("RouteTableAssociation", "DefaultRoute")
-                    )
-                )
+            for subnet, imported in zip(own, handed[kind], strict=True):
+                _group(imported.internet_connectivity_established).add(subnet.association, *subnet.routes)
         if restrict_default_security_group:
             self._restrict_default_security_group()
 
@@ -177,7 +170,7 @@ class LookupFreeVpc(Construct):
 
     # Parts -----------------------------------------------------------------------------------
 
-    def _subnet(self, group: ec2.SubnetConfiguration, index: int, block: str) -> Construct:
+    def _subnet(self, group: ec2.SubnetConfiguration, index: int, block: str) -> _Subnet:
         kind = KINDS[group.subnet_type]
         subnet = Construct(self, f"{group.name}Subnet{index + 1}")
         Tags.of(subnet).add("Name", subnet.node.path)
@@ -187,53 +180,51 @@ class LookupFreeVpc(Construct):
             subnet,
             "Subnet",
             vpc_id=self.resource.ref,
-            availability_zone=self.zones[index],
+            availability_zone=self._zones[index],
             cidr_block=block,
             map_public_ip_on_launch=group.subnet_type == ec2.SubnetType.PUBLIC,
         )
         table = ec2.CfnRouteTable(subnet, "RouteTable", vpc_id=self.resource.ref)
-        ec2.CfnSubnetRouteTableAssociation(
+        association = ec2.CfnSubnetRouteTableAssociation(
             subnet, "RouteTableAssociation", subnet_id=resource.ref, route_table_id=table.ref
         )
-        return subnet
+        return _Subnet(subnet, resource, block, table, association)
 
-    def _route_public_subnets(self, public: list[Construct]) -> None:
-        """The internet gateway and each public subnet's default route to it. CloudFormation
-        needs the route to wait for the gateway's attachment to the VPC (DependsOn: "a route
-        table that references an internet gateway ... requires a gateway attachment",
-        AWS::EC2::VPCGatewayAttachment), which the `GatewayId` reference alone does not say."""
+    def _route_public_subnets(self, public: list[_Subnet]) -> None:
+        """The internet gateway and each public subnet's default route to it. A route through
+        an internet gateway declared in the same template must wait for the gateway's
+        attachment to the VPC (CloudFormation user guide, "DependsOn attribute"), which the
+        route's `GatewayId` reference alone does not make it do."""
         gateway = ec2.CfnInternetGateway(self, "IGW")
         attachment = ec2.CfnVPCGatewayAttachment(
             self, "VPCGW", vpc_id=self.resource.ref, internet_gateway_id=gateway.ref
         )
-        handed = self.vpc.internet_connectivity_established
-        assert isinstance(handed, DependencyGroup)
-        handed.add(gateway)
+        _group(self.vpc.internet_connectivity_established).add(gateway)
         for subnet in public:
             route = ec2.CfnRoute(
-                subnet,
+                subnet.scope,
                 "DefaultRoute",
-                route_table_id=_ref(subnet, "RouteTable"),
+                route_table_id=subnet.table.ref,
                 destination_cidr_block="0.0.0.0/0",
                 gateway_id=gateway.ref,
             )
             route.node.add_dependency(attachment)
+            subnet.routes.append(route)
 
-    def _route_private_subnets(self, nat_subnets: list[Construct], private: list[Construct]) -> None:
+    def _route_private_subnets(self, nat_subnets: list[_Subnet], private: list[_Subnet]) -> None:
         """A NAT gateway (with its Elastic IP) in each of `nat_subnets`, created once its subnet
         routes to the internet; each private subnet's default route to the gateway in its AZ,
         or, where its AZ has none, to the gateways in turn (as `ec2.Vpc` picks them)."""
         gateways = []
         for subnet in nat_subnets:
-            address = ec2.CfnEIP(subnet, "EIP", domain="vpc")
+            address = ec2.CfnEIP(subnet.scope, "EIP", domain="vpc")
             gateway = ec2.CfnNatGateway(
-                subnet,
+                subnet.scope,
                 "NATGateway",
-                subnet_id=_ref(subnet, "Subnet"),
+                subnet_id=subnet.resource.ref,
                 allocation_id=address.attr_allocation_id,
             )
-            gateway.node.add_dependency(subnet.node.find_child("DefaultRoute"))
-            gateway.node.add_dependency(subnet.node.find_child("RouteTableAssociation"))
+            gateway.node.add_dependency(*subnet.routes, subnet.association)
             gateways.append(gateway)
         elsewhere = 0
         for index, subnet in enumerate(private):
@@ -241,13 +232,14 @@ class LookupFreeVpc(Construct):
                 gateway = gateways[index]
             else:
                 gateway, elsewhere = gateways[elsewhere % len(gateways)], elsewhere + 1
-            ec2.CfnRoute(
-                subnet,
+            route = ec2.CfnRoute(
+                subnet.scope,
                 "DefaultRoute",
-                route_table_id=_ref(subnet, "RouteTable"),
+                route_table_id=subnet.table.ref,
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=gateway.ref,
             )
+            subnet.routes.append(route)
 
     def _restrict_default_security_group(self) -> None:
         """`ec2.Vpc`'s `restrict_default_security_group`: aws-cdk-lib's custom resource with its
@@ -343,5 +335,22 @@ def worker_vpc(
     return vpc
 
 
-def _ref(subnet: Construct, child: str) -> str:
-    return subnet.node.find_child(child).ref  # type: ignore[attr-defined, no-any-return]
+def _subnet_attributes(
+    groups: Sequence[ec2.SubnetConfiguration], made: dict[ec2.SubnetType, list[_Subnet]]
+) -> dict[str, list[str]]:
+    """`Vpc.from_vpc_attributes`'s subnet arguments (`public_subnet_ids`, ...) for `made`."""
+    found = {}
+    for group in groups:
+        prefix, subnets = KINDS[group.subnet_type].lower(), made[group.subnet_type]
+        found[f"{prefix}_subnet_ids"] = [subnet.resource.ref for subnet in subnets]
+        found[f"{prefix}_subnet_names"] = [group.name]
+        found[f"{prefix}_subnet_route_table_ids"] = [subnet.table.ref for subnet in subnets]
+        found[f"{prefix}_subnet_ipv4_cidr_blocks"] = [subnet.cidr for subnet in subnets]
+    return found
+
+
+def _group(dependable: IDependable) -> DependencyGroup:
+    """An imported VPC's or subnet's `internet_connectivity_established`: an empty
+    `DependencyGroup` that the kit fills as `ec2.Vpc` fills its own."""
+    assert isinstance(dependable, DependencyGroup)
+    return dependable
