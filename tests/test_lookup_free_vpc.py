@@ -8,16 +8,19 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import Fn
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
+from patterns.container_workers import ContainerWorkers
 from patterns.multi_tier import Network
 from patterns.shared.defaults import PRODUCTION, SANDBOX
 from patterns.shared.props import PropError
 from patterns.shared.vpc import LookupFreeVpc
-from tests.fresh_app import CONTEXTS, fresh_stack, lookups, synthesized
-from tests.kit import resolve_ref, resources
+from patterns.worker_fleet import WorkerFleet
+from stacks.paths import runtime_dir
+from tests.fresh_app import ACCOUNT_ENV, CONTEXTS, fresh_app, fresh_stack, lookups, synthesized
+from tests.kit import CDK_JSON_CONTEXT, resolve_ref, resources
 
 PUBLIC = ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
 PRIVATE = ec2.SubnetConfiguration(
@@ -211,6 +214,33 @@ def test_isolated_subnets_have_no_route_out(context: str) -> None:
     _, document = production_network(context)
     for subnet_id in subnets_by_kind(document)["Isolated"]:
         assert routes_of(document, table_of(document, subnet_id)) == []
+
+
+@pytest.mark.parametrize("cdk_json", ["kit", "minimal"])
+def test_the_three_constructs_with_an_account_and_region_need_no_lookup(cdk_json: str) -> None:
+    """The issue's case with the kit's own cdk.json (its feature flags) and with a bare one: each
+    construct that makes a VPC, in one stack with an explicit env, through the security gate."""
+    app = fresh_app("minimal", extra=CDK_JSON_CONTEXT if cdk_json == "kit" else None)
+    stack = cdk.Stack(app, "UserStack", env=ACCOUNT_ENV)
+    Network(stack, "Network")
+    WorkerFleet(
+        stack,
+        "Fleet",
+        worker_code=runtime_dir("worker_fleet"),
+        worker_command="/usr/bin/python3 run_worker.py",
+        acceptable_latency=Duration.minutes(5),
+        average_processing_time=Duration.seconds(10),
+    )
+    ContainerWorkers(
+        stack,
+        "Containers",
+        image_directory=runtime_dir("worker_fleet"),
+        acceptable_latency=Duration.minutes(5),
+        average_processing_time=Duration.seconds(10),
+    )
+    document = synthesized(stack)
+    assert lookups(stack) == []
+    assert len(list(resources(document, "AWS::EC2::VPC"))) == 3
 
 
 def test_az_count_above_what_network_allows_is_still_refused_with_an_account_and_region() -> None:

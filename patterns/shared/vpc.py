@@ -20,8 +20,8 @@ NAT gateways, isolated), IPv4, endpoints and flow logs added through the methods
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-import os
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -248,7 +248,7 @@ class LookupFreeVpc(Construct):
         provider = CustomResourceProvider.get_or_create_provider(
             self,
             RESTRICT_SG,
-            code_directory=str(aws_cdk_lib_file(RESTRICT_SG_HANDLER, "index.js").parent),
+            code_directory=str(aws_cdk_lib_folder(RESTRICT_SG_HANDLER)),
             runtime=CustomResourceProviderRuntime.NODEJS_24_X,
             description=(
                 "Lambda function for removing all inbound/outbound rules from the VPC default security group"
@@ -296,20 +296,33 @@ def subnet_blocks(cidr: str, masks: Sequence[int], az_count: int) -> list[str]:
     return blocks
 
 
-def aws_cdk_lib_file(folder: str, name: str) -> Path:
-    """A file of the installed aws-cdk-lib's package (read out of its jsii bundle once per
-    version and kept in the temporary directory)."""
+@functools.cache
+def aws_cdk_lib_folder(folder: str) -> Path:
+    """A folder of the installed aws-cdk-lib's package, read out of its jsii bundle into a
+    private temporary directory once per process (removed at exit; a shared cache in /tmp
+    could be planted with other code, which would then be deployed)."""
     [bundle] = (f for f in resources.files("aws_cdk._jsii").iterdir() if f.name.endswith(".jsii.tgz"))
-    target = Path(tempfile.gettempdir()) / f"refarch-{bundle.name.removesuffix('.jsii.tgz')}" / folder / name
-    if not target.exists():
-        with resources.as_file(bundle) as path, tarfile.open(path) as archive:
-            member = archive.extractfile(f"package/{folder}/{name}")
-            assert member is not None
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{name}.{os.getpid()}")
-            partial.write_bytes(member.read())
-            partial.replace(target)  # atomic: parallel synths never see half a file
+    scratch = tempfile.TemporaryDirectory(prefix="refarch-aws-cdk-lib-")
+    _SCRATCH.append(scratch)
+    target, prefix, found = Path(scratch.name) / folder, f"package/{folder}/", False
+    with resources.as_file(bundle) as path, tarfile.open(path, "r|gz") as archive:
+        for member in archive:  # streamed, and left once past the folder: well under a second
+            if not member.name.startswith(prefix):
+                if found:
+                    break
+                continue
+            found = True
+            content = archive.extractfile(member) if member.isfile() else None
+            if content is not None:
+                file = target / member.name.removeprefix(prefix)
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_bytes(content.read())
+    if not found:
+        raise RuntimeError(f"{bundle.name} has no {prefix}: the VPC builder needs updating for it")
     return target
+
+
+_SCRATCH: list[tempfile.TemporaryDirectory[str]] = []  # kept until exit
 
 
 def worker_vpc(
