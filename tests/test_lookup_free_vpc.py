@@ -264,3 +264,45 @@ def test_the_builder_refuses_layouts_it_does_not_build(
         LookupFreeVpc(
             fresh_stack(), "Vpc", cidr="10.0.0.0/16", az_count=2, nat_gateways=nats, subnets=subnets
         )
+
+
+@pytest.mark.parametrize("network_first", [True, False])
+def test_a_network_beside_the_users_own_ec2_vpc_shares_cdks_one_lockdown_function(
+    network_first: bool,
+) -> None:
+    """Both lock their default security group down through the stack's one provider function
+    (ec2.Vpc finds it by id, as the kit's builder does), whichever comes first; the function's
+    role may change exactly the two default groups (EC2 security-group ARNs)."""
+    stack = fresh_stack("cdk-init", nag=True)  # no env: the user's ec2.Vpc would look AZs up
+    builders = [
+        lambda: Network(stack, "Network", interface_endpoints=False),
+        lambda: ec2.Vpc(
+            stack,
+            "UsersVpc",
+            max_azs=2,
+            nat_gateways=1,
+            restrict_default_security_group=True,
+            flow_logs={"All": ec2.FlowLogOptions()},
+        ),
+    ]
+    for build in builders if network_first else reversed(builders):
+        build()
+    document = synthesized(stack)
+    [(function_id, _)] = [
+        (lid, r) for lid, r in resources(document, "AWS::Lambda::Function") if "VpcRestrictDefaultSG" in lid
+    ]
+    lockdowns = [r for _, r in resources(document, "Custom::VpcRestrictDefaultSG")]
+    assert len(lockdowns) == 2
+    assert all(resolve_ref(document, r["Properties"]["ServiceToken"]) == function_id for r in lockdowns)
+    [(_, role)] = [
+        (lid, r) for lid, r in resources(document, "AWS::IAM::Role") if "VpcRestrictDefaultSG" in lid
+    ]
+    groups = {
+        resolve_ref(document, part)
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for arn in statement["Resource"]
+        for part in arn["Fn::Join"][1]
+        if isinstance(part, dict) and "Fn::GetAtt" in part
+    }
+    assert groups == {resolve_ref(document, {"Ref": lid}) for lid, _ in resources(document, "AWS::EC2::VPC")}
