@@ -17,12 +17,16 @@ from constructs import Construct
 
 from ..shared.defaults import Profile, log_group, profile_of
 from ..shared.props import PropError, expect, within
-from ..shared.vpc import LookupFreeVpc
+from ..shared.vpc import LookupFreeVpc, subnet_blocks
 from .provider_logs import own_provider_logs
 
 MIN_AZS = 2
 MAX_AZS = 6  # the most AZs a Region has (us-east-1)
-SUBNET_MASKS = (24, 22, 24)  # public, private with egress, isolated: in this order, per AZ
+SUBNETS = (  # in this order, one of each per AZ
+    ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+    ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+    ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+)
 INTERFACE_ENDPOINTS = {
     "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
     "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
@@ -99,15 +103,7 @@ class Network(Construct):
             cidr=cidr,
             az_count=az_count,
             nat_gateways=nat_gateways,
-            subnets=[
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(
-                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
-                ),
-                ec2.SubnetConfiguration(
-                    name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
-                ),
-            ],
+            subnets=SUBNETS,
             restrict_default_security_group=True,
         )
         self.vpc = network.vpc
@@ -143,15 +139,12 @@ class Network(Construct):
 
 def smallest_prefix(az_count: int) -> int:
     """The largest VPC prefix (smallest range) holding the subnets of `az_count` AZs, laid out
-    as CDK's allocator does: each subnet group in turn, every AZ's block aligned to its size."""
-    end = 0
-    for mask in SUBNET_MASKS:
-        size = 2 ** (32 - mask)
-        end = -(-end // size) * size + az_count * size  # align up, then one block per AZ
-    prefix = 32
-    while 2 ** (32 - prefix) < end:
-        prefix -= 1
-    return prefix
+    as the VPC lays them out (`subnet_blocks`, CDK's allocator): the last block's end, rounded
+    up to a power of two."""
+    last = ipaddress.IPv4Network(
+        subnet_blocks("0.0.0.0/0", [int(s.cidr_mask or 0) for s in SUBNETS], az_count)[-1]
+    )
+    return 32 - int(last.broadcast_address).bit_length()
 
 
 def _check_cidr(cidr: str, az_count: int) -> None:

@@ -43,7 +43,7 @@ from constructs import Construct, DependencyGroup, IDependable
 
 from .defaults import Profile, log_group
 
-KINDS = {  # the subnet types the kit uses, with the tag value and subnet-id prefix ec2.Vpc uses
+KINDS = {  # the subnet types the kit uses, with ec2.Vpc's tag value for each
     ec2.SubnetType.PUBLIC: "Public",
     ec2.SubnetType.PRIVATE_WITH_EGRESS: "Private",
     ec2.SubnetType.PRIVATE_ISOLATED: "Isolated",
