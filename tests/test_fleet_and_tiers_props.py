@@ -224,9 +224,34 @@ def test_network_refuses_azs_and_ranges_it_cannot_lay_out(overrides: dict[str, A
 
 
 def test_the_smallest_range_the_network_asks_for_is_enough() -> None:
-    """The size the message names is one CDK's own allocator accepts, for 2 and 3 AZs."""
+    """The size the message names is one CDK's own allocator accepts, for 2 and 3 AZs, and the
+    network lays its subnets out in it as that allocator does (ec2.Vpc, which it replaced)."""
     for zones, prefix in ((2, 20), (3, 19)):
-        Network(stack(), "Network", az_count=zones, cidr=f"10.0.0.0/{prefix}", profile=SANDBOX)
+        cidr = f"10.0.0.0/{prefix}"
+        ours, cdks = stack(), stack()
+        Network(ours, "Network", az_count=zones, cidr=cidr, profile=SANDBOX)
+        ec2.Vpc(
+            cdks,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            availability_zones=[cdk.Fn.select(i, cdk.Fn.get_azs()) for i in range(zones)],
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name=name, subnet_type=kind, cidr_mask=mask)
+                for name, kind, mask in (
+                    ("Public", ec2.SubnetType.PUBLIC, 24),
+                    ("Private", ec2.SubnetType.PRIVATE_WITH_EGRESS, 22),
+                    ("Isolated", ec2.SubnetType.PRIVATE_ISOLATED, 24),
+                )
+            ],
+        )
+        blocks = [
+            sorted(
+                r["Properties"]["CidrBlock"]
+                for _, r in resources(Template.from_stack(s).to_json(), "AWS::EC2::Subnet")
+            )
+            for s in (ours, cdks)
+        ]
+        assert blocks[0] == blocks[1]
 
 
 # -- DataTier ---------------------------------------------------------------------------------------

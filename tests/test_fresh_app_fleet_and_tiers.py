@@ -13,18 +13,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from patterns.container_workers import ContainerWorkers
 from patterns.multi_tier import DataTier, Network, ValkeyCache, WebTier
 from patterns.worker_fleet import WorkerFleet
 from stacks.paths import runtime_dir
-from tests.fresh_app import CONTEXTS, USER_CASES, UserCase, case_id, fresh_stack, lookups, synthesized
+from tests.fresh_app import CONTEXTS, ENVS, USER_CASES, UserCase, case_id, fresh_stack, lookups, synthesized
 from tests.kit import resources
-
-
-def own_vpc_lookups(env: str) -> list[str]:
-    """A VPC the construct makes reads Stack.availability_zones, which in a stack with an explicit
-    account and Region is a context lookup (CDK's Vpc reads it even when given Fn::GetAZs
-    tokens): the one lookup left, known limit (docs/multi-tier.md, "Known limits")."""
-    return [] if env == "no-env" else ["availability-zones"]
 
 
 def users_bucket(stack: cdk.Stack, construct_id: str) -> s3.Bucket:
@@ -84,7 +78,7 @@ def test_a_fleet_reading_and_writing_the_users_sse_kms_bucket_gets_exactly_what_
         workers.grant_read_objects(inputs, "uploads/")
         workers.grant_write_objects(outputs, "results/")
     document = synthesized(stack)  # with nag: raises on any finding, IAM5 included
-    assert lookups(stack) == own_vpc_lookups(env)
+    assert lookups(stack) == []  # the fleets' own VPCs too (patterns/shared/vpc.py)
     read_key, write_key = (logical_id(stack, bucket.encryption_key) for bucket in (inputs, outputs))
     assert key_actions(document, read_key) == [["kms:Decrypt"]] * 2
     assert key_actions(document, write_key) == [["kms:Decrypt", "kms:GenerateDataKey"]] * 2
@@ -99,7 +93,7 @@ def test_two_data_tiers_get_different_proxy_names_with_or_without_the_feature_fl
     after its construct id, so the second one failed to create."""
     context, _, env = case
     stack = fresh_stack(context, nag=True, env=env)
-    vpc = Network(stack, "Network").vpc if env == "no-env" else _vpc_from_ids(stack)
+    vpc = Network(stack, "Network").vpc  # no lookup in either env
     for construct_id in ("Orders", "Billing"):
         DataTier(stack, construct_id, vpc=vpc)
     document = synthesized(stack)
@@ -174,12 +168,32 @@ def _vpc_from_ids(stack: cdk.Stack) -> ec2.IVpc:
     )
 
 
+@pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_network_in_a_stack_without_env_needs_no_lookup(context: str) -> None:
-    stack = fresh_stack(context, nag=True)
+def test_network_needs_no_lookup_with_or_without_an_account_and_region(context: str, env: str) -> None:
+    """With an account and Region, ec2.Vpc made the CLI look the AZs up (credentials at synth);
+    the kit's VPC picks them with Fn::GetAZs at deploy time in every stack."""
+    stack = fresh_stack(context, nag=True, env=env)
     for construct_id in ("Blue", "Green"):
         Network(stack, construct_id, az_count=3)
     document = synthesized(stack)
-    assert lookups(stack) == own_vpc_lookups("no-env")
+    assert lookups(stack) == []
     zones = {str(r["Properties"]["AvailabilityZone"]) for _, r in resources(document, "AWS::EC2::Subnet")}
     assert all("Fn::GetAZs" in zone for zone in zones) and len(zones) == 3
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_container_workers_own_vpc_needs_no_lookup(context: str, env: str) -> None:
+    stack = fresh_stack(context, nag=True, env=env)
+    for construct_id in ("Resize", "Transcode"):
+        ContainerWorkers(
+            stack,
+            construct_id,
+            image_directory=runtime_dir("worker_fleet"),
+            acceptable_latency=Duration.minutes(5),
+            average_processing_time=Duration.seconds(10),
+        )
+    document = synthesized(stack)
+    assert lookups(stack) == []
+    assert len(list(resources(document, "AWS::EC2::VPC"))) == 2

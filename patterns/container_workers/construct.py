@@ -42,7 +42,7 @@ from ..shared.defaults import (
 from ..shared.job_queue import job_queue
 from ..shared.nag_findings import wildcard_resource
 from ..shared.props import PropError, expect, whole_seconds, within
-from ..shared.vpc import worker_vpc
+from ..shared.vpc import LookupFreeVpc, worker_vpc
 from .scaling import backlog_per_task_policy, scale_out_of_zero, service_metric
 
 FARGATE_MAX_STOP_TIMEOUT = 120  # seconds; AWS, "Task definition parameters", stopTimeout
@@ -192,6 +192,7 @@ class ContainerWorkers(Construct):
             profile=self._profile,
         )
         arm = cpu_architecture == "ARM64"
+        self._own_vpc: LookupFreeVpc | None = None
         self.cluster = cluster or self._new_cluster(vpc)
         self.vpc = self.cluster.vpc
         self.log_group = log_group(self, "WorkerLogs", profile=self._profile)
@@ -267,8 +268,8 @@ class ContainerWorkers(Construct):
             allow_all_outbound=False,
         )
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
-        if isinstance(self.vpc, ec2.Vpc) and self.vpc.node.scope is self:
-            self._add_endpoints(self.vpc)
+        if self._own_vpc is not None:
+            self._add_endpoints(self._own_vpc)
         acknowledge(
             self.execution_role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
@@ -333,10 +334,13 @@ class ContainerWorkers(Construct):
     # Parts -----------------------------------------------------------------------------------
 
     def _new_cluster(self, vpc: ec2.IVpc | None) -> ecs.Cluster:
+        if vpc is None:
+            self._own_vpc = self._new_vpc()
+            vpc = self._own_vpc.vpc
         cluster = ecs.Cluster(
             self,
             "Cluster",
-            vpc=vpc or self._new_vpc(),
+            vpc=vpc,
             container_insights_v2=(
                 ecs.ContainerInsights.ENHANCED
                 if self._profile.is_production
@@ -346,14 +350,14 @@ class ContainerWorkers(Construct):
         )
         return cluster
 
-    def _new_vpc(self) -> ec2.Vpc:
+    def _new_vpc(self) -> LookupFreeVpc:
         """Private subnets with no route out (one AZ in sandbox, two in production), VPC
         endpoints for what the tasks call (SQS, ECR, CloudWatch Logs; S3 as a free gateway,
         which also serves ECR's image layers), and flow logs."""
         return worker_vpc(
             self,
             profile=self._profile,
-            max_azs=2 if self._profile.multi_az else 1,
+            az_count=2 if self._profile.multi_az else 1,
             nat_gateways=0,
             subnets=[
                 ec2.SubnetConfiguration(
@@ -362,13 +366,13 @@ class ContainerWorkers(Construct):
             ],
         )
 
-    def _add_endpoints(self, vpc: ec2.Vpc) -> None:
+    def _add_endpoints(self, vpc: LookupFreeVpc) -> None:
         """Interface endpoints for what the tasks and ECS call on their behalf, reachable only from
         the tasks' security group."""
         endpoints = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
-            vpc=vpc,
+            vpc=vpc.vpc,
             description="VPC endpoints: HTTPS from the workers only",
             allow_all_outbound=False,
         )

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import ipaddress
 
-from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from ..shared.defaults import Profile, log_group, profile_of
 from ..shared.props import PropError, expect, within
+from ..shared.vpc import LookupFreeVpc, subnet_blocks
 from .provider_logs import own_provider_logs
 
 MIN_AZS = 2
 MAX_AZS = 6  # the most AZs a Region has (us-east-1)
-SUBNET_MASKS = (24, 22, 24)  # public, private with egress, isolated: in this order, per AZ
+SUBNETS = (  # in this order, one of each per AZ
+    ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+    ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+    ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+)
 INTERFACE_ENDPOINTS = {
     "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
     "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
@@ -44,7 +48,7 @@ class Network(Construct):
         profile: The profile the network was built for.
     """
 
-    vpc: ec2.Vpc
+    vpc: ec2.IVpc
     flow_log: ec2.FlowLog
     endpoints: dict[str, ec2.InterfaceVpcEndpoint]
     az_count: int
@@ -91,34 +95,27 @@ class Network(Construct):
         within("nat_gateways", nat_gateways, 1, az_count)
         _check_cidr(cidr, az_count)
         self.az_count = az_count
-        self.vpc = ec2.Vpc(
+        # Not ec2.Vpc, which looks the AZs up in a stack with an account and Region: see
+        # patterns/shared/vpc.py. Same resources and logical IDs as the ec2.Vpc this was.
+        network = LookupFreeVpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
-            # An environment-agnostic stack knows only 2 AZs by name; these tokens resolve at
-            # deploy time to the region's first N AZs, so production gets 3 without a lookup.
-            availability_zones=[Fn.select(i, Fn.get_azs()) for i in range(az_count)],
+            cidr=cidr,
+            az_count=az_count,
             nat_gateways=nat_gateways,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(
-                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
-                ),
-                ec2.SubnetConfiguration(
-                    name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
-                ),
-            ],
+            subnets=SUBNETS,
             restrict_default_security_group=True,
         )
+        self.vpc = network.vpc
         own_provider_logs(self, self.profile)
-        self.flow_log = self.vpc.add_flow_log(
+        self.flow_log = network.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
                 log_group(self, "FlowLogs", profile=self.profile)
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
-        self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        network.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         # An interface endpoint is billed per AZ: sandbox puts each in one AZ (other AZs reach
         # it across the VPC), production in every AZ so an AZ outage does not take them down.
@@ -127,7 +124,7 @@ class Network(Construct):
         )
         if interface_endpoints:
             for name, service in INTERFACE_ENDPOINTS.items():
-                self.endpoints[name] = self.vpc.add_interface_endpoint(
+                self.endpoints[name] = network.add_interface_endpoint(
                     name,
                     service=service,
                     subnets=endpoint_subnets,
@@ -142,15 +139,12 @@ class Network(Construct):
 
 def smallest_prefix(az_count: int) -> int:
     """The largest VPC prefix (smallest range) holding the subnets of `az_count` AZs, laid out
-    as CDK's allocator does: each subnet group in turn, every AZ's block aligned to its size."""
-    end = 0
-    for mask in SUBNET_MASKS:
-        size = 2 ** (32 - mask)
-        end = -(-end // size) * size + az_count * size  # align up, then one block per AZ
-    prefix = 32
-    while 2 ** (32 - prefix) < end:
-        prefix -= 1
-    return prefix
+    as the VPC lays them out (`subnet_blocks`, CDK's allocator): the last block's end, rounded
+    up to a power of two."""
+    last = ipaddress.IPv4Network(
+        subnet_blocks("0.0.0.0/0", [int(s.cidr_mask or 0) for s in SUBNETS], az_count)[-1]
+    )
+    return 32 - int(last.broadcast_address).bit_length()
 
 
 def _check_cidr(cidr: str, az_count: int) -> None:

@@ -1,6 +1,7 @@
 """What every pattern shares: profiles and secure defaults (`defaults`), acknowledgements of
 cdk-nag findings (`defaults.acknowledge`, `nag_findings`), the kit's Lambda function
-(`python_function`), tables, buckets and the instance role of EC2 fleets (`instance_fleet`).
+(`python_function`), tables, buckets, the instance role of EC2 fleets (`instance_fleet`) and
+new VPCs that need no AZ lookup (`vpc`).
 
 Each pattern package imports from here; copy this folder with any pattern.
 """

@@ -415,13 +415,13 @@ class WorkerFleet(Construct):
             )
         return queue, found
 
-    def _new_vpc(self) -> ec2.Vpc:
+    def _new_vpc(self) -> ec2.IVpc:
         """Two AZs, private subnets with egress through NAT (one gateway in sandbox, one per AZ in
         production), a free S3 gateway endpoint, and flow logs."""
         return worker_vpc(
             self,
             profile=self.profile,
-            max_azs=2,
+            az_count=2,
             nat_gateways=2 if self.profile.multi_az else 1,
             subnets=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -429,7 +429,7 @@ class WorkerFleet(Construct):
                     name="Workers", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
                 ),
             ],
-        )
+        ).vpc
 
     def _notification_topic(self) -> sns.Topic:
         """Scaling notifications (launch, terminate, failures), on a topic Auto Scaling's
