@@ -27,6 +27,10 @@ from stacks.paths import runtime_dir
 from tests.frontend_harness import CHROMIUM, FLAGS, Edge, FakeCognito, issue_token
 from tests.test_orders_api import start_api, table_definition
 
+# Playwright's assertions retry until their timeout (5 s by default); a passing test never waits
+# for it, but on a loaded CI machine Chromium can take longer than 5 s to render a view.
+expect.set_options(timeout=20_000)
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "artifacts" / "frontend"
 PHONE = {"width": 390, "height": 844}
 
