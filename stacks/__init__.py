@@ -46,6 +46,8 @@ CONTEXT_STACK_IDS.update({HOME_STACK_ID: GLOBAL_READS_CONTEXT_KEYS, READ_STACK_I
 def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     profile = profile_of(app)
+    # Partial or contradictory context fails before anything is built, naming the keys.
+    global_reads = GlobalReadsContext.of({key: app.node.try_get_context(key) for key in GLOBAL_READS_CONTEXT_KEYS})
     # The security gate runs on every synth: any unacknowledged finding fails it. cdk-nag judges
     # each resource alone; the wiring checks judge how they are connected, across stacks.
     cdk.Validations.of(app).add_plugins(
@@ -123,7 +125,6 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         api=serverless_api.orders,
         description=described("orders web app: S3 and CloudFront in front of the orders API"),
     )
-    global_reads = GlobalReadsContext.of({key: app.node.try_get_context(key) for key in GLOBAL_READS_CONTEXT_KEYS})
     if global_reads is None:
         print(GLOBAL_READS_SKIPPED, file=sys.stderr)
     else:
