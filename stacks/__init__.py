@@ -16,9 +16,14 @@ from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.frontend_stack import FrontendStack
 from stacks.global_reads_stack import CONTEXT_KEYS as GLOBAL_READS_CONTEXT_KEYS
-from stacks.global_reads_stack import HOME_STACK_ID, READ_STACK_ID, GlobalReadsContext, GlobalReadsHomeStack
+from stacks.global_reads_stack import (
+    HOME_STACK_ID,
+    READ_STACK_ID,
+    GlobalReadsContext,
+    GlobalReadsHomeStack,
+    GlobalReadsStack,
+)
 from stacks.global_reads_stack import SKIPPED as GLOBAL_READS_SKIPPED
-from stacks.global_reads_stack import GlobalReadsStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
@@ -39,7 +44,7 @@ STACK_IDS = (
     "Backup",
 )
 # Stacks that exist only when their context is given (each pinned to a Region it names).
-CONTEXT_STACK_IDS = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
+CONTEXT_STACK_IDS: dict[str, str | tuple[str, ...]] = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
 CONTEXT_STACK_IDS.update({HOME_STACK_ID: GLOBAL_READS_CONTEXT_KEYS, READ_STACK_ID: GLOBAL_READS_CONTEXT_KEYS})
 
 
@@ -47,7 +52,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     profile = profile_of(app)
     # Partial or contradictory context fails before anything is built, naming the keys.
-    global_reads = GlobalReadsContext.of({key: app.node.try_get_context(key) for key in GLOBAL_READS_CONTEXT_KEYS})
+    global_reads = GlobalReadsContext.of(
+        {key: app.node.try_get_context(key) for key in GLOBAL_READS_CONTEXT_KEYS}
+    )
     # The security gate runs on every synth: any unacknowledged finding fails it. cdk-nag judges
     # each resource alone; the wiring checks judge how they are connected, across stacks.
     cdk.Validations.of(app).add_plugins(

@@ -68,9 +68,8 @@ class GlobalReadsContext:
             return None
         missing = [key for key in CONTEXT_KEYS if key not in given]
         if missing:
-            raise ValueError(
-                f"{READ_STACK_ID}: context {', '.join(missing)} missing (give all of {', '.join(CONTEXT_KEYS)})"
-            )
+            wanted = ", ".join(CONTEXT_KEYS)
+            raise ValueError(f"{READ_STACK_ID}: context {', '.join(missing)} missing (give all of {wanted})")
         if given["home_region"] == given["read_region"]:
             raise ValueError(
                 f"{READ_STACK_ID}: home_region and read_region are both {given['home_region']}: "
@@ -101,7 +100,13 @@ class GlobalReadsHomeStack(MultiTierStack):
     Region, its latency record, and `home.<domain>` for the read Region's forwarded writes."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, profile: Profile, context: GlobalReadsContext, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        profile: Profile,
+        context: GlobalReadsContext,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             scope,
@@ -129,7 +134,11 @@ class GlobalReadsHomeStack(MultiTierStack):
             record_name=context.home_name,
             target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.web.load_balancer)),
         )
-        CfnOutput(self, "HomeUrl", value=f"{'https' if self.web.url.startswith('https://') else 'http'}://{context.home_name}")
+        CfnOutput(
+            self,
+            "HomeUrl",
+            value=f"{'https' if self.web.url.startswith('https://') else 'http'}://{context.home_name}",
+        )
 
 
 class GlobalReadsStack(Stack):
@@ -179,10 +188,14 @@ class GlobalReadsStack(Stack):
         web.auto_scaling_group.node.add_dependency(replica.instance)
         https = certificate is not None
         if not https:  # sandbox: the home Region's app answers on HTTP too
-            web.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP to the home Region's app")
+            web.security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP to the home Region's app"
+            )
         app = s3_assets.Asset(self, "WebAppCode", path=str(WEB_APP_DIR), exclude=["__pycache__", "*.pyc"])
         web.instance_role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[app.bucket.arn_for_objects(app.s3_object_key)])
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[app.bucket.arn_for_objects(app.s3_object_key)]
+            )
         )
         # The home writer's secret, replicated into this Region by the home stack: the app opens
         # replica connections with it even while the home Region is unreachable.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -74,9 +75,13 @@ def read_app(servers: Cluster, home_url: str, *, max_lag: float = 30.0) -> tuple
     routing = app["routing"]
     replica = servers.standbys[0]
     router = routing.ReadRouter(
-        routing.Endpoint("replica", lambda: psycopg.connect(replica.dsn)), retry_after=0.3, statement_deadline=1.0
+        routing.Endpoint("replica", lambda: psycopg.connect(replica.dsn)),
+        retry_after=0.3,
+        statement_deadline=1.0,
     )
-    region = regions.ReadRegion(router, regions.HomeRegion(home_url, region="ap-northeast-1"), max_lag=max_lag)
+    region = regions.ReadRegion(
+        router, regions.HomeRegion(home_url, region="ap-northeast-1"), max_lag=max_lag
+    )
     server = app["server"].serve(app["catalog"].Catalog(router, regions.NoCache()), free_port(), "127.0.0.1",
                                  read_region=region)  # fmt: skip
     serve_in_background(server)
@@ -223,3 +228,24 @@ def test_a_stopped_replica_degrades_reads_to_home_and_the_health_check_stays_200
         assert (status, body["replica"], body["reads_from"]) == (503, False, "home")
     finally:
         world.replica.start()
+
+
+def test_forwarding_keeps_its_connection_to_home_across_requests(world: World) -> None:
+    """A new connection to home costs a TCP and a TLS handshake (two round trips, ~300 ms from
+    Tokyo to Virginia); forwarded requests share kept connections, and one that was closed
+    is replaced, not reported as an error."""
+    reader, region = read_app(world.servers, f"http://127.0.0.1:{world.home_port}")
+    try:
+        user = world.user(reader.server_address[1])
+        statuses = [user.call("PUT", f"/products/kept{n}", product("kept"))[0] for n in range(4)]
+        assert statuses == [200] * 4
+        assert region.home.connections_opened == 1
+        # The home side closes every connection (as a restarted server or a load balancer's idle
+        # timeout does): the next request opens a new one and succeeds.
+        (kept,) = region.home._idle
+        kept.sock.shutdown(socket.SHUT_RDWR)
+        assert user.call("PUT", "/products/kept9", product("kept"))[0] == 200
+        assert region.home.connections_opened == 2
+    finally:
+        reader.shutdown()
+        reader.server_close()

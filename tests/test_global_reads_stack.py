@@ -15,10 +15,24 @@ from cfnlint.api import ManualArgs, lint
 
 from stacks import CONTEXT_STACK_IDS, build_app
 from stacks.global_reads_stack import CONTEXT_KEYS, HOME_STACK_ID, READ_STACK_ID, SKIPPED
-from tests.kit import CDK_JSON_CONTEXT, KIT_PRODUCTION_CONTEXT, PATH_METADATA, PROFILES, ROOT, one, resolve_ref, resources
+from tests.kit import (
+    CDK_JSON_CONTEXT,
+    KIT_PRODUCTION_CONTEXT,
+    PATH_METADATA,
+    PROFILES,
+    ROOT,
+    one,
+    resolve_ref,
+    resources,
+)
 
 HOME, READ = "us-east-1", "ap-northeast-1"
-CONTEXT = {"home_region": HOME, "read_region": READ, "domain": "shop.example.test", "hosted_zone_id": "Z0TEST0ZONE0ID"}
+CONTEXT = {
+    "home_region": HOME,
+    "read_region": READ,
+    "domain": "shop.example.test",
+    "hosted_zone_id": "Z0TEST0ZONE0ID",
+}
 STACKS = (HOME_STACK_ID, READ_STACK_ID)
 
 
@@ -91,7 +105,7 @@ def test_each_stack_is_pinned_to_its_region_and_the_read_stack_deploys_after_hom
 
 
 def _replica(profile: str) -> dict[str, Any]:
-    (_, replica), = resources(template(READ_STACK_ID, profile), "AWS::RDS::DBInstance")
+    ((_, replica),) = resources(template(READ_STACK_ID, profile), "AWS::RDS::DBInstance")
     return dict(replica["Properties"])
 
 
@@ -109,7 +123,7 @@ def test_the_replica_names_the_home_writer_by_an_arn_in_the_home_region(profile:
 
 
 def test_the_home_writer_keeps_automated_backups_so_it_can_be_a_source(profile: str) -> None:
-    """"Before a DB instance can serve as a source DB instance for replication, you must enable
+    """ "Before a DB instance can serve as a source DB instance for replication, you must enable
     automatic backups on the source DB instance by setting the backup retention period to a
     value other than 0" (RDS User Guide, "Working with DB instance read replicas")."""
     _, writer = one(template(HOME_STACK_ID, profile), "AWS::RDS::DBInstance", "/Data/Writer/")
@@ -160,7 +174,7 @@ def test_the_lag_alarm_watches_the_replica_at_the_apps_own_bound_and_notifies(pr
 def test_the_read_app_reads_the_local_replica_and_sends_writes_to_the_home_name(profile: str) -> None:
     reads, home = template(READ_STACK_ID, profile), template(HOME_STACK_ID, profile)
     env = _app_environment(reads)
-    replica_id, replica = one(reads, "AWS::RDS::DBInstance", "/Replica/")
+    _, replica = one(reads, "AWS::RDS::DBInstance", "/Replica/")
     assert (env["DB_READER_HOSTS"], env["DB_READER_PORT"]) == ("<ref>", replica["Properties"]["Port"])
     assert "DB_WRITER_HOST" not in env and "CACHE_HOST" not in env  # no writer, no cache here
     _, home_name = one(home, "AWS::Route53::RecordSet", "/HomeName/")
@@ -217,7 +231,9 @@ def test_each_record_aliases_its_own_load_balancer_by_its_canonical_zone(stack: 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_health_check_asks_the_load_balancer_what_it_serves_and_fails_open(stack: str, profile: str) -> None:
+def test_the_health_check_asks_the_load_balancer_what_it_serves_and_fails_open(
+    stack: str, profile: str
+) -> None:
     """Route 53 health checkers call the load balancer from the internet on the listener's
     protocol and port; the path is the app's shallow check, which answers 200 with the replica
     lagging or stopped (tests/test_global_reads_app.py), so only an unreachable tier takes the

@@ -29,7 +29,13 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ..multi_tier.data_tier import DEFAULT_DATABASE_PORT, INSTANCE_IDENTIFIER, POSTGRES_VERSION, PROXY_PORT, REGION
+from ..multi_tier.data_tier import (
+    DEFAULT_DATABASE_PORT,
+    INSTANCE_IDENTIFIER,
+    POSTGRES_VERSION,
+    PROXY_PORT,
+    REGION,
+)
 from ..shared.defaults import (
     Profile,
     acknowledge,
@@ -138,8 +144,13 @@ class CrossRegionReplica(Construct):
             raise PropError("source_region", f"expected a Region such as us-east-1, got {source_region!r}")
         here = Stack.of(self).region
         if not Token.is_unresolved(here) and here == source_region:
-            raise PropError("source_region", f"{source_region} is this stack's Region: a cross-Region replica needs another")
-        if not INSTANCE_IDENTIFIER.fullmatch(source_instance_identifier) or source_instance_identifier.endswith("-"):
+            raise PropError(
+                "source_region",
+                f"{source_region} is this stack's Region: a cross-Region replica needs another",
+            )
+        if not INSTANCE_IDENTIFIER.fullmatch(
+            source_instance_identifier
+        ) or source_instance_identifier.endswith("-"):
             raise PropError(
                 "source_instance_identifier",
                 "RDS identifiers are 1 to 63 lower-case letters, digits or single hyphens, starting with "
@@ -168,7 +179,11 @@ class CrossRegionReplica(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="Cross-Region PostgreSQL read replica", allow_all_outbound=False
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Cross-Region PostgreSQL read replica",
+            allow_all_outbound=False,
         )
         subnets = rds.SubnetGroup(
             self,
@@ -213,11 +228,10 @@ class CrossRegionReplica(Construct):
         acknowledge(self.instance, "AwsSolutions-RDS11", PORT_REASON)
         if not profile.deletion_protection:
             acknowledge(self.instance, "AwsSolutions-RDS10", SANDBOX_DELETION_REASON)
-        metric_options = {"namespace": "AWS/RDS", "dimensions_map": {"DBInstanceIdentifier": self.instance.ref}}
         self.lag_alarm = notifying_alarm(
             self,
             "LagAlarm",
-            cloudwatch.Metric(metric_name="ReplicaLag", statistic="Maximum", period=Duration.minutes(1), **metric_options),
+            self._metric("ReplicaLag", "Maximum", Duration.minutes(1)),
             topic=self.alarm_topic,
             threshold=lag_seconds,
             evaluation_periods=5,
@@ -226,13 +240,24 @@ class CrossRegionReplica(Construct):
         cpu = notifying_alarm(
             self,
             "CpuAlarm",
-            cloudwatch.Metric(metric_name="CPUUtilization", statistic="Average", period=Duration.minutes(5), **metric_options),
+            self._metric("CPUUtilization", "Average", Duration.minutes(5)),
             topic=self.alarm_topic,
             threshold=80,
             description="The cross-Region replica's CPU has been above 80% for 15 minutes",
         )
         self.alarms = [self.lag_alarm, cpu]
 
+    def _metric(self, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/RDS",
+            metric_name=name,
+            dimensions_map={"DBInstanceIdentifier": self.instance.ref},
+            statistic=statistic,
+            period=period,
+        )
+
     def allow_from(self, peer: ec2.IConnectable, description: str = "application") -> None:
         """Let `peer` reach the replica on its port."""
-        self.security_group.connections.allow_from(peer, ec2.Port.tcp(self.port), f"{description} to the replica")
+        self.security_group.connections.allow_from(
+            peer, ec2.Port.tcp(self.port), f"{description} to the replica"
+        )

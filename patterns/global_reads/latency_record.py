@@ -21,10 +21,12 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from constructs import Construct
 
+from ..multi_tier.data_tier import REGION
 from ..shared.props import PropError, expect, whole_seconds, within
-from .cross_region_replica import REGION
 
-RECORD_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+RECORD_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 class LatencyRecord(Construct):
@@ -78,11 +80,16 @@ class LatencyRecord(Construct):
         expect("health_check_path", health_check_path, str)
         expect("failure_threshold", failure_threshold, int)
         if not Token.is_unresolved(record_name) and not RECORD_NAME.fullmatch(record_name):
-            raise PropError("record_name", f"expected a lower-case DNS name such as shop.example.com, got {record_name!r}")
+            raise PropError(
+                "record_name", f"expected a lower-case DNS name such as shop.example.com, got {record_name!r}"
+            )
         if not REGION.fullmatch(region):
             raise PropError("region", f"expected a Region such as ap-northeast-1, got {region!r}")
         if not health_check_path.startswith("/") or len(health_check_path) > 255:
-            raise PropError("health_check_path", f"expected a path starting with / (at most 255 characters), got {health_check_path!r}")
+            raise PropError(
+                "health_check_path",
+                f"expected a path starting with / (at most 255 characters), got {health_check_path!r}",
+            )
         within("failure_threshold", failure_threshold, 1, 10)
         interval = whole_seconds("request_interval", request_interval)
         if interval not in (10, 30):  # Route 53 offers standard (30 s) and fast (10 s) checks only

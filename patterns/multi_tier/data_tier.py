@@ -679,7 +679,9 @@ def _replica_regions(regions: Sequence[str], instance_identifier: str | None) ->
     listed = sequence("secret_replica_regions", regions, str)
     for region in listed:
         if not REGION.fullmatch(region):
-            raise PropError("secret_replica_regions", f"expected Regions such as ap-northeast-1, got {region!r}")
+            raise PropError(
+                "secret_replica_regions", f"expected Regions such as ap-northeast-1, got {region!r}"
+            )
     if instance_identifier is not None and (
         not INSTANCE_IDENTIFIER.fullmatch(instance_identifier) or instance_identifier.endswith("-")
     ):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import http.client
 import logging
 import re
+import select
+import threading
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -88,7 +90,13 @@ class Forwarded:
 
 
 class HomeRegion:
-    """The home Region's app, over HTTP(S): `forward` sends it a request and returns its answer."""
+    """The home Region's app, over HTTP(S): `forward` sends it a request and returns its answer.
+
+    Connections are kept open between requests, in a pool every request thread shares: a new
+    one costs a TCP and a TLS handshake, two more round trips to the home Region (about 300 ms
+    from Tokyo to Virginia). A kept connection the home side has closed meanwhile is noticed
+    before reuse (it has something to read: the close) and replaced.
+    """
 
     def __init__(self, url: str, *, region: str, timeout: float = 5.0):
         parts = urlsplit(url)
@@ -97,27 +105,59 @@ class HomeRegion:
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
         self.region = region
         self.timeout = timeout
+        self.connections_opened = 0
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def forward(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Forwarded:
         """Raises Unavailable (`sent` False when nothing reached home) if home does not answer."""
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        connection = kind(self.host, self.port, timeout=self.timeout)
-        sent = False
+        connection = self._connection()
         try:
-            try:
-                connection.connect()
-            except OSError as error:
-                raise Unavailable("the home Region", f"refused the connection: {error}", sent=False) from error
-            sent = True
-            connection.request(method, target, body=body or None, headers={**headers, FORWARDED_HEADER: self.region})
+            connection.request(
+                method, target, body=body or None, headers={**headers, FORWARDED_HEADER: self.region}
+            )
             response = connection.getresponse()
             answer = response.read()
-            kept = [(name, value) for name, value in response.getheaders() if name.title() in PASSED_ON]
-            return Forwarded(response.status, kept, answer)
         except (OSError, http.client.HTTPException) as error:
-            raise Unavailable("the home Region", f"did not answer: {error}", sent=sent) from error
-        finally:
             connection.close()
+            raise Unavailable("the home Region", f"did not answer: {error}", sent=True) from error
+        if response.will_close:
+            connection.close()
+        else:
+            with self._lock:
+                self._idle.append(connection)
+        kept = [(name, value) for name, value in response.getheaders() if name.title() in PASSED_ON]
+        return Forwarded(response.status, kept, answer)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                break
+            if _open_and_idle(connection):
+                return connection
+            connection.close()
+        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        connection = kind(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.connect()
+        except OSError as error:
+            raise Unavailable("the home Region", f"refused the connection: {error}", sent=False) from error
+        with self._lock:
+            self.connections_opened += 1
+        return connection
+
+
+def _open_and_idle(connection: http.client.HTTPConnection) -> bool:
+    """An idle kept connection has nothing to read; if it has, the other side closed it."""
+    if connection.sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([connection.sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 class ReadRegion:

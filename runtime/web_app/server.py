@@ -44,7 +44,7 @@ from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlencode, urlsplit
 
 import psycopg
 from catalog import Catalog, OutOfStock, UnknownProduct
@@ -174,7 +174,7 @@ def last_write_position(catalog: Catalog) -> str | None:
         return None
 
 
-def home_target(url: Any, method: str) -> str:
+def home_target(url: SplitResult, method: str) -> str:
     """The path and query to ask home for; a read there reads the writer (`consistent=1`)."""
     query = parse_qs(url.query)
     if method == "GET":
@@ -292,10 +292,12 @@ def make_handler(
                 status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}
             self._send(status, payload if payload is not None else {"error": "not found"}, headers)
 
-        def _forward(self, url: Any) -> None:
+        def _forward(self, url: SplitResult) -> None:
             assert read_region is not None
             body = self._body() if self.command != "GET" else b""
-            passed = {name: self.headers[name] for name in ("Content-Type", "Cookie") if self.headers.get(name)}
+            passed = {
+                name: self.headers[name] for name in ("Content-Type", "Cookie") if self.headers.get(name)
+            }
             try:
                 answer = read_region.home.forward(self.command, home_target(url, self.command), body, passed)
             except Unavailable as error:

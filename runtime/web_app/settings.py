@@ -99,12 +99,13 @@ class Settings:
             region=optional(env, "AWS_REGION"),
         )
 
-
     @classmethod
     def for_read_region(cls, env: Mapping[str, str]) -> Settings:
         """A read Region's app: its local replica (DB_READER_HOSTS, one host) and HOME_URL; no
         writer and no cache here (the writer fields name the replica, the cache's are empty)."""
-        readers = [host.strip() for host in required(env, "DB_READER_HOSTS", "the local replica's host").split(",")]
+        readers = [
+            host.strip() for host in required(env, "DB_READER_HOSTS", "the local replica's host").split(",")
+        ]
         if len(readers) != 1 or not readers[0]:
             raise SettingsError("DB_READER_HOSTS: a read Region's app reads one local replica, name one host")
         home_url = required(env, "HOME_URL", "the home Region's URL")
