@@ -16,6 +16,7 @@ from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.frontend_stack import FrontendStack
 from stacks.global_reads_stack import CONTEXT_KEYS as GLOBAL_READS_CONTEXT_KEYS
+from stacks.global_reads_stack import EXAMPLE_CONTEXT as GLOBAL_READS_EXAMPLE_CONTEXT
 from stacks.global_reads_stack import (
     HOME_STACK_ID,
     READ_STACK_ID,
@@ -46,6 +47,9 @@ STACK_IDS = (
 # Stacks that exist only when their context is given (each pinned to a Region it names).
 CONTEXT_STACK_IDS: dict[str, str | tuple[str, ...]] = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
 CONTEXT_STACK_IDS.update({HOME_STACK_ID: GLOBAL_READS_CONTEXT_KEYS, READ_STACK_ID: GLOBAL_READS_CONTEXT_KEYS})
+# Example values that build context stacks (never-resolving names): `make docs` draws them and
+# the tests check them, in an assembly of their own (tests/kit.py `example_assembly`).
+EXAMPLE_CONTEXT: dict[str, str] = {**GLOBAL_READS_EXAMPLE_CONTEXT}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:

@@ -48,6 +48,14 @@ SKIPPED = (
     + " ".join(f"-c {key}=..." for key in CONTEXT_KEYS)
     + " (docs/global-reads.md)"
 )
+EXAMPLE_CONTEXT = {
+    "home_region": "us-east-1",
+    "read_region": "ap-northeast-1",
+    "domain": "shop.example.test",
+    "hosted_zone_id": "Z0EXAMPLE0ZONE0ID",
+}
+"""The seeds' Tokyo example, with a domain that never resolves: what `make docs` draws and the
+tests check."""
 MAX_REPLICA_LAG = Duration.seconds(30)
 """The app's bound (reads go home past it) and the lag alarm's threshold: one figure."""
 DOMAIN = re.compile(r"(?=.{1,240}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

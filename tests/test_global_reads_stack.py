@@ -3,7 +3,6 @@ context: what AWS will do with them once deployed (RDS, KMS, Secrets Manager, Ro
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import Any
@@ -14,19 +13,18 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from stacks import CONTEXT_STACK_IDS, build_app
-from stacks.global_reads_stack import CONTEXT_KEYS, HOME_STACK_ID, READ_STACK_ID, SKIPPED
+from stacks.global_reads_stack import CONTEXT_KEYS, EXAMPLE_CONTEXT, HOME_STACK_ID, READ_STACK_ID, SKIPPED
 from tests.kit import (
     CDK_JSON_CONTEXT,
-    KIT_PRODUCTION_CONTEXT,
-    PATH_METADATA,
     PROFILES,
     ROOT,
+    example_assembly,
     one,
     resolve_ref,
     resources,
 )
 
-HOME, READ = "us-east-1", "ap-northeast-1"
+HOME, READ = EXAMPLE_CONTEXT["home_region"], EXAMPLE_CONTEXT["read_region"]
 CONTEXT = {
     "home_region": HOME,
     "read_region": READ,
@@ -36,11 +34,8 @@ CONTEXT = {
 STACKS = (HOME_STACK_ID, READ_STACK_ID)
 
 
-@functools.cache
 def _assembly(profile: str) -> cdk.cx_api.CloudAssembly:
-    sign_in = KIT_PRODUCTION_CONTEXT if profile == "production" else {}
-    app = cdk.App(context={**CDK_JSON_CONTEXT, "profile": profile, **sign_in, **PATH_METADATA, **CONTEXT})
-    return build_app(app).synth()  # the security gate included: a finding raises here
+    return example_assembly(profile)  # the whole app with CONTEXT, the security gate included
 
 
 def template(stack: str, profile: str) -> dict[str, Any]:
