@@ -57,6 +57,16 @@ def test_a_bad_replica_prop_fails_naming_it(props: dict[str, Any], prop: str) ->
         replica(read_stack(), **props)
 
 
+def test_a_key_of_another_region_is_refused() -> None:
+    """A KMS key is usable only in its own Region; a cross-Region replica needs a key of the
+    Region it is created in (RDS User Guide, "Creating a read replica in a different AWS
+    Region": KmsKeyId is "the AWS KMS key identifier for the destination AWS Region")."""
+    stack = read_stack()
+    home_key = kms.Key.from_key_arn(stack, "HomeKey", "arn:aws:kms:us-east-1:111111111111:key/1234abcd")
+    with pytest.raises(PropError, match=r"^key: the key is in us-east-1; the replica is in ap-northeast-1"):
+        replica(stack, key=home_key)
+
+
 def test_an_existing_key_and_topic_are_used_not_duplicated() -> None:
     stack = read_stack()
     arn = f"arn:aws:kms:{READ}:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -164,6 +164,12 @@ class CrossRegionReplica(Construct):
         if port == PROXY_PORT:
             raise PropError("port", "5432 is PostgreSQL's default port; choose another")
         lag_seconds = whole_seconds("max_lag", max_lag, low=1, high=3600)
+        if key is not None and not Token.is_unresolved(key.key_arn) and not Token.is_unresolved(here):
+            key_region = key.key_arn.split(":")[3]
+            if key_region != here:  # KMS keys never leave their Region: RDS could not use it here
+                raise PropError(
+                    "key", f"the key is in {key_region}; the replica is in {here} and needs a key there"
+                )
         self.profile = profile = profile or profile_of(self)
         production = profile.is_production
         self.port = port
