@@ -25,12 +25,7 @@ from tests.kit import (
 )
 
 HOME, READ = EXAMPLE_CONTEXT["home_region"], EXAMPLE_CONTEXT["read_region"]
-CONTEXT = {
-    "home_region": HOME,
-    "read_region": READ,
-    "domain": "shop.example.test",
-    "hosted_zone_id": "Z0TEST0ZONE0ID",
-}
+CONTEXT = EXAMPLE_CONTEXT  # the seeds' example: Virginia home, Tokyo reads
 STACKS = (HOME_STACK_ID, READ_STACK_ID)
 
 

@@ -31,7 +31,7 @@ replica.allow_from(web.auto_scaling_group, "web instances")
 zone = route53.HostedZone.from_hosted_zone_attributes(
     stack, "Zone", hosted_zone_id="Z0123456789ABCDEFGHIJ", zone_name="shop.example.com"
 )
-LatencyRecord(
+latency = LatencyRecord(
     stack,
     "Latency",
     zone=zone,
@@ -42,5 +42,6 @@ LatencyRecord(
 )
 
 cdk.CfnOutput(stack, "ReplicaEndpoint", value=replica.endpoint_address)
+cdk.CfnOutput(stack, "HealthCheckId", value=latency.health_check.health_check_id)
 
 app.synth()
