@@ -13,6 +13,7 @@ APPS = {
     "Streaming": "integ_streaming",
     "EventDriven": "integ_event_driven",
     "Frontend": "integ_frontend",
+    "GlobalReads": "integ_global_reads",  # with GlobalReadsHome; context stacks, by example context
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

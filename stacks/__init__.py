@@ -3,6 +3,8 @@ security gate."""
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
@@ -13,6 +15,16 @@ from stacks.container_workers_stack import ContainerWorkersStack
 from stacks.event_driven_stack import EventDrivenStack
 from stacks.fan_out_stack import FanOutStack
 from stacks.frontend_stack import FrontendStack
+from stacks.global_reads_stack import CONTEXT_KEYS as GLOBAL_READS_CONTEXT_KEYS
+from stacks.global_reads_stack import EXAMPLE_CONTEXT as GLOBAL_READS_EXAMPLE_CONTEXT
+from stacks.global_reads_stack import (
+    HOME_STACK_ID,
+    READ_STACK_ID,
+    GlobalReadsContext,
+    GlobalReadsHomeStack,
+    GlobalReadsStack,
+)
+from stacks.global_reads_stack import SKIPPED as GLOBAL_READS_SKIPPED
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
@@ -33,12 +45,20 @@ STACK_IDS = (
     "Backup",
 )
 # Stacks that exist only when their context is given (each pinned to a Region it names).
-CONTEXT_STACK_IDS = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
+CONTEXT_STACK_IDS: dict[str, str | tuple[str, ...]] = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
+CONTEXT_STACK_IDS.update({HOME_STACK_ID: GLOBAL_READS_CONTEXT_KEYS, READ_STACK_ID: GLOBAL_READS_CONTEXT_KEYS})
+# Example values that build context stacks (never-resolving names): `make docs` draws them and
+# the tests check them, in an assembly of their own (tests/kit.py `example_assembly`).
+EXAMPLE_CONTEXT: dict[str, str] = {**GLOBAL_READS_EXAMPLE_CONTEXT}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     profile = profile_of(app)
+    # Partial or contradictory context fails before anything is built, naming the keys.
+    global_reads = GlobalReadsContext.of(
+        {key: app.node.try_get_context(key) for key in GLOBAL_READS_CONTEXT_KEYS}
+    )
     # The security gate runs on every synth: any unacknowledged finding fails it. cdk-nag judges
     # each resource alone; the wiring checks judge how they are connected, across stacks.
     cdk.Validations.of(app).add_plugins(
@@ -116,4 +136,25 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         api=serverless_api.orders,
         description=described("orders web app: S3 and CloudFront in front of the orders API"),
     )
+    if global_reads is None:
+        print(GLOBAL_READS_SKIPPED, file=sys.stderr)
+    else:
+        home = GlobalReadsHomeStack(
+            app,
+            HOME_STACK_ID,
+            profile=profile,
+            context=global_reads,
+            env=cdk.Environment(region=global_reads.home_region),
+            description=described(f"MultiTier home of the global reads, in {global_reads.home_region}"),
+        )
+        reads = GlobalReadsStack(
+            app,
+            READ_STACK_ID,
+            profile=profile,
+            context=global_reads,
+            home_stack_name=home.stack_name,
+            env=cdk.Environment(region=global_reads.read_region),
+            description=described(f"reads of {HOME_STACK_ID} served in {global_reads.read_region}"),
+        )
+        reads.add_dependency(home, "the replica's source and the secret's replica are made by the home stack")
     return app

@@ -3,6 +3,7 @@ replicas behind RDS Proxy, and a Valkey cache, in a VPC of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,16 @@ class MultiTierStack(Stack):
     production profile requires one, as that context or as the `CertificateArn` parameter.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, profile: Profile, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        profile: Profile,
+        writer_identifier: str | None = None,
+        secret_replica_regions: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         certificate = self._certificate(profile)
         alarm_topic = new_alarm_topic(self, "AlarmTopic", profile=profile)
@@ -47,6 +57,8 @@ class MultiTierStack(Stack):
             vpc=network.vpc,
             cache_access_string=WEB_APP_CACHE_ACCESS,
             secrets_manager_endpoint=network.endpoints.get("SecretsManager"),
+            instance_identifier=writer_identifier,
+            secret_replica_regions=secret_replica_regions,
             alarm_topic=alarm_topic,
             profile=profile,
         )
@@ -98,7 +110,7 @@ class MultiTierStack(Stack):
                 "CACHE_REPLICATION_GROUP_ID": data.cache.replication_group.ref,
             },
         )
-        self.network, self.data, self.web = network, data, web
+        self.network, self.data, self.web, self.alarm_topic = network, data, web, alarm_topic
         CfnOutput(self, "Url", value=web.url)
         CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic_arn)
         CfnOutput(self, "ScalingNotificationsTopicArn", value=web.notification_topic.topic_arn)

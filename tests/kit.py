@@ -23,7 +23,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns.wiring import WiringChecks
-from stacks import build_app
+from stacks import EXAMPLE_CONTEXT, build_app
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,16 @@ def _synthesize(profile: str, outdir: Path) -> cx_api.CloudAssembly:
     context = {**CDK_JSON_CONTEXT, "profile": profile, **sign_in, **PATH_METADATA}
     app = cdk.App(context=context, outdir=str(outdir))
     return build_app(app).synth()
+
+
+@functools.cache
+def example_assembly(profile: str) -> cx_api.CloudAssembly:
+    """The whole app with `stacks.EXAMPLE_CONTEXT`, which adds the stacks built only by context
+    (GlobalReadsHome, GlobalReads), security gate included; synthesized once per process."""
+    sign_in = KIT_PRODUCTION_CONTEXT if profile == "production" else {}
+    context = {**CDK_JSON_CONTEXT, "profile": profile, **sign_in, **PATH_METADATA, **EXAMPLE_CONTEXT}
+    outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.examples.{profile}."))
+    return build_app(cdk.App(context=context, outdir=str(outdir))).synth()
 
 
 def template_json(stack: str, profile: str) -> dict[str, Any]:

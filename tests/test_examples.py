@@ -41,6 +41,7 @@ PAGES = {
     "static_site.py": "frontend.md",
     "valkey_cache.py": "multi-tier.md",
     "worker_fleet.py": "worker-fleet.md",
+    "global_reads.py": "global-reads.md",
 }
 """The page (in docs/) that shows each example."""
 CONSTRUCTS = (WorkerFleet, Network, WebTier, DataTier, ValkeyCache)

@@ -59,6 +59,17 @@ def synth(*profiles: str) -> None:
         raise SystemExit(f"cdk synth failed for profile {', '.join(failed)}")
 
 
+def synth_examples() -> None:
+    """The sandbox app with `stacks.EXAMPLE_CONTEXT` (the stacks only context builds) into
+    cdk.out.examples, for `make docs` to draw."""
+    from stacks import EXAMPLE_CONTEXT
+
+    command = [str(CDK), "synth", "--quiet", "-c", "profile=sandbox", "-o", str(ROOT / "cdk.out.examples")]
+    for key, value in EXAMPLE_CONTEXT.items():
+        command += ["-c", f"{key}={value}"]
+    subprocess.run(command, cwd=ROOT, env=os.environ, check=True, capture_output=True)
+
+
 def acknowledged(assembly: Path, stack: str) -> int:
     """cdk-nag findings the kit acknowledged (not those aws-cdk-lib acknowledges for itself)."""
     metadata = json.loads((assembly / f"{stack}.metadata.json").read_text())

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
@@ -43,7 +44,7 @@ from ..shared.defaults import (
     notifying_alarm,
     profile_of,
 )
-from ..shared.props import PropError, expect, whole_days, within
+from ..shared.props import PropError, expect, sequence, whole_days, within
 from .valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
 from .valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
 from .valkey_cache import ValkeyCache, check_cache_props
@@ -54,6 +55,8 @@ DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
 # RDS Proxy listens on the engine's default port whatever port the database uses, and has no
 # setting to change it (AWS RDS Proxy limitations; aws/aws-cdk discussion #28321).
 PROXY_PORT = 5432
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+INSTANCE_IDENTIFIER = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,62}")
 MAX_READ_REPLICAS = 15  # RDS for PostgreSQL allows up to 15 replicas per source
 DAY_SECONDS = 86_400
 MAX_BACKUP_DAYS = 35  # RDS: automated backups are kept 0 (off) to 35 days
@@ -246,6 +249,8 @@ class DataTier(Construct):
         cache_port: int = DEFAULT_CACHE_PORT,
         cache_access_string: str = DEFAULT_CACHE_ACCESS_STRING,
         secrets_manager_endpoint: ec2.IConnectable | None = None,
+        instance_identifier: str | None = None,
+        secret_replica_regions: Sequence[str] = (),
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
@@ -280,6 +285,14 @@ class DataTier(Construct):
             secrets_manager_endpoint: The VPC's Secrets Manager interface endpoint
                 (`Network.endpoints["SecretsManager"]`), which the proxy and the rotation
                 function reach on 443. Default: none (they may reach 443 in the VPC's range).
+            instance_identifier: The writer's identifier, 1 to 63 lower-case letters, digits or
+                single hyphens, starting with a letter; the master secret is then named
+                `<identifier>/master`. Needed where another stack names the writer, such as a
+                cross-Region replica's source ARN. Default: one CloudFormation generates.
+            secret_replica_regions: Regions the master secret is replicated to (Secrets
+                Manager replicas, encrypted there with `aws/secretsmanager`), so that an app
+                next to a cross-Region replica reads its credentials in its own Region.
+                Default: none.
             alarm_topic: Your topic for the alarms. Default: a new encrypted topic.
             profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
         """
@@ -299,9 +312,11 @@ class DataTier(Construct):
             cache_port=cache_port,
             cache_access_string=cache_access_string,
             secrets_manager_endpoint=secrets_manager_endpoint,
+            instance_identifier=instance_identifier,
             alarm_topic=alarm_topic,
             profile=profile,
         )
+        replica_regions = _replica_regions(secret_replica_regions, instance_identifier)
         self.profile = profile = profile or profile_of(self)
         production = profile.is_production
         read_replicas = read_replicas if read_replicas is not None else (2 if production else 1)
@@ -383,7 +398,15 @@ class DataTier(Construct):
             engine=engine,
             instance_type=instance_type,
             database_name=database_name,
-            credentials=rds.Credentials.from_generated_secret("app_admin", encryption_key=self.key),
+            instance_identifier=instance_identifier,
+            credentials=rds.Credentials.from_generated_secret(
+                "app_admin",
+                encryption_key=self.key,
+                secret_name=f"{instance_identifier}/master" if instance_identifier else None,
+                # A replica in another Region cannot use this Region's key: the AWS-managed key
+                # there (a customer key would have to exist before this stack, in that one).
+                replica_regions=[secretsmanager.ReplicaRegion(region=region) for region in replica_regions],
+            ),
             multi_az=multi_az,
             storage_type=rds.StorageType.GP3,
             allocated_storage=allocated_storage_gib,
@@ -644,11 +667,30 @@ def _check_types(**props: Any) -> None:
         "cache_port": ((int,), False),
         "cache_access_string": ((str,), False),
         "secrets_manager_endpoint": ((ec2.IConnectable,), True),
+        "instance_identifier": ((str,), True),
         "alarm_topic": ((sns.ITopic,), True),
         "profile": ((Profile,), True),
     }
     for name, (expected, optional) in types.items():
         expect(name, props[name], *expected, optional=optional)
+
+
+def _replica_regions(regions: Sequence[str], instance_identifier: str | None) -> list[str]:
+    listed = sequence("secret_replica_regions", regions, str)
+    for region in listed:
+        if not REGION.fullmatch(region):
+            raise PropError(
+                "secret_replica_regions", f"expected Regions such as ap-northeast-1, got {region!r}"
+            )
+    if instance_identifier is not None and (
+        not INSTANCE_IDENTIFIER.fullmatch(instance_identifier) or instance_identifier.endswith("-")
+    ):
+        raise PropError(
+            "instance_identifier",
+            "RDS identifiers are 1 to 63 lower-case letters, digits or single hyphens, starting with "
+            f"a letter and not ending with a hyphen; got {instance_identifier!r}",
+        )
+    return listed
 
 
 def _validate(

@@ -10,6 +10,9 @@ Environment (written by the instance's user data):
 - CACHE_HOST, CACHE_PORT, CACHE_TLS, CACHE_USER, and CACHE_AUTH: `iam` (ElastiCache IAM
   authentication, with CACHE_REPLICATION_GROUP_ID: no password anywhere) or `password`
   (CACHE_PASSWORD, for servers outside ElastiCache).
+In a read Region (HOME_URL set, see regions.py): DB_READER_HOSTS names the local replica (one
+host), HOME_URL the home Region's app, MAX_REPLICA_LAG the lag in seconds past which reads go
+home; no writer and no cache variables.
 They are read once, at start, into settings.Settings, which names a missing or malformed one.
 """
 
@@ -27,6 +30,7 @@ import psycopg
 import valkey
 from cache_auth import IamAuthToken
 from catalog import Catalog
+from regions import HomeRegion, NoCache, ReadRegion
 from routing import Endpoint, ReadRouter
 from server import serve
 from settings import CacheIamAuth, DatabaseLogin, Settings
@@ -106,6 +110,17 @@ def catalog_for(settings: Settings) -> Catalog:
     return Catalog(router, cache, ttl=settings.cache_ttl)
 
 
+def read_region_for(settings: Settings) -> tuple[Catalog, ReadRegion]:
+    """A read Region's catalog (its only endpoint the local replica, no cache) and routing."""
+    router = ReadRouter(
+        Endpoint("replica", connector(settings, settings.db_writer_host, settings.db_writer_port)),
+        statement_deadline=settings.db_statement_deadline,
+    )
+    assert settings.home_url is not None and settings.region is not None
+    home = HomeRegion(settings.home_url, region=settings.region)
+    return Catalog(router, NoCache()), ReadRegion(router, home, max_lag=settings.max_replica_lag)
+
+
 def create_schema_when_the_writer_answers(catalog: Catalog, every: float = 5.0) -> None:
     """In the background: an instance that boots while the writer fails over still serves reads
     (and its /health), instead of exiting and being replaced for an outage it cannot fix."""
@@ -121,9 +136,13 @@ def create_schema_when_the_writer_answers(catalog: Catalog, every: float = 5.0) 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_environ(os.environ)  # a bad setting stops the service here, named
-    catalog = catalog_for(settings)
-    threading.Thread(target=create_schema_when_the_writer_answers, args=(catalog,), daemon=True).start()
-    server = serve(catalog, settings.app_port)
+    if settings.home_url:  # a read Region: the schema is the home writer's, replicated here
+        catalog, read_region = read_region_for(settings)
+        server = serve(catalog, settings.app_port, read_region=read_region)
+    else:
+        catalog = catalog_for(settings)
+        threading.Thread(target=create_schema_when_the_writer_answers, args=(catalog,), daemon=True).start()
+        server = serve(catalog, settings.app_port)
     logging.getLogger(__name__).info("serving on port %s", server.server_address[1])
     server.serve_forever()
 

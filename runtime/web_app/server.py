@@ -13,6 +13,12 @@
                                or 409 when out of stock
   GET  /orders/<id>            replica read; `?consistent=1` (read-your-writes) reads the writer
 
+In a read Region (`read_region` given; see regions.py) the app serves GETs from the local
+replica, forwards every write, and the reads of a caller whose write the replica has not
+replayed, to the home Region, and says where a read came from in `X-Served-From`. Its
+/health/deep is 200 when the replica answers, with the replica's lag. In the home Region
+every write's answer carries the write mark (a cookie with the write's WAL position).
+
 Input that does not fit the columns is a 400, never a 500: a price is a finite decimal
 (string or JSON number) in whole cents from 0 to 9999999999.99 (numeric(12, 2)); stock and
 quantity are JSON integers (not booleans, not 1.0) that fit a PostgreSQL integer.
@@ -38,10 +44,11 @@ from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlencode, urlsplit
 
 import psycopg
 from catalog import Catalog, OutOfStock, UnknownProduct
+from regions import FORWARDED_HEADER, SERVED_FROM_HEADER, ReadRegion, mark_of, write_mark
 from routing import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -145,10 +152,44 @@ class DeepHealth:
         return status, {"databases": databases, "cache": cache_answers}
 
 
+class ReadRegionHealth(DeepHealth):
+    """The read Region's deep check: 200 when the local replica answers, with its lag."""
+
+    def __init__(self, catalog: Catalog, read_region: ReadRegion, reuse: float = DEEP_HEALTH_REUSE):
+        super().__init__(catalog, reuse)
+        self.read_region = read_region
+
+    def _ask(self) -> tuple[int, Any]:
+        state = self.read_region.health()
+        return (HTTPStatus.OK if state["replica"] else HTTPStatus.SERVICE_UNAVAILABLE), state
+
+
+def last_write_position(catalog: Catalog) -> str | None:
+    """The writer's WAL position now, after the write committed: a replica that has replayed
+    up to it has the write. None if the writer does not say (the mark then lasts its max age)."""
+    try:
+        return str(catalog.router.write("SELECT pg_current_wal_lsn()::text")[0][0])
+    except Exception as error:
+        logger.warning("no WAL position for the write mark: %s", error)
+        return None
+
+
+def home_target(url: SplitResult, method: str) -> str:
+    """The path and query to ask home for; a read there reads the writer (`consistent=1`)."""
+    query = parse_qs(url.query)
+    if method == "GET":
+        query["consistent"] = ["1"]
+    return url.path + ("?" + urlencode(query, doseq=True) if query else "")
+
+
 def make_handler(
-    catalog: Catalog, deep_health_reuse: float = DEEP_HEALTH_REUSE
+    catalog: Catalog, deep_health_reuse: float = DEEP_HEALTH_REUSE, read_region: ReadRegion | None = None
 ) -> type[BaseHTTPRequestHandler]:
-    deep_health = DeepHealth(catalog, deep_health_reuse)
+    deep_health = (
+        ReadRegionHealth(catalog, read_region, deep_health_reuse)
+        if read_region
+        else DeepHealth(catalog, deep_health_reuse)
+    )
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "web_app"
@@ -214,11 +255,26 @@ def make_handler(
 
         def _serve(self, route: Any) -> None:
             url = urlsplit(self.path)
+            if read_region is not None and not url.path.startswith("/health"):
+                if self.headers.get(FORWARDED_HEADER):  # HOME_URL names this Region, not home
+                    self._send(HTTPStatus.LOOP_DETECTED, {"error": "forwarded to a read Region"})
+                    return
+                mark = mark_of(self.headers.get("Cookie"))
+                if self.command != "GET" or not read_region.serves_locally(mark):
+                    self._forward(url)
+                    return
             consistent = parse_qs(url.query).get("consistent", ["0"])[0] in {"1", "true"}
             headers: dict[str, str] = {}
+            if read_region is not None:
+                headers[SERVED_FROM_HEADER] = "replica"
             try:
                 status, payload = route(url.path, consistent)
+                if read_region is None and self.command != "GET" and status < 300:
+                    headers["Set-Cookie"] = write_mark(last_write_position(catalog))
             except Unavailable as error:
+                if read_region is not None and self.command == "GET":
+                    self._forward(url)  # the replica went away since it was asked
+                    return
                 logger.warning("request %s %s: %s", self.command, self.path, error)
                 retry_after = max(1, math.ceil(catalog.router.retry_after))
                 status, payload = (
@@ -234,11 +290,49 @@ def make_handler(
             except Exception:
                 logger.exception("request %s %s failed", self.command, self.path)
                 status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}
-            data = json.dumps(payload if payload is not None else {"error": "not found"}).encode()
+            self._send(status, payload if payload is not None else {"error": "not found"}, headers)
+
+        def _forward(self, url: SplitResult) -> None:
+            assert read_region is not None
+            body = self._body() if self.command != "GET" else b""
+            passed = {
+                name: self.headers[name] for name in ("Content-Type", "Cookie") if self.headers.get(name)
+            }
+            try:
+                answer = read_region.home.forward(self.command, home_target(url, self.command), body, passed)
+            except Unavailable as error:
+                logger.warning("request %s %s: %s", self.command, self.path, error)
+                self._send(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    unavailable(self.command, error, 5),
+                    {"Retry-After": "5", SERVED_FROM_HEADER: "home"},
+                )
+                return
+            self.send_response(answer.status)
+            for name, value in answer.headers:
+                self.send_header(name, value)
+            self.send_header(SERVED_FROM_HEADER, "home")
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def _body(self) -> bytes:
+            """The raw body to forward (at most MAX_BODY bytes; home judges what it holds)."""
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
+            if not 0 <= length <= MAX_BODY:
+                self.close_connection = True
+                return b""
+            return self.rfile.read(length)
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
+            for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
@@ -250,6 +344,11 @@ def make_handler(
 
 
 def serve(
-    catalog: Catalog, port: int, host: str = "0.0.0.0", *, deep_health_reuse: float = DEEP_HEALTH_REUSE
+    catalog: Catalog,
+    port: int,
+    host: str = "0.0.0.0",
+    *,
+    deep_health_reuse: float = DEEP_HEALTH_REUSE,
+    read_region: ReadRegion | None = None,
 ) -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), make_handler(catalog, deep_health_reuse))
+    return ThreadingHTTPServer((host, port), make_handler(catalog, deep_health_reuse, read_region))

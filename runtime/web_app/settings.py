@@ -65,9 +65,15 @@ class Settings:
     cache_ttl: int = 300
     app_port: int = 8080
     region: str | None = None
+    home_url: str | None = None
+    """Set in a read Region (HOME_URL): the home Region's app, which takes every write."""
+    max_replica_lag: float = 30.0
+    """Seconds of replica lag past which a read Region sends every read home."""
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
+        if optional(env, "HOME_URL"):
+            return cls.for_read_region(env)
         readers = tuple(host.strip() for host in env.get("DB_READER_HOSTS", "").split(",") if host.strip())
         return cls(
             db_writer_host=required(env, "DB_WRITER_HOST", "the writer's host (the RDS Proxy endpoint)"),
@@ -91,6 +97,43 @@ class Settings:
             cache_ttl=whole_number(env, "CACHE_TTL", cls.cache_ttl, "seconds"),
             app_port=port(env, "APP_PORT", default=cls.app_port),
             region=optional(env, "AWS_REGION"),
+        )
+
+    @classmethod
+    def for_read_region(cls, env: Mapping[str, str]) -> Settings:
+        """A read Region's app: its local replica (DB_READER_HOSTS, one host) and HOME_URL; no
+        writer and no cache here (the writer fields name the replica, the cache's are empty)."""
+        readers = [
+            host.strip() for host in required(env, "DB_READER_HOSTS", "the local replica's host").split(",")
+        ]
+        if len(readers) != 1 or not readers[0]:
+            raise SettingsError("DB_READER_HOSTS: a read Region's app reads one local replica, name one host")
+        home_url = required(env, "HOME_URL", "the home Region's URL")
+        if not home_url.startswith(("http://", "https://")):
+            raise SettingsError(f"HOME_URL: {home_url!r} is not an http:// or https:// URL")
+        reader_port = port(env, "DB_READER_PORT", default=None)
+        return cls(
+            db_writer_host=readers[0],
+            db_writer_port=reader_port,
+            db_name=required(env, "DB_NAME", "the database name"),
+            db_credentials=optional(env, "DB_SECRET_ARN")
+            or DatabaseLogin(
+                user=required(env, "DB_USER", "the database user, or set DB_SECRET_ARN"),
+                password=env.get("DB_PASSWORD", ""),
+            ),
+            cache_host="",
+            cache_port=0,
+            cache_auth=CachePasswordAuth(user=None, password=""),
+            db_reader_hosts=tuple(readers),
+            db_reader_port=reader_port,
+            db_sslmode=one_of(env, "DB_SSLMODE", SSL_MODES, default=cls.db_sslmode),
+            db_sslrootcert=optional(env, "DB_SSLROOTCERT"),
+            db_connect_timeout=whole_number(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout, "seconds"),
+            db_statement_deadline=seconds(env, "DB_STATEMENT_DEADLINE", cls.db_statement_deadline),
+            app_port=port(env, "APP_PORT", default=cls.app_port),
+            region=required(env, "AWS_REGION", "the instance's region (named in forwarded requests)"),
+            home_url=home_url,
+            max_replica_lag=seconds(env, "MAX_REPLICA_LAG", cls.max_replica_lag),
         )
 
 

@@ -12,6 +12,7 @@ from tools.diagrams import cloud_assembly, pages
 from tools.diagrams.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLES_OUT = "cdk.out.examples"
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -33,11 +34,15 @@ def show(template: Template) -> str:
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     if options.synth:
-        from tools.synth_all import synth  # only this kit's own app
+        from tools.synth_all import synth, synth_examples  # only this kit's own app
 
         synth("sandbox")
+        synth_examples()
     try:
         templates = cloud_assembly.load(options.cdk_out)
+        examples = options.cdk_out.parent / EXAMPLES_OUT
+        if examples.is_dir():  # the stacks only context builds, with stacks.EXAMPLE_CONTEXT
+            templates += cloud_assembly.context_only(cloud_assembly.load(examples), templates)
         if options.stack:
             print(show(cloud_assembly.find(templates, options.stack)), end="")
             return 0

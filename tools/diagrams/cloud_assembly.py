@@ -25,6 +25,12 @@ def load(cdk_out: Path) -> list[Template]:
     return [Template(t.stack, t.document, t.paths_from_metadata, t.stack_name, exports) for t in templates]
 
 
+def context_only(examples: list[Template], kit: list[Template]) -> list[Template]:
+    """The stacks of `examples` (the app synthesized with example context) that `kit` lacks."""
+    names = {t.stack for t in kit}
+    return [t for t in examples if t.stack not in names]
+
+
 def exported(templates: list[Template]) -> list[tuple[str, str, str]]:
     """(stack, name, construct path of the exported resource) of every output another stack can
     read: by its export name (Fn::ImportValue) or by stack and output (Fn::GetStackOutput)."""

@@ -1,0 +1,251 @@
+"""The read Region's app against real servers: a PostgreSQL primary (the home Region's writer,
+behind a relay standing for RDS Proxy) and a streaming replica of it (the read Region's
+cross-Region replica), the home app in front of the primary and the read Region's app in front
+of the replica, all on loopback (tests/local_servers.py). Lag is made with
+`pg_wal_replay_pause()`; "down" is the replica's process stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+
+import psycopg
+import pytest
+
+from stacks.multi_tier_stack import WEB_APP_CACHE_ACCESS
+from tests.local_servers import Cluster, cluster, free_port, load_web_app
+
+pytestmark = pytest.mark.servers
+app = load_web_app()
+regions = app["regions"]
+POLL_FOR = 10.0
+"""Seconds a bounded poll waits for the replica before the test fails."""
+
+
+@dataclass
+class Browser:
+    """One user: keeps the cookies the apps set, as a browser does."""
+
+    port: int
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                self.cookies.update({key: morsel.value for key, morsel in SimpleCookie(value).items()})
+        connection.close()
+        return response.status, json.loads(data) if data else None, dict(response.getheaders())
+
+
+@dataclass
+class World:
+    servers: Cluster
+    home_port: int
+    read_port: int
+
+    @property
+    def replica(self) -> Any:
+        return self.servers.standbys[0]
+
+    def user(self, port: int | None = None) -> Browser:
+        return Browser(port or self.read_port)
+
+
+def serve_in_background(server: Any) -> None:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def read_app(servers: Cluster, home_url: str, *, max_lag: float = 30.0) -> tuple[Any, Any]:
+    """The read Region's app as main.read_region_for builds it: the replica its only endpoint."""
+    routing = app["routing"]
+    replica = servers.standbys[0]
+    router = routing.ReadRouter(
+        routing.Endpoint("replica", lambda: psycopg.connect(replica.dsn)),
+        retry_after=0.3,
+        statement_deadline=1.0,
+    )
+    region = regions.ReadRegion(
+        router, regions.HomeRegion(home_url, region="ap-northeast-1"), max_lag=max_lag
+    )
+    server = app["server"].serve(app["catalog"].Catalog(router, regions.NoCache()), free_port(), "127.0.0.1",
+                                 read_region=region)  # fmt: skip
+    serve_in_background(server)
+    return server, region
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with cluster(standbys=1, cache_access=WEB_APP_CACHE_ACCESS) as servers:
+        routing = app["routing"]
+        writer = routing.ReadRouter(routing.Endpoint("writer", lambda: psycopg.connect(servers.proxy_dsn)))
+        cache = servers.cache_admin(socket_timeout=1)
+        catalog = app["catalog"].Catalog(writer, cache, ttl=60, fresh_window=2)
+        catalog.create_schema()
+        home = app["server"].serve(catalog, free_port(), "127.0.0.1")
+        serve_in_background(home)
+        reader, _ = read_app(servers, f"http://127.0.0.1:{home.server_address[1]}")
+        try:
+            yield World(servers, home.server_address[1], reader.server_address[1])
+        finally:
+            for server in (reader, home):
+                server.shutdown()
+                server.server_close()
+
+
+@contextlib.contextmanager
+def replay_paused(world: World) -> Iterator[None]:
+    with psycopg.connect(world.replica.dsn, autocommit=True) as connection:
+        connection.execute("SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        with psycopg.connect(world.replica.dsn, autocommit=True) as connection:
+            connection.execute("SELECT pg_wal_replay_resume()")
+
+
+def product(name: str, stock: int = 5) -> dict[str, Any]:
+    return {"name": name, "price": "9.50", "stock": stock}
+
+
+def test_a_user_reads_their_own_write_while_the_replica_has_not_replayed_it(world: World) -> None:
+    alice, bob = world.user(), world.user()
+    assert alice.call("PUT", "/products/lamp", product("lamp v1"))[0] == 200
+    world.servers.wait_for_replay()
+    with replay_paused(world):
+        status, body, headers = alice.call("PUT", "/products/lamp", product("lamp v2"))
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "lamp v2", "home")
+        # Alice's read goes home (her mark is past what the replica replayed) and sees her write.
+        status, body, headers = alice.call("GET", "/products/lamp")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "lamp v2", "home")
+        # Bob wrote nothing: the replica serves him its older view.
+        status, body, headers = bob.call("GET", "/products/lamp")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "lamp v1", "replica")
+    world.servers.wait_for_replay()
+    # Once the replica has replayed past her write, Alice reads locally again, and sees it.
+    status, body, headers = alice.call("GET", "/products/lamp")
+    assert (status, body["name"], headers["X-Served-From"]) == (200, "lamp v2", "replica")
+
+
+def test_the_write_mark_is_taken_after_the_commit_so_a_replica_past_it_has_the_write(world: World) -> None:
+    """The mark must cover the commit record: a position read inside the transaction would be
+    before it, and a replica at that position would not show the write yet."""
+    alice = world.user(world.home_port)  # Alice happens to be routed to the home Region
+    with replay_paused(world):
+        for n in range(5):
+            assert alice.call("PUT", f"/products/mark{n}", product(f"mark {n}"))[0] == 200
+        mark = alice.cookies[regions.WRITE_MARK_COOKIE]
+        assert regions.LSN.match(mark)
+    deadline = time.monotonic() + POLL_FOR
+    with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+        while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (mark,)).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the replica never replayed past the mark"
+            time.sleep(0.01)
+        names = replica.execute("SELECT name FROM products WHERE id = 'mark4'").fetchall()
+    assert names == [("mark 4",)]
+
+
+def test_writes_are_forwarded_home_and_never_reach_the_replica(world: World) -> None:
+    user = world.user()
+    status, body, headers = user.call("PUT", "/products/desk", product("desk", stock=3))
+    assert (status, headers["X-Served-From"]) == (200, "home")
+    status, order, headers = user.call("POST", "/orders", {"product_id": "desk", "quantity": 2})
+    assert (status, order["total"], headers["X-Served-From"]) == (201, "19.00", "home")
+    with psycopg.connect(world.servers.primary.dsn) as primary:
+        assert primary.execute("SELECT stock FROM products WHERE id = 'desk'").fetchone() == (1,)
+    # Bad input is judged at home, and its answer passed back unchanged.
+    status, body, _ = user.call("POST", "/orders", {"product_id": "desk", "quantity": 0})
+    assert status == 400 and "quantity" in body["error"]
+
+
+def test_a_replica_lagging_past_the_bound_sends_every_read_home(world: World) -> None:
+    world.user().call("PUT", "/products/chair", product("chair v1"))
+    world.servers.wait_for_replay()
+    strict, region = read_app(world.servers, f"http://127.0.0.1:{world.home_port}", max_lag=0.2)
+    try:
+        with replay_paused(world):
+            world.user(world.home_port).call("PUT", "/products/chair", product("chair v2"))
+            deadline = time.monotonic() + POLL_FOR
+            while region.state()[1] <= 0.2:  # the lag the app measures grows while replay is paused
+                assert time.monotonic() < deadline, "the measured lag never passed the bound"
+                time.sleep(0.02)
+            status, body, headers = world.user(strict.server_address[1]).call("GET", "/products/chair")
+            assert (status, body["name"], headers["X-Served-From"]) == (200, "chair v2", "home")
+    finally:
+        strict.shutdown()
+        strict.server_close()
+
+
+def test_a_forged_or_malformed_mark_is_ignored(world: World) -> None:
+    world.user().call("PUT", "/products/rug", product("rug"))
+    world.servers.wait_for_replay()
+    for forged in ("not-an-lsn", "0/0; injected", "'); DROP TABLE products; --"):
+        user = world.user()
+        user.cookies[regions.WRITE_MARK_COOKIE] = forged
+        status, body, headers = user.call("GET", "/products/rug")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "rug", "replica")
+
+
+def test_a_request_forwarded_to_a_read_region_is_refused_not_looped(world: World) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", world.read_port, timeout=5)
+    connection.request("GET", "/products/rug", headers={regions.FORWARDED_HEADER: "ap-northeast-1"})
+    assert connection.getresponse().status == 508
+
+
+def test_home_unreachable_fails_a_write_saying_nothing_was_written(world: World) -> None:
+    orphan, _ = read_app(world.servers, f"http://127.0.0.1:{free_port()}")
+    try:
+        status, body, headers = world.user(orphan.server_address[1]).call("PUT", "/products/x", product("x"))
+        assert (status, body["applied"], headers["Retry-After"]) == (503, False, "5")
+    finally:
+        orphan.shutdown()
+        orphan.server_close()
+
+
+def test_a_stopped_replica_degrades_reads_to_home_and_the_health_check_stays_200(world: World) -> None:
+    user = world.user()
+    user.call("PUT", "/products/vase", product("vase"))
+    world.replica.stop()
+    try:
+        status, body, headers = world.user().call("GET", "/products/vase")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "vase", "home")
+        assert world.user().call("GET", "/health")[0] == 200
+        status, body, _ = world.user().call("GET", "/health/deep")
+        assert (status, body["replica"], body["reads_from"]) == (503, False, "home")
+    finally:
+        world.replica.start()
+
+
+def test_forwarding_keeps_its_connection_to_home_across_requests(world: World) -> None:
+    """A new connection to home costs a TCP and a TLS handshake (two round trips, ~300 ms from
+    Tokyo to Virginia); forwarded requests share kept connections, and one that was closed
+    is replaced, not reported as an error."""
+    reader, region = read_app(world.servers, f"http://127.0.0.1:{world.home_port}")
+    try:
+        user = world.user(reader.server_address[1])
+        statuses = [user.call("PUT", f"/products/kept{n}", product("kept"))[0] for n in range(4)]
+        assert statuses == [200] * 4
+        assert region.home.connections_opened == 1
+        # The home side closes every connection (as a restarted server or a load balancer's idle
+        # timeout does): the next request opens a new one and succeeds.
+        (kept,) = region.home._idle
+        kept.sock.shutdown(socket.SHUT_RDWR)
+        assert user.call("PUT", "/products/kept9", product("kept"))[0] == 200
+        assert region.home.connections_opened == 2
+    finally:
+        reader.shutdown()
+        reader.server_close()
