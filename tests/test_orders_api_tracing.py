@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -144,32 +142,6 @@ def _flatten(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found.append(document)
         found.extend(_flatten(document.get("subsegments", [])))
     return found
-
-
-def test_environments_restored_from_one_snapshot_draw_their_own_random_numbers(
-    definition: dict[str, Any],  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Under SnapStart every environment resumes with the `random` state of the snapshot, so
-    botocore's retry jitter would be the same in all of them; Lambda runs the handler's
-    after-restore hooks (https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-python.html).
-    Here the hook library (in Lambda's runtime, not on PyPI's test path) is stood in for."""
-    hooks: list[Any] = []
-    library = types.ModuleType("snapshot_restore_py")
-    library.register_after_restore = lambda function, *args, **kwargs: hooks.append((function, args, kwargs))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "snapshot_restore_py", library)
-    with mock_aws():
-        start_api(definition)
-    assert hooks
-    random.seed(42)
-    snapshot = random.getstate()
-    drawn = []
-    for _ in range(2):  # two environments restored from the same snapshot
-        random.setstate(snapshot)
-        for function, args, kwargs in hooks:
-            function(*args, **kwargs)
-        drawn.append(random.random())
-    assert drawn[0] != drawn[1]
 
 
 def test_a_malformed_trace_aws_calls_fails_the_cold_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

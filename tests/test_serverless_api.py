@@ -174,7 +174,12 @@ def test_the_handler_is_current_arm64_traced_and_granted_only_its_table_and_inde
     assert table_statement["Resource"][1]["Fn::Join"][1][1] == "/index/byOwner"
     permissions = list(resources(document, "AWS::Lambda::Permission", "Orders/Api"))
     assert len(permissions) == len(ROUTES)
-    assert all(resolve_ref(document, p["Properties"]["FunctionName"]) == function_id for _, p in permissions)
+    # What API Gateway may invoke: the function, or the `live` alias on its published version
+    # where SnapStart is on (production's default: tests/test_serverless_api_snap_start.py).
+    aliases = [alias_id for alias_id, _ in resources(document, "AWS::Lambda::Alias", "Orders/Handler/Live")]
+    invoked = aliases[0] if profile == "production" else function_id
+    assert aliases == ([invoked] if profile == "production" else [])
+    assert all(resolve_ref(document, p["Properties"]["FunctionName"]) == invoked for _, p in permissions)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -60,20 +60,32 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), allow_headers=EXTRA_HEADERS)
 
 
-try:  # in Lambda's managed Python runtimes; Lambda runs its hooks only under SnapStart
-    from snapshot_restore_py import register_after_restore
-except ImportError:  # elsewhere (tests, benchmarks) there is no snapshot to restore
-    pass
-else:
-    # Environments restored from one snapshot share `random`'s state, so botocore's retry
-    # jitter would make them retry in step; each draws its own seed from os.urandom instead.
-    register_after_restore(random.seed)
-
 settings = Settings.from_environ(os.environ)
 logger = Logger()
 tracer = Tracing(aws_calls=settings.trace_aws_calls)
 app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origins))
 store = OrderStore(settings.table_name, settings.owner_index)
+
+
+def after_restore() -> None:
+    """What SnapStart's snapshot must not share between the environments restored from it.
+
+    They all resume with the `random` state of the snapshot: botocore's retry jitter would
+    make them retry in step, and Powertools' debug-log sampling (POWERTOOLS_LOGGER_SAMPLE_RATE),
+    decided once at Init, would be the same in all of them. Each reseeds from os.urandom and
+    draws its own sampling. The DynamoDB client is kept: Init made no call, so it holds no
+    connection, and its credentials refresh themselves before they expire (the tests show both).
+    """
+    random.seed()
+    logger.refresh_sample_rate_calculation()
+
+
+try:  # in Lambda's managed Python runtimes; Lambda runs the hooks only under SnapStart
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # elsewhere there is no snapshot to restore
+    pass
+else:
+    register_after_restore(after_restore)
 
 
 def _error(status: HTTPStatus, message: str) -> Response[str]:

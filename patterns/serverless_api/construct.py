@@ -190,7 +190,7 @@ class ServerlessApi(Construct):
         latency_alarm: Duration = Duration.seconds(3),
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
-        snap_start: bool = False,
+        snap_start: bool | None = None,
     ) -> None:
         """Build the API, its handler, table, user pool and alarms.
 
@@ -246,7 +246,8 @@ class ServerlessApi(Construct):
             profile: sandbox or production; default the `profile` context value.
             snap_start: Lambda SnapStart for the handler: its versions are snapshotted after
                 Init and API Gateway invokes the `live` alias; billed per snapshot cached and
-                per restore (see the page's "Cold start"). Default off.
+                per restore (see the page's "Cold start"). Default on in production (a caller
+                waits on every cold start), off in sandbox (an idle API would pay the cache).
         """
         super().__init__(scope, construct_id)
         _check_types(locals())
@@ -291,7 +292,8 @@ class ServerlessApi(Construct):
                 "MAX_BODY_BYTES": str(max_body_bytes),
                 **(environment or {}),
             },
-            snap_start=snap_start,  # PythonFunction's: API Gateway then invokes its `live` alias
+            # PythonFunction's: API Gateway then invokes its `live` alias.
+            snap_start=self.profile.is_production if snap_start is None else snap_start,
         )
         acknowledge(self.function.function, "Serverless-LambdaDLQ", SYNCHRONOUS_REASON)
         self._grant_table(table_actions, table_indexes)
@@ -645,6 +647,7 @@ _PROP_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "latency_alarm": ((Duration,), False),
     "alarm_topic": ((sns.ITopic,), True),
     "profile": ((Profile,), True),
+    "snap_start": ((bool,), True),
 }
 _SEQUENCE_PROPS: dict[str, type] = {
     "routes": Route,

@@ -117,7 +117,9 @@ settings = Settings.from_environ(os.environ)
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 stepfunctions = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
+# Only a starter that seals writes to DynamoDB; creating a client costs about a third of
+# importing boto3 at every cold start (benchmarks/cold_start.py), so one that does not seal makes none.
+dynamodb: Any = boto3.client("dynamodb") if settings.vault_table else None
 
 
 class MalformedOrder(ValueError):
