@@ -16,6 +16,7 @@ from stacks.frontend_stack import FrontendStack
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
+from stacks.standby_stack import PRIMARY_REGION_KEY, STANDBY_STACK_IDS, build_standby
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
@@ -34,6 +35,8 @@ STACK_IDS = (
 )
 # Stacks that exist only when their context is given (each pinned to a Region it names).
 CONTEXT_STACK_IDS = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
+# The Standby stacks need primary_region, standby_region, domain and hosted_zone_id (all four).
+CONTEXT_STACK_IDS.update({stack: PRIMARY_REGION_KEY for stack in STANDBY_STACK_IDS})
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -116,4 +119,5 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         api=serverless_api.orders,
         description=described("orders web app: S3 and CloudFront in front of the orders API"),
     )
+    build_standby(app, profile=profile, described=described)
     return app
