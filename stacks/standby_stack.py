@@ -354,7 +354,7 @@ def build_standby(
         env=primary_env,
         description=described(f"Standby: orders API and global table, primary in {settings.primary_region}"),
     )
-    primary.add_dependency(key, "the replica is encrypted with that key, named by its alias")
+    primary.add_stack_dependency(key, "the replica is encrypted with that key, named by its alias")
     standby = StandbyStack(
         app,
         "Standby",
@@ -366,7 +366,7 @@ def build_standby(
             f"Standby: orders API {strategy} in {settings.standby_region}, failover runbook"
         ),
     )
-    standby.add_dependency(primary, "the replica and the primary's health parameter come from it")
+    standby.add_stack_dependency(primary, "the replica and the primary's health parameter come from it")
     monitor = StandbyMonitorStack(
         app,
         "StandbyMonitor",
@@ -377,5 +377,5 @@ def build_standby(
             "Standby: the primary's health-check alarm (Route 53 metrics are in us-east-1)"
         ),
     )
-    monitor.add_dependency(primary, "it reads the primary's health parameter")
+    monitor.add_stack_dependency(primary, "it reads the primary's health parameter")
     return {"StandbyKey": key, "StandbyPrimary": primary, "Standby": standby, "StandbyMonitor": monitor}

@@ -29,8 +29,6 @@ PROVIDER_FINDINGS = {
     ),
 }
 
-_ACKNOWLEDGED: set[str] = set()
-
 
 class RemoteParameter(Construct):
     """The value of SSM parameter `parameter_name` in `region`, read at deploy time.
@@ -87,8 +85,8 @@ class RemoteParameter(Construct):
             memory_size=256,
         )
         provider = Stack.of(self).node.find_child(PROVIDER_ID)
-        if provider.node.addr not in _ACKNOWLEDGED:  # the provider is one per stack
-            _ACKNOWLEDGED.add(provider.node.addr)
+        acknowledged = {e.type for e in provider.node.metadata}
+        if "aws:cdk:acknowledged-rules" not in acknowledged:  # the provider is one per stack
             for finding, reason in PROVIDER_FINDINGS.items():
                 acknowledge(provider, finding, reason)
         self.value = self.reader.get_response_field("Parameter.Value")
