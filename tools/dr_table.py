@@ -14,12 +14,11 @@ import aws_cdk as cdk
 
 from patterns.backup import recovery
 from patterns.shared.backup import BACKUP_TAG_KEY
-from patterns.standby import recovery as standby_recovery
 from stacks import STACK_IDS, build_app
 from stacks.backup_stack import COPY_REGION_CONTEXT_KEY
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 from stacks.standby_stack import PILOT_LIGHT, WARM_STANDBY
-from tools import standby_synth
+from tools import standby_recovery, standby_synth
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "backup.md"

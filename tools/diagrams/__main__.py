@@ -30,6 +30,16 @@ def show(template: Template) -> str:
     return f"{pages.stack_block(template)}\n{pages.state_machine_block(template)}"
 
 
+def standby_templates(loaded: list[Template]) -> list[Template]:
+    """The Standby stacks, which need context `make synth` does not give: synthesized offline
+    with the example Regions and domain (tools/standby_synth.py), unless already loaded."""
+    if any(t.stack == "Standby" for t in loaded):
+        return []
+    from tools.standby_synth import assembly
+
+    return cloud_assembly.load(Path(assembly("sandbox").directory))
+
+
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     if options.synth:
@@ -38,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         synth("sandbox")
     try:
         templates = cloud_assembly.load(options.cdk_out)
+        templates += standby_templates(templates)
         if options.stack:
             print(show(cloud_assembly.find(templates, options.stack)), end="")
             return 0

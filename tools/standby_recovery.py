@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..backup.recovery import ALARM_MONTH, KMS_KEY_MONTH, Row
+from patterns.backup.recovery import ALARM_MONTH, KMS_KEY_MONTH, Row
 
 # DynamoDB global tables replicate asynchronously; "a newly written item is usually propagated to
 # all replica tables within a second" (DynamoDB DG, "Global tables: how it works"), so a Region
