@@ -13,6 +13,7 @@ APPS = {
     "Streaming": "integ_streaming",
     "EventDriven": "integ_event_driven",
     "Frontend": "integ_frontend",
+    "Standby": "integ_standby",  # the four Standby stacks, built with context from the environment
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

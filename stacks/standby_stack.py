@@ -329,8 +329,10 @@ def build_standby(
     profile: Profile,
     described: Callable[[str], str],
     settings: StandbySettings | None = None,
+    stack_name: Callable[[str], str] = str,
 ) -> dict[str, Stack]:
-    """The four Standby stacks, or none (and the line saying how to build them)."""
+    """The four Standby stacks, or none (and the line saying how to build them); `stack_name`
+    gives each stack id its CloudFormation name (the integ app's are prefixed)."""
     settings = settings or StandbySettings.from_context(app.node)
     if settings is None:
         sys.stderr.write(SKIP_LINE + "\n")
@@ -341,6 +343,7 @@ def build_standby(
     key = StandbyKeyStack(
         app,
         "StandbyKey",
+        stack_name=stack_name("StandbyKey"),
         profile=profile,
         settings=settings,
         env=standby_env,
@@ -349,6 +352,7 @@ def build_standby(
     primary = StandbyPrimaryStack(
         app,
         "StandbyPrimary",
+        stack_name=stack_name("StandbyPrimary"),
         profile=profile,
         settings=settings,
         env=primary_env,
@@ -358,6 +362,7 @@ def build_standby(
     standby = StandbyStack(
         app,
         "Standby",
+        stack_name=stack_name("Standby"),
         profile=profile,
         settings=settings,
         replica_key=key.replica_key.key,
@@ -370,6 +375,7 @@ def build_standby(
     monitor = StandbyMonitorStack(
         app,
         "StandbyMonitor",
+        stack_name=stack_name("StandbyMonitor"),
         profile=profile,
         settings=settings,
         env=cdk.Environment(region=HEALTH_METRICS_REGION),
