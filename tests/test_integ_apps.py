@@ -16,7 +16,6 @@ from stacks import CONTEXT_STACK_IDS, STACK_IDS
 from tests.kit import PROFILES, ROOT
 from tests.test_cfn_lint import IGNORED
 
-
 # The kit's stacks, and those built only with context that have an app of their own (Standby).
 INTEG_STACKS = sorted(snapshots.APPS)
 

@@ -90,7 +90,7 @@ runbook = FailoverRunbook(
 monitor = cdk.Stack(app, "ShopStandbyMonitor", env=cdk.Environment(region="us-east-1"))
 monitor.add_stack_dependency(primary)
 check = RemoteParameter(monitor, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER)
-HealthCheckAlarm(
+alarm = HealthCheckAlarm(
     monitor,
     "PrimaryHealthAlarm",
     profile=profile,
