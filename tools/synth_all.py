@@ -16,6 +16,7 @@ from typing import Any
 from patterns.shared.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 from patterns.wiring import Violation, check_assembly
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
+from stacks.standby_stack import SKIP_LINE as STANDBY_SKIP_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -158,6 +159,7 @@ def main() -> int:
     print(table)
     for notice in notices.values():
         print(notice)
+    print(STANDBY_SKIP_LINE)  # the app wrote it too, into the CLI's output this script captures
     if failures:
         print(f"wiring checks and cfn-lint: {failures} finding(s)", file=sys.stderr)
         return 1
