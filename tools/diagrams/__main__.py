@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         synth("sandbox")
     try:
         templates = cloud_assembly.load(options.cdk_out)
-        templates += standby_templates(templates)
+        if options.cdk_out.resolve() == (ROOT / "cdk.out").resolve():  # this kit's own app
+            templates += standby_templates(templates)
         if options.stack:
             print(show(cloud_assembly.find(templates, options.stack)), end="")
             return 0
