@@ -14,6 +14,7 @@ APPS = {
     "EventDriven": "integ_event_driven",
     "Frontend": "integ_frontend",
     "GlobalReads": "integ_global_reads",  # with GlobalReadsHome; context stacks, by example context
+    "Standby": "integ_standby",  # the four Standby stacks, built with context from the environment
 }
 # Every resource of an integ run carries this tag; integ.leftovers looks for it after destroy.
 RUN_TAG = "refarch:integ-run"

@@ -28,6 +28,8 @@ from stacks.global_reads_stack import SKIPPED as GLOBAL_READS_SKIPPED
 from stacks.multi_tier_stack import MultiTierStack
 from stacks.order_workflow_stack import OrderWorkflowStack
 from stacks.serverless_api_stack import ServerlessApiStack
+from stacks.standby_stack import EXAMPLE_CONTEXT as STANDBY_EXAMPLE_CONTEXT
+from stacks.standby_stack import PRIMARY_REGION_KEY, STANDBY_STACK_IDS, build_standby
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
@@ -47,9 +49,12 @@ STACK_IDS = (
 # Stacks that exist only when their context is given (each pinned to a Region it names).
 CONTEXT_STACK_IDS: dict[str, str | tuple[str, ...]] = {"BackupCopy": COPY_REGION_CONTEXT_KEY}
 CONTEXT_STACK_IDS.update({HOME_STACK_ID: GLOBAL_READS_CONTEXT_KEYS, READ_STACK_ID: GLOBAL_READS_CONTEXT_KEYS})
+# The Standby stacks need primary_region, standby_region, domain and hosted_zone_id (all four).
+CONTEXT_STACK_IDS.update({stack: PRIMARY_REGION_KEY for stack in STANDBY_STACK_IDS})
 # Example values that build context stacks (never-resolving names): `make docs` draws them and
-# the tests check them, in an assembly of their own (tests/kit.py `example_assembly`).
-EXAMPLE_CONTEXT: dict[str, str] = {**GLOBAL_READS_EXAMPLE_CONTEXT}
+# the tests check them, in an assembly of their own (tests/kit.py `example_assembly`). Both
+# families share one domain and hosted zone there, as they would in a user's account.
+EXAMPLE_CONTEXT: dict[str, str] = {**STANDBY_EXAMPLE_CONTEXT, **GLOBAL_READS_EXAMPLE_CONTEXT}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
@@ -157,4 +162,5 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             description=described(f"reads of {HOME_STACK_ID} served in {global_reads.read_region}"),
         )
         reads.add_dependency(home, "the replica's source and the secret's replica are made by the home stack")
+    build_standby(app, profile=profile, described=described)
     return app

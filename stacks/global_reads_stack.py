@@ -72,7 +72,9 @@ class GlobalReadsContext:
     def of(cls, context: Mapping[str, Any]) -> GlobalReadsContext | None:
         """None when no key is given; ValueError naming what is missing or wrong otherwise."""
         given = {key: str(context[key]).strip() for key in CONTEXT_KEYS if context.get(key)}
-        if not given:
+        # domain and hosted_zone_id are the Standby stacks' context too: only a Region of ours
+        # says these stacks are wanted.
+        if not given.keys() & {"home_region", "read_region"}:
             return None
         missing = [key for key in CONTEXT_KEYS if key not in given]
         if missing:

@@ -35,6 +35,7 @@ PAGES = {
     "serverless_api.py": "serverless-api.md",
     "backup.py": "backup.md",
     "failover_runbook.py": "standby.md",
+    "standby.py": "standby.md",
     "event_driven.py": "event-driven.md",
     "container_workers.py": "container-workers.md",
     "streaming.py": "streaming.md",

@@ -25,6 +25,10 @@ def findings(family: str, case: str, rule: str, **settings: object) -> list[Viol
 
 # (family, case, rule, settings, the logical ids found in violation)
 CASES = [
+    # Route 53 failover: a PRIMARY without a health check is healthy forever (L1 records; CDK's
+    # L2 ARecord refuses one itself).
+    ("failover", "primary-without-a-health-check", "FailoverPrimaryHealthCheck", {}, ["Primary"]),
+    ("failover", "primary-with-a-health-check", "FailoverPrimaryHealthCheck", {}, []),
     # ECS services: circuit breaker with rollback, Spot only for X86_64, consumers that can
     # decrypt their queue, Container Insights under the metrics backlog scaling divides by.
     (

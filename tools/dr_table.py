@@ -17,6 +17,8 @@ from patterns.shared.backup import BACKUP_TAG_KEY
 from stacks import STACK_IDS, build_app
 from stacks.backup_stack import COPY_REGION_CONTEXT_KEY
 from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
+from stacks.standby_stack import PILOT_LIGHT, WARM_STANDBY
+from tools import standby_recovery, standby_synth
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "backup.md"
@@ -80,8 +82,15 @@ def compute() -> str:
             tables_have_pitr=marked_tables_have_pitr(by_stack),
             database_has_pitr=marked_databases_have_pitr(by_stack),
         )
+        # Pilot light and warm standby, from the Standby stacks synthesized with example Regions.
+        for strategy in (PILOT_LIGHT, WARM_STANDBY):
+            standby = standby_recovery.facts(standby_synth.templates(profile, strategy))
+            table += standby_recovery.rows(profile, standby)
     notes = "".join(
         f"- {name}: {value:g} h, {what}\n" for name, (value, what) in recovery.ASSUMPTIONS.items()
+    )
+    notes += "".join(
+        f"- {name}: {value:g}, {what}\n" for name, (value, what) in standby_recovery.ASSUMPTIONS.items()
     )
     return recovery.markdown(table) + "\nAssumed, not read from the templates:\n\n" + notes
 

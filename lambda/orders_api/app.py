@@ -1,7 +1,8 @@
 """The orders API behind API Gateway (REST, Lambda proxy integration, Cognito authorizer).
 
 Routes: POST /orders, GET /orders/{id}, GET /orders (the caller's own), PUT /orders/{id},
-DELETE /orders/{id}. Every error is a JSON body {"error": {"code", "message"}, "requestId"},
+DELETE /orders/{id}; GET /health where a stack routes it (the Standby stacks). Every error is a
+JSON body {"error": {"code", "message"}, "requestId"},
 the same shape API Gateway's own gateway responses use; bad input is a 4xx, never a 500.
 
 Who may touch an order is decided here, not by the authorizer: the Cognito authorizer only proves
@@ -238,6 +239,14 @@ def delete_order(order_id: str) -> Response[str]:
     except OrderNotFound:
         raise ApiError(HTTPStatus.NOT_FOUND, f"order {order_id} not found") from None
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
+
+
+@app.get("/health")
+def health() -> Response[str]:
+    """For Route 53's health checkers and the failover runbook (the Standby stacks route GET
+    /health here without a token): this Region's function runs. It reads nothing, so a slow
+    table cannot fail it (a health check fails open on its dependencies), and says nothing."""
+    return _json(HTTPStatus.OK, {"status": "ok"})
 
 
 @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
