@@ -59,13 +59,23 @@ def test_without_the_context_nothing_is_built_and_one_line_says_how(
     assert all(f"-c {key}=" in lines[0] for key in REQUIRED_KEYS)
 
 
-@pytest.mark.parametrize("given", [("primary_region",), ("primary_region", "domain"), ("hosted_zone_id",)])
+@pytest.mark.parametrize(
+    "given", [("primary_region",), ("primary_region", "domain"), ("standby_region", "hosted_zone_id")]
+)
 def test_a_partial_context_fails_naming_every_missing_key(given: tuple[str, ...]) -> None:
     context = {key: EXAMPLE_CONTEXT[key] for key in given}
     with pytest.raises(ValueError) as error:
         build_standby(cdk.App(context=context), profile=SANDBOX, described=str)
     for key in REQUIRED_KEYS:
         assert (f"-c {key}=" in str(error.value).split("(")[0]) is (key not in given)
+
+
+def test_the_shared_domain_and_zone_alone_build_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """domain and hosted_zone_id are the GlobalReads stacks' context too: given for those, they
+    must not make the Standby stacks fail for want of their Regions."""
+    context = {key: EXAMPLE_CONTEXT[key] for key in ("domain", "hosted_zone_id")}
+    assert build_standby(cdk.App(context=context), profile=SANDBOX, described=str) == {}
+    assert capsys.readouterr().err.splitlines() == [SKIP_LINE]
 
 
 def test_a_standby_in_the_primary_region_is_refused() -> None:
@@ -261,7 +271,14 @@ def test_the_health_path_answers_without_a_token(profile: str) -> None:
         ]
         assert [(m["HttpMethod"], m["AuthorizationType"]) for m in methods] == [("GET", "NONE")]
         handler_id, _ = _handler(document)  # and the integration calls the orders handler
-        assert handler_id in _text(methods[0]["Integration"]["Uri"])
+        # (in production through its `live` alias, which SnapStart needs: it applies to versions)
+        aliases = [
+            alias_id
+            for alias_id, alias in resources(document, "AWS::Lambda::Alias")
+            if alias["Properties"]["FunctionName"] == {"Ref": handler_id}
+        ]
+        uri = _text(methods[0]["Integration"]["Uri"])
+        assert any(target in uri for target in [handler_id, *aliases])
 
 
 def test_both_regions_answer_the_same_name_through_their_own_regional_domain(profile: str) -> None:
