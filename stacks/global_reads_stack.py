@@ -44,9 +44,9 @@ from stacks.multi_tier_stack import (
 CONTEXT_KEYS = ("home_region", "read_region", "domain", "hosted_zone_id")
 HOME_STACK_ID, READ_STACK_ID = "GlobalReadsHome", "GlobalReads"
 SKIPPED = (
-    f"refarch: {HOME_STACK_ID} and {READ_STACK_ID} not built: they need "
+    f"{READ_STACK_ID}: not built; give "
     + " ".join(f"-c {key}=..." for key in CONTEXT_KEYS)
-    + " (docs/global-reads.md)"
+    + f" to build {HOME_STACK_ID} and {READ_STACK_ID} (docs/global-reads.md)"
 )
 EXAMPLE_CONTEXT = {
     "home_region": "us-east-1",
