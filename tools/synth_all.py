@@ -15,8 +15,8 @@ from typing import Any
 
 from patterns.shared.defaults import ALARM_EMAIL_CONTEXT_KEY, PROFILES
 from patterns.wiring import Violation, check_assembly
-from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 from stacks.global_reads_stack import SKIPPED as GLOBAL_READS_SKIP_LINE
+from stacks.serverless_api_stack import KIT_PRODUCTION_CONTEXT
 from stacks.standby_stack import SKIP_LINE as STANDBY_SKIP_LINE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -197,6 +197,10 @@ class PythonFunction(Construct):
             # new version (and snapshot), and the alias moves to it.
             self.invocable = lambda_.Alias(
                 self, "Live", alias_name="live", version=self.function.current_version
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "the Live alias publishes the function's current version, and callers invoke it",
             )
         if invoked_synchronously_by:
             acknowledge(
