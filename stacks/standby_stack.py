@@ -8,7 +8,8 @@ Four stacks, deployed in this order (CDK orders them by their dependencies):
 - `StandbyKey` (standby Region): the key of the table's replica there, named by an alias.
 - `StandbyPrimary` (primary Region): the global table (replica in the standby Region, encrypted
   with that key by alias ARN), the API, its custom domain, the PRIMARY failover record and its
-  health check, replication-latency alarm; an SSM parameter with the health check's id and URL.
+  health check, replication-latency alarm; an SSM parameter with the health check's id, URL
+  and resource path.
 - `Standby` (standby Region): the API over the replica (found by table name), its custom
   domain, the SECONDARY record, the runbook (reading the primary's parameter at deploy time).
 - `StandbyMonitor` (us-east-1, where Route 53 publishes health-check metrics): the alarm on the
@@ -104,7 +105,8 @@ class StandbySettings:
 
     @property
     def primary_parameter(self) -> str:
-        """In the primary Region: the primary health check's id and URL (a string list)."""
+        """In the primary Region: the primary health check's id, URL and resource path (a
+        string list)."""
         return f"/{self.table_name}/primary-health"
 
     @classmethod
@@ -236,8 +238,13 @@ class StandbyPrimaryStack(Stack):
             self,
             "PrimaryHealth",
             parameter_name=settings.primary_parameter,
-            string_list_value=[self.health_check_id, self.endpoint.health_url],
-            description="The primary's health check id and health URL, read by the Standby stacks",
+            string_list_value=[
+                self.health_check_id,
+                self.endpoint.health_url,
+                self.endpoint.health_resource_path,
+            ],
+            description="The primary's health check id, health URL and the check's resource path, "
+            "read by the Standby stacks",
         )
         CfnOutput(self, "ApiUrl", value=f"https://{settings.api_domain}/")
         CfnOutput(self, "HealthCheckId", value=self.health_check_id)
@@ -284,6 +291,7 @@ class StandbyStack(Stack):
             profile=profile,
             probe_code_dir=lambda_dir("failover_probe"),
             primary_health_check_id=Fn.select(0, Fn.split(",", primary.value)),
+            primary_health_path=Fn.select(2, Fn.split(",", primary.value)),
             primary_health_url=Fn.select(1, Fn.split(",", primary.value)),
             standby_health_url=self.endpoint.health_url,
             standby_functions=[self.orders.function.function] if pilot_light else [],

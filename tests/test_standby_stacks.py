@@ -350,6 +350,9 @@ def _reads_primary_parameter(
     item = parameter["Properties"]["Value"]["Fn::Join"][1][index]
     if expect == "HealthCheck":
         return primary["Resources"][resolve_ref(primary, item)]["Type"] == "AWS::Route53::HealthCheck"
+    if expect == "ResourcePath":
+        (_, check), *_ = resources(primary, "AWS::Route53::HealthCheck")
+        return bool(item == check["Properties"]["HealthCheckConfig"]["ResourcePath"])
     return expect in _text(item)
 
 
@@ -361,16 +364,27 @@ def _definition(document: dict[str, Any]) -> str:
     return _text(machine["Properties"]["DefinitionString"])
 
 
-def test_the_runbook_inverts_the_primarys_real_health_check(profile: str) -> None:
-    """The shift inverts the primary's check (Route 53 then answers with the secondary); the id
-    comes from the parameter the primary stack writes, read in the primary Region."""
+def test_the_runbook_forces_the_primarys_real_check_down_and_restores_its_path(profile: str) -> None:
+    """The shift points the primary's check at a resource the API lacks (API Gateway answers it
+    403, which Route 53 counts as a failure, up or down) and never inverts it (an inverted check
+    of a dead primary is healthy, "Inverting health checks"); failback writes back the check's
+    own path. Id and path come from the parameter the primary stack writes, read in the primary
+    Region, and the path read is the one the primary's check has."""
     documents = _templates(profile)
-    standby = documents["Standby"]
-    definition = _definition(standby)
-    readers = [rid for rid, _ in resources(standby, "Custom::AWS") if rid in definition]
+    standby, primary = documents["Standby"], documents["StandbyPrimary"]
+    _, machine = one(standby, "AWS::StepFunctions::StateMachine", "/Runbook/")
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    readers = [rid for rid, _ in resources(standby, "Custom::AWS") if rid in _definition(standby)]
     assert len(readers) == 1
-    assert _reads_primary_parameter(standby, readers[0], documents["StandbyPrimary"], index=0)
-    assert "route53:updateHealthCheck" in definition
+    assert _reads_primary_parameter(standby, readers[0], primary, index=0)
+    assert _reads_primary_parameter(standby, readers[0], primary, index=2, expect="ResourcePath")
+    paths = []  # what each updateHealthCheck writes: the token read (item 2), then literal text
+    for index, part in enumerate(parts):
+        if isinstance(part, str) and part.endswith('"ResourcePath":"'):
+            assert parts[index + 1]["Fn::Select"][0] == 2, parts[index + 1]
+            paths.append(parts[index + 2].split('"')[0])
+    assert sorted(paths) == ["", "", "/failed-over-by-runbook", "/failed-over-by-runbook"]
+    assert '"Inverted":true' not in _definition(standby).replace("\\", "")
 
 
 def test_pilot_light_holds_the_standby_at_zero_and_the_runbook_promotes_that_function(profile: str) -> None:

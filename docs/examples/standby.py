@@ -53,7 +53,11 @@ ssm.StringListParameter(
     primary,
     "PrimaryHealth",
     parameter_name=PARAMETER,
-    string_list_value=[failover.health_check.health_check_id, failover.health_url],
+    string_list_value=[
+        failover.health_check.health_check_id,
+        failover.health_url,
+        failover.health_resource_path,
+    ],
 )
 
 # 3. The standby: the API over the replica (by name), the SECONDARY record, the runbook.
@@ -81,6 +85,7 @@ runbook = FailoverRunbook(
     profile=profile,
     probe_code_dir=str(PROBE),
     primary_health_check_id=cdk.Fn.select(0, cdk.Fn.split(",", health.value)),
+    primary_health_path=cdk.Fn.select(2, cdk.Fn.split(",", health.value)),  # failback restores it
     primary_health_url=cdk.Fn.select(1, cdk.Fn.split(",", health.value)),
     standby_health_url=secondary.health_url,
     standby_functions=[standby_api.function.function],
