@@ -267,7 +267,12 @@ class StandbyStack(Stack):
         pilot_light = settings.strategy == PILOT_LIGHT
         # The replica StandbyPrimary's global table created here, found by its name.
         table = dynamodb.TableV2.from_table_name(self, "OrdersReplica", settings.table_name)
-        self.orders = _orders_api(self, profile, table)
+        # No SnapStart in the standby, whatever the profile: a SnapStart version not invoked for
+        # 14 days goes Inactive and its invocations fail (SnapStartNotReadyException) until it
+        # is re-activated (Lambda DG, SnapStart troubleshooting), and a standby is not invoked:
+        # a pilot light's promoted function would fail its verify, a warm standby's first
+        # requests after a failover would fail. The primary keeps the profile's default.
+        self.orders = _orders_api(self, profile, table, snap_start=False)
         replica_key.grant(self.orders.function.role, *TABLE_KEY_ACTIONS)
         self.endpoint = FailoverEndpoint(
             self,

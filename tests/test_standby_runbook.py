@@ -55,11 +55,16 @@ class Health(BaseHTTPRequestHandler):
     unsupported API method or resource")."""
 
     down: ClassVar[set[str]] = set()
+    cold: ClassVar[dict[str, int]] = {}  # API: how many requests it fails first (cold starts)
     known: ClassVar[tuple[str, ...]] = (PRIMARY_HEALTH_PATH, "/standby/health")
 
     def do_GET(self) -> None:
         api = self.path.split("/")[1]
-        self.send_response(503 if api in self.down else 200 if self.path in self.known else 403)
+        if self.cold.get(api, 0) > 0:
+            self.cold[api] -= 1
+            self.send_response(503)
+        else:
+            self.send_response(503 if api in self.down else 200 if self.path in self.known else 403)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -191,8 +196,9 @@ class World:
 
 @pytest.fixture
 def world(definition: str, server: str) -> Iterator[World]:
-    Health.down = set()
-    with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
+    Health.down, Health.cold = set(), {}
+    # the probe's pauses between attempts, not what is tested here
+    with mock_aws(config=MOTO_CONFIG), mock.patch.object(probe, "BACKOFF_SECONDS", (0.0, 0.0)):  # type: ignore[arg-type]
         yield World(definition, server)
 
 
@@ -219,6 +225,20 @@ def test_in_an_outage_the_shift_keeps_the_dead_primarys_check_unhealthy(world: W
     Health.down.clear()  # the primary recovers: traffic stays on the standby until failback
     assert world.shifted() is True
     assert world.run("failback")["status"] == "SUCCEEDED"
+    assert world.shifted() is False
+
+
+def test_a_standby_failing_its_first_cold_requests_still_verifies(world: World) -> None:
+    """A freshly promoted function's first invocations are cold: the verify asks again (three
+    attempts in all) before it rolls back; a standby failing every attempt is rolled back."""
+    world.pilot_light()
+    Health.cold["standby"] = 2
+    result = world.run("failover")
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["verify"] == {"healthy": True, "status": 200, "attempts": 3}
+    assert world.run("failback")["status"] == "SUCCEEDED"
+    Health.cold["standby"] = 3
+    assert world.run("failover").get("error") == "VerifyFailed"
     assert world.shifted() is False
 
 

@@ -399,6 +399,20 @@ def test_pilot_light_holds_the_standby_at_zero_and_the_runbook_promotes_that_fun
     assert "ReservedConcurrentExecutions" not in _handler(primary)[1]["Properties"]
 
 
+@pytest.mark.parametrize("strategy", [PILOT_LIGHT, WARM_STANDBY])
+def test_the_standbys_function_has_no_snapstart_that_idling_would_deactivate(strategy: str) -> None:
+    """Lambda sets a SnapStart version that is not invoked for 14 days Inactive, and invoking it
+    fails with SnapStartNotReadyException until it is re-activated (Lambda DG, "Troubleshooting
+    SnapStart errors", Inactive functions). A standby is idle by design: in production (where
+    ServerlessApi turns SnapStart on) the promoted pilot light would fail its verify and a warm
+    standby its first requests after a failover. The primary, which serves, keeps SnapStart."""
+    documents = _templates("production", strategy)
+    standby = _handler(documents["Standby"])[1]["Properties"]
+    assert standby.get("SnapStart", {}).get("ApplyOn", "None") == "None"
+    primary = _handler(documents["StandbyPrimary"])[1]["Properties"]
+    assert primary["SnapStart"]["ApplyOn"] == "PublishedVersions"
+
+
 def test_a_warm_standby_serves_and_its_runbook_scales_nothing(profile: str) -> None:
     standby = _templates(profile, WARM_STANDBY)["Standby"]
     _, handler = _handler(standby)

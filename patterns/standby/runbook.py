@@ -106,7 +106,7 @@ class FailoverRunbook(Construct):
             handler="probe.handler",
             profile=profile,
             service_name="failover-probe",
-            timeout=Duration.seconds(15),
+            timeout=Duration.seconds(20),  # the probe's 3 attempts of 4 s, 1 s and 2 s apart
             environment={"PRIMARY_HEALTH_URL": primary_health_url, "STANDBY_HEALTH_URL": standby_health_url},
             invoked_synchronously_by="the failover runbook's state machine",
         ).function
