@@ -19,6 +19,7 @@ reference (aws/aws-cdk#27902)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -56,6 +57,9 @@ STANDBY_REGION_KEY = "standby_region"
 DOMAIN_KEY = "domain"
 HOSTED_ZONE_KEY = "hosted_zone_id"
 STRATEGY_KEY = "standby_strategy"
+# Any new value makes Standby and StandbyMonitor read the primary's parameter again (after
+# StandbyPrimary was destroyed and deployed anew: same template, new health check).
+REFRESH_KEY = "standby_refresh"
 REQUIRED_KEYS = (PRIMARY_REGION_KEY, STANDBY_REGION_KEY, DOMAIN_KEY, HOSTED_ZONE_KEY)
 PILOT_LIGHT, WARM_STANDBY = "pilot-light", "warm-standby"
 STANDBY_STACK_IDS = ("StandbyKey", "StandbyPrimary", "Standby", "StandbyMonitor")
@@ -199,6 +203,25 @@ class StandbyKeyStack(Stack):
         CfnOutput(self, "KeyArn", value=self.replica_key.key.key_arn)
 
 
+def primary_fingerprint(primary: StandbyPrimaryStack, refresh: str = "") -> str:
+    """What the primary's parameter says can change only with these (the stack's name, the
+    check's logical id and configuration, the parameter's value as the template writes them)
+    or with a recreated stack (`-c standby_refresh=...`): a digest of them, which the readers
+    carry, so a change makes CloudFormation update them and they read again. A new type or
+    interval replaces the check in Route 53 (a new id): both are in its configuration."""
+    assert primary.endpoint.health_check is not None
+    check = primary.endpoint.health_check.node.default_child
+    assert isinstance(check, route53.CfnHealthCheck)
+    described = {
+        "stack": primary.stack_name,
+        "check": primary.get_logical_id(check),
+        "config": primary.resolve(check.health_check_config),
+        "parameter": primary.resolve(primary.health_parameter.string_list_value),
+        "refresh": refresh,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class StandbyPrimaryStack(Stack):
     def __init__(
         self,
@@ -234,7 +257,7 @@ class StandbyPrimaryStack(Stack):
         )
         assert self.endpoint.health_check is not None
         self.health_check_id = self.endpoint.health_check.health_check_id
-        ssm.StringListParameter(
+        self.health_parameter = ssm.StringListParameter(
             self,
             "PrimaryHealth",
             parameter_name=settings.primary_parameter,
@@ -261,6 +284,7 @@ class StandbyStack(Stack):
         profile: Profile,
         settings: StandbySettings,
         replica_key: kms.IKey,
+        primary_fingerprint: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -289,6 +313,7 @@ class StandbyStack(Stack):
             profile=profile,
             region=settings.primary_region,
             parameter_name=settings.primary_parameter,
+            refresh=primary_fingerprint,
         )
         self.runbook = FailoverRunbook(
             self,
@@ -325,6 +350,7 @@ class StandbyMonitorStack(Stack):
         *,
         profile: Profile,
         settings: StandbySettings,
+        primary_fingerprint: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -335,6 +361,7 @@ class StandbyMonitorStack(Stack):
             profile=profile,
             region=settings.primary_region,
             parameter_name=settings.primary_parameter,
+            refresh=primary_fingerprint,
         )
         self.health = HealthCheckAlarm(
             self,
@@ -384,6 +411,7 @@ def build_standby(
         description=described(f"Standby: orders API and global table, primary in {settings.primary_region}"),
     )
     primary.add_stack_dependency(key, "the replica is encrypted with that key, named by its alias")
+    fingerprint = primary_fingerprint(primary, str(app.node.try_get_context(REFRESH_KEY) or ""))
     standby = StandbyStack(
         app,
         "Standby",
@@ -391,6 +419,7 @@ def build_standby(
         profile=profile,
         settings=settings,
         replica_key=key.replica_key.key,
+        primary_fingerprint=fingerprint,
         env=standby_env,
         description=described(
             f"Standby: orders API {strategy} in {settings.standby_region}, failover runbook"
@@ -403,6 +432,7 @@ def build_standby(
         stack_name=stack_name("StandbyMonitor"),
         profile=profile,
         settings=settings,
+        primary_fingerprint=fingerprint,
         env=cdk.Environment(region=HEALTH_METRICS_REGION),
         description=described(
             "Standby: the primary's health-check alarm (Route 53 metrics are in us-east-1)"

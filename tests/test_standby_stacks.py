@@ -5,8 +5,10 @@ and one line says how; a partial context fails naming what is missing."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
+from unittest import mock
 
 import aws_cdk as cdk
 import pytest
@@ -14,6 +16,8 @@ from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 
 from patterns.shared.defaults import SANDBOX
+from patterns.shared.props import PropError
+from stacks import standby_stack
 from stacks.standby_stack import (
     PILOT_LIGHT,
     REQUIRED_KEYS,
@@ -356,6 +360,42 @@ def _reads_primary_parameter(
     return expect in _text(item)
 
 
+def _reader_calls(context: dict[str, Any] | None = None, **endpoint: Any) -> dict[str, str]:
+    """The readers' Update call per consuming stack, synthesized (without the gate, for speed)
+    with extra context and FailoverEndpoint props for the primary's endpoint."""
+    paths = {"aws:cdk:enable-path-metadata": True}
+    app = cdk.App(context=standby_synth.context("sandbox", **paths, **(context or {})))
+    real = standby_stack.FailoverEndpoint
+    configured = functools.partial(real, **endpoint) if endpoint else real
+    with mock.patch.object(standby_stack, "FailoverEndpoint", configured):
+        build_standby(app, profile=SANDBOX, described=str)
+    assembly = app.synth()
+    return {
+        name: one(assembly.get_stack_by_name(name).template, "Custom::AWS", "/PrimaryHealth/Reader")[1][
+            "Properties"
+        ]["Update"]
+        for name in ("Standby", "StandbyMonitor")
+    }
+
+
+def test_the_readers_read_again_when_the_primarys_check_can_have_changed() -> None:
+    """CloudFormation sends a custom resource an Update only when its properties changed in the
+    template (CloudFormation UG, "Custom resources", request types): a reader whose properties
+    never change keeps the id of a health check Route 53 has since replaced (a new interval or
+    type replaces it, AWS::Route53::HealthCheck), and the runbook, its policy and the alarm act
+    on a deleted check. A changed check, or `-c standby_refresh=...` after StandbyPrimary was
+    recreated (same template, new check), changes both readers; an unchanged primary does not
+    (no needless reads)."""
+    base = _reader_calls()
+    assert _reader_calls() == base
+    for changed in (
+        _reader_calls(health_check_interval=cdk.Duration.seconds(10)),
+        _reader_calls(failure_threshold=5),
+        _reader_calls({"standby_refresh": "recreated-2026-12-02"}),
+    ):
+        assert all(changed[name] != base[name] for name in base), changed
+
+
 # The runbook --------------------------------------------------------------------------------------
 
 
@@ -478,3 +518,19 @@ def test_the_stack_ids_are_the_ones_the_kit_registers() -> None:
         for r in _templates("sandbox")["Standby"]["Resources"].values()
         if r["Type"] != "AWS::CDK::Metadata"
     )
+
+
+def test_a_refresh_known_only_at_deploy_time_fails_naming_the_prop() -> None:
+    """A token would be the same text in every template, so it would never trigger a read."""
+    from patterns.standby import RemoteParameter
+    from tests.kit import bare_stack
+
+    with pytest.raises(PropError, match="refresh"):
+        RemoteParameter(
+            bare_stack(),
+            "Read",
+            profile=SANDBOX,
+            region=PRIMARY,
+            parameter_name="/x",
+            refresh=cdk.Aws.STACK_NAME,
+        )

@@ -78,7 +78,12 @@ secondary = FailoverEndpoint(
     primary=False,
     pilot_light=True,
 )
-health = RemoteParameter(standby, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER)
+# A reader reads on create and when its properties change: change REFRESH whenever the
+# primary's check changes or is recreated, or the runbook keeps a deleted check's id.
+REFRESH = "primary-check-1"
+health = RemoteParameter(
+    standby, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER, refresh=REFRESH
+)
 runbook = FailoverRunbook(
     standby,
     "Runbook",
@@ -94,7 +99,9 @@ runbook = FailoverRunbook(
 # 4. us-east-1: the alarm on the primary's health check (Route 53's metrics are only there).
 monitor = cdk.Stack(app, "ShopStandbyMonitor", env=cdk.Environment(region="us-east-1"))
 monitor.add_stack_dependency(primary)
-check = RemoteParameter(monitor, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER)
+check = RemoteParameter(
+    monitor, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER, refresh=REFRESH
+)
 alarm = HealthCheckAlarm(
     monitor,
     "PrimaryHealthAlarm",
