@@ -8,7 +8,8 @@ Four stacks, deployed in this order (CDK orders them by their dependencies):
 - `StandbyKey` (standby Region): the key of the table's replica there, named by an alias.
 - `StandbyPrimary` (primary Region): the global table (replica in the standby Region, encrypted
   with that key by alias ARN), the API, its custom domain, the PRIMARY failover record and its
-  health check, replication-latency alarm; an SSM parameter with the health check's id and URL.
+  health check, replication-latency alarm; an SSM parameter with the health check's id, URL
+  and resource path.
 - `Standby` (standby Region): the API over the replica (found by table name), its custom
   domain, the SECONDARY record, the runbook (reading the primary's parameter at deploy time).
 - `StandbyMonitor` (us-east-1, where Route 53 publishes health-check metrics): the alarm on the
@@ -18,6 +19,7 @@ reference (aws/aws-cdk#27902)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -55,6 +57,9 @@ STANDBY_REGION_KEY = "standby_region"
 DOMAIN_KEY = "domain"
 HOSTED_ZONE_KEY = "hosted_zone_id"
 STRATEGY_KEY = "standby_strategy"
+# Any new value makes Standby and StandbyMonitor read the primary's parameter again (after
+# StandbyPrimary was destroyed and deployed anew: same template, new health check).
+REFRESH_KEY = "standby_refresh"
 REQUIRED_KEYS = (PRIMARY_REGION_KEY, STANDBY_REGION_KEY, DOMAIN_KEY, HOSTED_ZONE_KEY)
 PILOT_LIGHT, WARM_STANDBY = "pilot-light", "warm-standby"
 STANDBY_STACK_IDS = ("StandbyKey", "StandbyPrimary", "Standby", "StandbyMonitor")
@@ -104,7 +109,8 @@ class StandbySettings:
 
     @property
     def primary_parameter(self) -> str:
-        """In the primary Region: the primary health check's id and URL (a string list)."""
+        """In the primary Region: the primary health check's id, URL and resource path (a
+        string list)."""
         return f"/{self.table_name}/primary-health"
 
     @classmethod
@@ -197,6 +203,25 @@ class StandbyKeyStack(Stack):
         CfnOutput(self, "KeyArn", value=self.replica_key.key.key_arn)
 
 
+def primary_fingerprint(primary: StandbyPrimaryStack, refresh: str = "") -> str:
+    """What the primary's parameter says can change only with these (the stack's name, the
+    check's logical id and configuration, the parameter's value as the template writes them)
+    or with a recreated stack (`-c standby_refresh=...`): a digest of them, which the readers
+    carry, so a change makes CloudFormation update them and they read again. A new type or
+    interval replaces the check in Route 53 (a new id): both are in its configuration."""
+    assert primary.endpoint.health_check is not None
+    check = primary.endpoint.health_check.node.default_child
+    assert isinstance(check, route53.CfnHealthCheck)
+    described = {
+        "stack": primary.stack_name,
+        "check": primary.get_logical_id(check),
+        "config": primary.resolve(check.health_check_config),
+        "parameter": primary.resolve(primary.health_parameter.string_list_value),
+        "refresh": refresh,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class StandbyPrimaryStack(Stack):
     def __init__(
         self,
@@ -232,12 +257,17 @@ class StandbyPrimaryStack(Stack):
         )
         assert self.endpoint.health_check is not None
         self.health_check_id = self.endpoint.health_check.health_check_id
-        ssm.StringListParameter(
+        self.health_parameter = ssm.StringListParameter(
             self,
             "PrimaryHealth",
             parameter_name=settings.primary_parameter,
-            string_list_value=[self.health_check_id, self.endpoint.health_url],
-            description="The primary's health check id and health URL, read by the Standby stacks",
+            string_list_value=[
+                self.health_check_id,
+                self.endpoint.health_url,
+                self.endpoint.health_resource_path,
+            ],
+            description="The primary's health check id, health URL and the check's resource path, "
+            "read by the Standby stacks",
         )
         CfnOutput(self, "ApiUrl", value=f"https://{settings.api_domain}/")
         CfnOutput(self, "HealthCheckId", value=self.health_check_id)
@@ -254,13 +284,19 @@ class StandbyStack(Stack):
         profile: Profile,
         settings: StandbySettings,
         replica_key: kms.IKey,
+        primary_fingerprint: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         pilot_light = settings.strategy == PILOT_LIGHT
         # The replica StandbyPrimary's global table created here, found by its name.
         table = dynamodb.TableV2.from_table_name(self, "OrdersReplica", settings.table_name)
-        self.orders = _orders_api(self, profile, table)
+        # No SnapStart in the standby, whatever the profile: a SnapStart version not invoked for
+        # 14 days goes Inactive and its invocations fail (SnapStartNotReadyException) until it
+        # is re-activated (Lambda DG, SnapStart troubleshooting), and a standby is not invoked:
+        # a pilot light's promoted function would fail its verify, a warm standby's first
+        # requests after a failover would fail. The primary keeps the profile's default.
+        self.orders = _orders_api(self, profile, table, snap_start=False)
         replica_key.grant(self.orders.function.role, *TABLE_KEY_ACTIONS)
         self.endpoint = FailoverEndpoint(
             self,
@@ -277,6 +313,7 @@ class StandbyStack(Stack):
             profile=profile,
             region=settings.primary_region,
             parameter_name=settings.primary_parameter,
+            refresh=primary_fingerprint,
         )
         self.runbook = FailoverRunbook(
             self,
@@ -284,6 +321,7 @@ class StandbyStack(Stack):
             profile=profile,
             probe_code_dir=lambda_dir("failover_probe"),
             primary_health_check_id=Fn.select(0, Fn.split(",", primary.value)),
+            primary_health_path=Fn.select(2, Fn.split(",", primary.value)),
             primary_health_url=Fn.select(1, Fn.split(",", primary.value)),
             standby_health_url=self.endpoint.health_url,
             standby_functions=[self.orders.function.function] if pilot_light else [],
@@ -312,6 +350,7 @@ class StandbyMonitorStack(Stack):
         *,
         profile: Profile,
         settings: StandbySettings,
+        primary_fingerprint: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -322,6 +361,7 @@ class StandbyMonitorStack(Stack):
             profile=profile,
             region=settings.primary_region,
             parameter_name=settings.primary_parameter,
+            refresh=primary_fingerprint,
         )
         self.health = HealthCheckAlarm(
             self,
@@ -371,6 +411,7 @@ def build_standby(
         description=described(f"Standby: orders API and global table, primary in {settings.primary_region}"),
     )
     primary.add_stack_dependency(key, "the replica is encrypted with that key, named by its alias")
+    fingerprint = primary_fingerprint(primary, str(app.node.try_get_context(REFRESH_KEY) or ""))
     standby = StandbyStack(
         app,
         "Standby",
@@ -378,6 +419,7 @@ def build_standby(
         profile=profile,
         settings=settings,
         replica_key=key.replica_key.key,
+        primary_fingerprint=fingerprint,
         env=standby_env,
         description=described(
             f"Standby: orders API {strategy} in {settings.standby_region}, failover runbook"
@@ -390,6 +432,7 @@ def build_standby(
         stack_name=stack_name("StandbyMonitor"),
         profile=profile,
         settings=settings,
+        primary_fingerprint=fingerprint,
         env=cdk.Environment(region=HEALTH_METRICS_REGION),
         description=described(
             "Standby: the primary's health-check alarm (Route 53 metrics are in us-east-1)"

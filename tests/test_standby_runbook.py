@@ -3,9 +3,12 @@ interpreter against moto's Lambda and Route 53: promote, shift, verify, failback
 verify that puts everything back. The verify step is the real probe handler, run in-process (moto
 would only echo the payload), probing a real local HTTP server that is up or answering 503.
 
-Route 53 in moto keeps a health check's settings but computes no DNS answers, so "shifted"
-is read as AWS defines it: an inverted health check of the primary makes its failover record
-unhealthy and Route 53 answer with the secondary ("Inverting health checks", Route 53 DG).
+Route 53 in moto keeps a health check's settings (it stores UpdateHealthCheck's ResourcePath
+and Inverted) but never probes and computes no DNS answers (its status is hard-coded
+"Success"), so the tests evaluate the check themselves, as Route 53 does, against the local
+server standing in for the primary API (`route53_healthy`): "shifted" means the primary's check
+is unhealthy, so the PRIMARY failover record is unhealthy and Route 53 answers with the
+SECONDARY ("How Amazon Route 53 chooses records when health checking is configured").
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import io
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +33,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from patterns.shared.defaults import SANDBOX
+from patterns.shared.props import PropError
 from patterns.standby import FailoverRunbook
 from stacks.paths import lambda_dir
 from tests.kit import bare_stack, load_module
@@ -38,11 +44,27 @@ STANDBY_FUNCTIONS = ("orders-create", "orders-read")
 probe = load_module("failover_probe", "probe")
 
 
+PRIMARY_HEALTH_PATH = "/primary/health"
+
+
 class Health(BaseHTTPRequestHandler):
-    status: ClassVar[dict[str, int]] = {"/primary/health": 200, "/standby/health": 200}
+    """Two APIs on one server, by first path segment, answering as API Gateway does: an API that
+    is down answers 503 on every path; one that is up answers its health path with 200 and a
+    resource it does not have with 403 (API Gateway DG, "Gateway response types":
+    MISSING_AUTHENTICATION_TOKEN, "including the cases when the client attempts to invoke an
+    unsupported API method or resource")."""
+
+    down: ClassVar[set[str]] = set()
+    cold: ClassVar[dict[str, int]] = {}  # API: how many requests it fails first (cold starts)
+    known: ClassVar[tuple[str, ...]] = (PRIMARY_HEALTH_PATH, "/standby/health")
 
     def do_GET(self) -> None:
-        self.send_response(self.status.get(self.path, 404))
+        api = self.path.split("/")[1]
+        if self.cold.get(api, 0) > 0:
+            self.cold[api] -= 1
+            self.send_response(503)
+        else:
+            self.send_response(503 if api in self.down else 200 if self.path in self.known else 403)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -70,13 +92,32 @@ def definition(server: str) -> str:
         profile=SANDBOX,
         probe_code_dir=lambda_dir("failover_probe"),
         primary_health_check_id=HEALTH_CHECK,
-        primary_health_url=f"{server}/primary/health",
+        primary_health_path=PRIMARY_HEALTH_PATH,
+        primary_health_url=f"{server}{PRIMARY_HEALTH_PATH}",
         standby_health_url=f"{server}/standby/health",
         standby_functions=functions,
     )
     document = Template.from_stack(stack).to_json()
     probe_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:probe"
     return json.dumps(definition_of(document, lambda name: PSEUDO.get(name, probe_arn)))
+
+
+def route53_healthy(config: dict[str, Any], server: str) -> bool:
+    """Route 53's verdict on an HTTP(S) health check, one checker's probe: healthy when the
+    endpoint answers `ResourcePath` with 2xx or 3xx in time ("How Amazon Route 53 determines
+    whether a health check is healthy", Route 53 DG); an inverted check is the opposite,
+    unhealthy when the endpoint is healthy and healthy when it is not ("Inverting health
+    checks"). moto never probes, so this is the probe; the server stands in for the endpoint."""
+    request = urllib.request.Request(server + config["ResourcePath"])
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError:
+        status = 0
+    healthy = 200 <= status < 400
+    return not healthy if config.get("Inverted") else healthy
 
 
 class World:
@@ -102,6 +143,7 @@ class World:
                 "Type": "HTTPS",
                 "FullyQualifiedDomainName": "primary.example.test",
                 "Port": 443,
+                "ResourcePath": PRIMARY_HEALTH_PATH,
             },
         )["HealthCheck"]["Id"]
         body = definition.replace(HEALTH_CHECK, self.health_check)
@@ -121,13 +163,14 @@ class World:
             for name in STANDBY_FUNCTIONS
         }
 
-    def inverted(self) -> bool:
+    def shifted(self) -> bool:
+        """Whether Route 53 answers with the standby: the primary's check is unhealthy."""
         check = self.route53.get_health_check(HealthCheckId=self.health_check)["HealthCheck"]
-        return bool(check["HealthCheckConfig"].get("Inverted"))
+        return not route53_healthy(check["HealthCheckConfig"], self.server)
 
     def run(self, mode: str) -> dict[str, Any]:
         environment = {
-            "PRIMARY_HEALTH_URL": f"{self.server}/primary/health",
+            "PRIMARY_HEALTH_URL": f"{self.server}{PRIMARY_HEALTH_PATH}",
             "STANDBY_HEALTH_URL": f"{self.server}/standby/health",
         }
 
@@ -153,26 +196,58 @@ class World:
 
 @pytest.fixture
 def world(definition: str, server: str) -> Iterator[World]:
-    Health.status = {"/primary/health": 200, "/standby/health": 200}
-    with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
+    Health.down, Health.cold = set(), {}
+    # the probe's pauses between attempts, not what is tested here
+    with mock_aws(config=MOTO_CONFIG), mock.patch.object(probe, "BACKOFF_SECONDS", (0.0, 0.0)):  # type: ignore[arg-type]
         yield World(definition, server)
 
 
 def test_failover_promotes_the_pilot_light_and_shifts_traffic(world: World) -> None:
+    """A game day: the primary is up, the runbook alone moves traffic."""
     world.pilot_light()
-    Health.status["/primary/health"] = 503  # the primary is the Region that is down
+    assert world.shifted() is False
     result = world.run("failover")
     assert result["status"] == "SUCCEEDED", result
-    assert world.inverted() is True
+    assert world.shifted() is True
     assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+
+
+def test_in_an_outage_the_shift_keeps_the_dead_primarys_check_unhealthy(world: World) -> None:
+    """The primary is the Region that is down, so its check already fails: inverting it (the old
+    shift) would make it healthy and send traffic back to the dead primary. The shift must leave
+    it unhealthy, and keep it so when the primary comes back, until failback."""
+    world.pilot_light()
+    Health.down.add("primary")
+    assert world.shifted() is True  # Route 53 already fails over on its own
+    result = world.run("failover")
+    assert result["status"] == "SUCCEEDED", result
+    assert world.shifted() is True
+    Health.down.clear()  # the primary recovers: traffic stays on the standby until failback
+    assert world.shifted() is True
+    assert world.run("failback")["status"] == "SUCCEEDED"
+    assert world.shifted() is False
+
+
+def test_a_standby_failing_its_first_cold_requests_still_verifies(world: World) -> None:
+    """A freshly promoted function's first invocations are cold: the verify asks again (three
+    attempts in all) before it rolls back; a standby failing every attempt is rolled back."""
+    world.pilot_light()
+    Health.cold["standby"] = 2
+    result = world.run("failover")
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["verify"] == {"healthy": True, "status": 200, "attempts": 3}
+    assert world.run("failback")["status"] == "SUCCEEDED"
+    Health.cold["standby"] = 3
+    assert world.run("failover").get("error") == "VerifyFailed"
+    assert world.shifted() is False
 
 
 def test_a_failed_verify_rolls_the_shift_and_the_promotion_back(world: World) -> None:
     world.pilot_light()
-    Health.status["/standby/health"] = 503
+    Health.down.add("standby")
     result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "VerifyFailed", result
-    assert world.inverted() is False
+    assert world.shifted() is False
     assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
 
 
@@ -181,17 +256,18 @@ def test_failback_returns_traffic_and_demotes_the_standby(world: World) -> None:
     assert world.run("failover")["status"] == "SUCCEEDED"
     result = world.run("failback")
     assert result["status"] == "SUCCEEDED", result
-    assert world.inverted() is False
+    assert world.shifted() is False
     assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
 
 
 def test_failback_to_a_primary_still_down_keeps_traffic_on_the_standby(world: World) -> None:
     world.pilot_light()
     assert world.run("failover")["status"] == "SUCCEEDED"
-    Health.status["/primary/health"] = 503
+    Health.down.add("primary")
     result = world.run("failback")
     assert result["status"] == "FAILED" and result.get("error") == "VerifyFailed", result
-    assert world.inverted() is True
+    Health.down.clear()  # back up a moment later: traffic stays on the standby all the same
+    assert world.shifted() is True
     assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
@@ -199,7 +275,7 @@ def test_an_unknown_mode_changes_nothing(world: World) -> None:
     world.pilot_light()
     result = world.run("panic")
     assert result["status"] == "FAILED" and result.get("error") == "UnknownMode"
-    assert world.inverted() is False and world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+    assert world.shifted() is False and world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
 
 
 def test_the_probe_reads_its_target_from_its_environment_not_the_event(server: str) -> None:
@@ -208,3 +284,20 @@ def test_the_probe_reads_its_target_from_its_environment_not_the_event(server: s
     ):
         assert probe.handler({"mode": "failover", "url": "http://attacker.test/"}, None)["healthy"] is True
         assert probe.handler({"mode": "elsewhere"}, None)["healthy"] is False
+
+
+def test_a_check_path_without_a_leading_slash_fails_naming_the_prop() -> None:
+    """Route 53 requests `ResourcePath` as given; failback would write back a path no check has."""
+    stack = bare_stack()
+    with pytest.raises(PropError, match="primary_health_path"):
+        FailoverRunbook(
+            stack,
+            "Runbook",
+            profile=SANDBOX,
+            probe_code_dir=lambda_dir("failover_probe"),
+            primary_health_check_id=HEALTH_CHECK,
+            primary_health_path="health",
+            primary_health_url="https://primary.example.test/health",
+            standby_health_url="https://standby.example.test/health",
+            pilot_light=False,
+        )

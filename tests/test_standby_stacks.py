@@ -5,8 +5,10 @@ and one line says how; a partial context fails naming what is missing."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
+from unittest import mock
 
 import aws_cdk as cdk
 import pytest
@@ -14,6 +16,8 @@ from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 
 from patterns.shared.defaults import SANDBOX
+from patterns.shared.props import PropError
+from stacks import standby_stack
 from stacks.standby_stack import (
     PILOT_LIGHT,
     REQUIRED_KEYS,
@@ -350,7 +354,46 @@ def _reads_primary_parameter(
     item = parameter["Properties"]["Value"]["Fn::Join"][1][index]
     if expect == "HealthCheck":
         return primary["Resources"][resolve_ref(primary, item)]["Type"] == "AWS::Route53::HealthCheck"
+    if expect == "ResourcePath":
+        (_, check), *_ = resources(primary, "AWS::Route53::HealthCheck")
+        return bool(item == check["Properties"]["HealthCheckConfig"]["ResourcePath"])
     return expect in _text(item)
+
+
+def _reader_calls(context: dict[str, Any] | None = None, **endpoint: Any) -> dict[str, str]:
+    """The readers' Update call per consuming stack, synthesized (without the gate, for speed)
+    with extra context and FailoverEndpoint props for the primary's endpoint."""
+    paths = {"aws:cdk:enable-path-metadata": True}
+    app = cdk.App(context=standby_synth.context("sandbox", **paths, **(context or {})))
+    real = standby_stack.FailoverEndpoint
+    configured = functools.partial(real, **endpoint) if endpoint else real
+    with mock.patch.object(standby_stack, "FailoverEndpoint", configured):
+        build_standby(app, profile=SANDBOX, described=str)
+    assembly = app.synth()
+    return {
+        name: one(assembly.get_stack_by_name(name).template, "Custom::AWS", "/PrimaryHealth/Reader")[1][
+            "Properties"
+        ]["Update"]
+        for name in ("Standby", "StandbyMonitor")
+    }
+
+
+def test_the_readers_read_again_when_the_primarys_check_can_have_changed() -> None:
+    """CloudFormation sends a custom resource an Update only when its properties changed in the
+    template (CloudFormation UG, "Custom resources", request types): a reader whose properties
+    never change keeps the id of a health check Route 53 has since replaced (a new interval or
+    type replaces it, AWS::Route53::HealthCheck), and the runbook, its policy and the alarm act
+    on a deleted check. A changed check, or `-c standby_refresh=...` after StandbyPrimary was
+    recreated (same template, new check), changes both readers; an unchanged primary does not
+    (no needless reads)."""
+    base = _reader_calls()
+    assert _reader_calls() == base
+    for changed in (
+        _reader_calls(health_check_interval=cdk.Duration.seconds(10)),
+        _reader_calls(failure_threshold=5),
+        _reader_calls({"standby_refresh": "recreated-2026-12-02"}),
+    ):
+        assert all(changed[name] != base[name] for name in base), changed
 
 
 # The runbook --------------------------------------------------------------------------------------
@@ -361,16 +404,27 @@ def _definition(document: dict[str, Any]) -> str:
     return _text(machine["Properties"]["DefinitionString"])
 
 
-def test_the_runbook_inverts_the_primarys_real_health_check(profile: str) -> None:
-    """The shift inverts the primary's check (Route 53 then answers with the secondary); the id
-    comes from the parameter the primary stack writes, read in the primary Region."""
+def test_the_runbook_forces_the_primarys_real_check_down_and_restores_its_path(profile: str) -> None:
+    """The shift points the primary's check at a resource the API lacks (API Gateway answers it
+    403, which Route 53 counts as a failure, up or down) and never inverts it (an inverted check
+    of a dead primary is healthy, "Inverting health checks"); failback writes back the check's
+    own path. Id and path come from the parameter the primary stack writes, read in the primary
+    Region, and the path read is the one the primary's check has."""
     documents = _templates(profile)
-    standby = documents["Standby"]
-    definition = _definition(standby)
-    readers = [rid for rid, _ in resources(standby, "Custom::AWS") if rid in definition]
+    standby, primary = documents["Standby"], documents["StandbyPrimary"]
+    _, machine = one(standby, "AWS::StepFunctions::StateMachine", "/Runbook/")
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    readers = [rid for rid, _ in resources(standby, "Custom::AWS") if rid in _definition(standby)]
     assert len(readers) == 1
-    assert _reads_primary_parameter(standby, readers[0], documents["StandbyPrimary"], index=0)
-    assert "route53:updateHealthCheck" in definition
+    assert _reads_primary_parameter(standby, readers[0], primary, index=0)
+    assert _reads_primary_parameter(standby, readers[0], primary, index=2, expect="ResourcePath")
+    paths = []  # what each updateHealthCheck writes: the token read (item 2), then literal text
+    for index, part in enumerate(parts):
+        if isinstance(part, str) and part.endswith('"ResourcePath":"'):
+            assert parts[index + 1]["Fn::Select"][0] == 2, parts[index + 1]
+            paths.append(parts[index + 2].split('"')[0])
+    assert sorted(paths) == ["", "", "/failed-over-by-runbook", "/failed-over-by-runbook"]
+    assert '"Inverted":true' not in _definition(standby).replace("\\", "")
 
 
 def test_pilot_light_holds_the_standby_at_zero_and_the_runbook_promotes_that_function(profile: str) -> None:
@@ -383,6 +437,20 @@ def test_pilot_light_holds_the_standby_at_zero_and_the_runbook_promotes_that_fun
     assert "lambda:deleteFunctionConcurrency" in definition and handler_id in definition
     primary = _templates(profile, PILOT_LIGHT)["StandbyPrimary"]
     assert "ReservedConcurrentExecutions" not in _handler(primary)[1]["Properties"]
+
+
+@pytest.mark.parametrize("strategy", [PILOT_LIGHT, WARM_STANDBY])
+def test_the_standbys_function_has_no_snapstart_that_idling_would_deactivate(strategy: str) -> None:
+    """Lambda sets a SnapStart version that is not invoked for 14 days Inactive, and invoking it
+    fails with SnapStartNotReadyException until it is re-activated (Lambda DG, "Troubleshooting
+    SnapStart errors", Inactive functions). A standby is idle by design: in production (where
+    ServerlessApi turns SnapStart on) the promoted pilot light would fail its verify and a warm
+    standby its first requests after a failover. The primary, which serves, keeps SnapStart."""
+    documents = _templates("production", strategy)
+    standby = _handler(documents["Standby"])[1]["Properties"]
+    assert standby.get("SnapStart", {}).get("ApplyOn", "None") == "None"
+    primary = _handler(documents["StandbyPrimary"])[1]["Properties"]
+    assert primary["SnapStart"]["ApplyOn"] == "PublishedVersions"
 
 
 def test_a_warm_standby_serves_and_its_runbook_scales_nothing(profile: str) -> None:
@@ -450,3 +518,19 @@ def test_the_stack_ids_are_the_ones_the_kit_registers() -> None:
         for r in _templates("sandbox")["Standby"]["Resources"].values()
         if r["Type"] != "AWS::CDK::Metadata"
     )
+
+
+def test_a_refresh_known_only_at_deploy_time_fails_naming_the_prop() -> None:
+    """A token would be the same text in every template, so it would never trigger a read."""
+    from patterns.standby import RemoteParameter
+    from tests.kit import bare_stack
+
+    with pytest.raises(PropError, match="refresh"):
+        RemoteParameter(
+            bare_stack(),
+            "Read",
+            profile=SANDBOX,
+            region=PRIMARY,
+            parameter_name="/x",
+            refresh=cdk.Aws.STACK_NAME,
+        )

@@ -36,7 +36,7 @@ ASSUMPTIONS = {
     ),
     "promote_seconds": (
         60,
-        "the runbook: deleting reserved concurrency and inverting the health check take effect "
+        "the runbook: deleting reserved concurrency and forcing the health check unhealthy take effect "
         "in seconds; its verify probe and Route 53's propagation take the rest",
     ),
 }

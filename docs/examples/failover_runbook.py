@@ -55,6 +55,7 @@ runbook = FailoverRunbook(
     profile=profile,
     probe_code_dir=str(PROBE),
     primary_health_check_id=primary_check.attr_health_check_id,
+    primary_health_path="/health",  # the check's resource_path, restored on failback
     primary_health_url=PRIMARY_HEALTH_URL,
     standby_health_url=STANDBY_HEALTH_URL,
     standby_functions=[standby_api.function],

@@ -53,7 +53,11 @@ ssm.StringListParameter(
     primary,
     "PrimaryHealth",
     parameter_name=PARAMETER,
-    string_list_value=[failover.health_check.health_check_id, failover.health_url],
+    string_list_value=[
+        failover.health_check.health_check_id,
+        failover.health_url,
+        failover.health_resource_path,
+    ],
 )
 
 # 3. The standby: the API over the replica (by name), the SECONDARY record, the runbook.
@@ -74,13 +78,19 @@ secondary = FailoverEndpoint(
     primary=False,
     pilot_light=True,
 )
-health = RemoteParameter(standby, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER)
+# A reader reads on create and when its properties change: change REFRESH whenever the
+# primary's check changes or is recreated, or the runbook keeps a deleted check's id.
+REFRESH = "primary-check-1"
+health = RemoteParameter(
+    standby, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER, refresh=REFRESH
+)
 runbook = FailoverRunbook(
     standby,
     "Runbook",
     profile=profile,
     probe_code_dir=str(PROBE),
     primary_health_check_id=cdk.Fn.select(0, cdk.Fn.split(",", health.value)),
+    primary_health_path=cdk.Fn.select(2, cdk.Fn.split(",", health.value)),  # failback restores it
     primary_health_url=cdk.Fn.select(1, cdk.Fn.split(",", health.value)),
     standby_health_url=secondary.health_url,
     standby_functions=[standby_api.function.function],
@@ -89,7 +99,9 @@ runbook = FailoverRunbook(
 # 4. us-east-1: the alarm on the primary's health check (Route 53's metrics are only there).
 monitor = cdk.Stack(app, "ShopStandbyMonitor", env=cdk.Environment(region="us-east-1"))
 monitor.add_stack_dependency(primary)
-check = RemoteParameter(monitor, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER)
+check = RemoteParameter(
+    monitor, "PrimaryHealth", profile=profile, region=PRIMARY, parameter_name=PARAMETER, refresh=REFRESH
+)
 alarm = HealthCheckAlarm(
     monitor,
     "PrimaryHealthAlarm",

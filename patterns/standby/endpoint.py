@@ -69,6 +69,8 @@ class FailoverEndpoint(Construct):
             (Route 53 treats a secondary without one as healthy).
         health_url: the health path on the API's own endpoint in this Region (what the runbook
             probes; it does not depend on DNS).
+        health_resource_path: the health path under the API's stage (e.g. `/v1/health`): what
+            the primary's health check requests, and what the runbook writes back on failback.
     """
 
     health_method: apigateway.Method
@@ -77,6 +79,7 @@ class FailoverEndpoint(Construct):
     record: route53.ARecord
     health_check: route53.HealthCheck | None
     health_url: str
+    health_resource_path: str
 
     def __init__(
         self,
@@ -142,6 +145,7 @@ class FailoverEndpoint(Construct):
         acknowledge(self.health_method, "AwsSolutions-COG4", PUBLIC_HEALTH_REASON)
         host = f"{api.api.rest_api_id}.execute-api.{region}.{Aws.URL_SUFFIX}"
         resource_path = f"/{api.stage.stage_name}{health_path}"
+        self.health_resource_path = resource_path
         self.health_url = f"https://{host}{resource_path}"
 
         self.certificate = certificate or acm.Certificate(

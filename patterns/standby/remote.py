@@ -1,20 +1,22 @@
 """`RemoteParameter`: read an SSM parameter of another Region when this stack deploys.
 
 A weak cross-Region reference: the producing stack stays free to change or delete the value
-(CDK's strong cross-Region references refuse that, aws/aws-cdk#27902); the consumer reads it
-again when its own reader is replaced (a new `parameter_name`) or on `cdk deploy` after the
-reader changes, so a redeploy of the consumer picks up a new value only then.
+(CDK's strong cross-Region references refuse that, aws/aws-cdk#27902). CloudFormation calls a
+custom resource on a stack update only when the resource's properties changed, so a redeploy
+of the consumer reads the value again only when `parameter_name` or `refresh` changed: pass as
+`refresh` something that changes whenever the value can have (a fingerprint of what produced
+it), or the consumer keeps the value it read first.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from ..shared.defaults import Profile, acknowledge, log_group
-from ..shared.props import expect
+from ..shared.props import PropError, expect
 
 # The id CDK gives the one function that serves every AwsCustomResource of a stack.
 PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -42,7 +44,14 @@ class RemoteParameter(Construct):
     reader: cr.AwsCustomResource
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, profile: Profile, region: str, parameter_name: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        profile: Profile,
+        region: str,
+        parameter_name: str,
+        refresh: str = "",
     ) -> None:
         """Read the parameter.
 
@@ -50,11 +59,17 @@ class RemoteParameter(Construct):
             profile: sandbox or production: the reader's log group.
             region: the Region the parameter is in.
             parameter_name: its name, starting with `/`.
+            refresh: synth-time text (up to 256 characters) whose change makes the next deploy
+                read the parameter again, e.g. a fingerprint of the producer's configuration;
+                default empty (read on create and when `parameter_name` changes only).
         """
         super().__init__(scope, construct_id)
         expect("profile", profile, Profile)
         expect("region", region, str)
         expect("parameter_name", parameter_name, str)
+        expect("refresh", refresh, str)
+        if Token.is_unresolved(refresh) or len(refresh) > 256:
+            raise PropError("refresh", "must be synth-time text of at most 256 characters")
         logs = log_group(self, "Logs", profile=profile)
         # A role of its own: the provider's default role carries the AWS-managed
         # AWSLambdaBasicExecutionRole (logs anywhere); this one writes to its own group only.
@@ -68,7 +83,11 @@ class RemoteParameter(Construct):
             action="getParameter",
             parameters={"Name": parameter_name},
             region=region,
-            physical_resource_id=cr.PhysicalResourceId.of(f"{region}{parameter_name}"),
+            # in the call CDK writes into the reader's properties (not sent to SSM): a new
+            # `refresh` changes them, so CloudFormation sends the reader an Update, which reads
+            physical_resource_id=cr.PhysicalResourceId.of(
+                f"{region}{parameter_name}" + (f"@{refresh}" if refresh else "")
+            ),
             output_paths=["Parameter.Value"],
         )
         self.reader = cr.AwsCustomResource(

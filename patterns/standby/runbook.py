@@ -2,17 +2,23 @@
 to be deployed in the standby Region (the primary may be the Region that is down).
 
 failover: promote the standby (pilot light: lift its functions' reserved concurrency of 0),
-shift traffic (invert the primary's Route 53 health check, so the failover record answers with
-the standby), verify the standby answers; a failed verify puts the record and the standby back.
-failback: shift back (the check reads the primary again), verify the primary, then demote the
-standby (pilot light: reserved concurrency 0 again); a failed verify shifts to the standby again.
+shift traffic (point the primary's Route 53 health check at a path the primary never answers
+with 2xx/3xx, so the check is unhealthy whether the primary is up or down and the failover
+record answers with the standby), verify the standby answers; a failed verify puts the check's
+path and the standby back. failback: restore the check's path (it reads the primary again),
+verify the primary, then demote the standby (pilot light: reserved concurrency 0 again); a
+failed verify points the check away again.
+
+Why not invert the check: an inverted check is healthy when its endpoint is unhealthy ("Inverting
+health checks", Route 53 DG), so in a real outage inverting the already failing check of the
+primary makes it healthy and sends traffic back to the dead primary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -21,6 +27,14 @@ from constructs import Construct
 from ..shared.defaults import Profile, acknowledge, log_group
 from ..shared.props import PropError, expect
 from ..shared.python_function import PythonFunction
+
+# Appended to the check's own path: a resource the API does not have. API Gateway answers a
+# request for a resource or method a REST API lacks with 403 (gateway response
+# MISSING_AUTHENTICATION_TOKEN, "including the cases when the client attempts to invoke an
+# unsupported API method or resource", API Gateway DG "Gateway response types"), and Route 53
+# counts anything but 2xx/3xx as a failure ("How Amazon Route 53 determines whether a health
+# check is healthy"); an API that is down fails it as well.
+FORCED_DOWN_SUFFIX = "/failed-over-by-runbook"
 
 
 class FailoverRunbook(Construct):
@@ -43,6 +57,7 @@ class FailoverRunbook(Construct):
         profile: Profile,
         probe_code_dir: str,
         primary_health_check_id: str,
+        primary_health_path: str,
         primary_health_url: str,
         standby_health_url: str,
         standby_functions: Sequence[lambda_.IFunction] = (),
@@ -55,7 +70,9 @@ class FailoverRunbook(Construct):
                 production leaves execution data out of the state machine's logs.
             probe_code_dir: the folder of the probe function (the kit's `lambda/failover_probe`).
             primary_health_check_id: the Route 53 health check of the primary's failover record,
-                which the runbook inverts to shift traffic.
+                which the runbook points at a path the primary cannot answer to shift traffic.
+            primary_health_path: that check's own resource path (e.g. `/v1/health`), which
+                failback and a failed failover's rollback write back.
             primary_health_url: what failback verifies (the primary API's health path).
             standby_health_url: what failover verifies (the standby API's health path).
             standby_functions: the standby's functions: failover deletes their reserved
@@ -69,13 +86,18 @@ class FailoverRunbook(Construct):
         expect("profile", profile, Profile)
         for name, value in (
             ("primary_health_check_id", primary_health_check_id),
+            ("primary_health_path", primary_health_path),
             ("primary_health_url", primary_health_url),
             ("standby_health_url", standby_health_url),
         ):
             expect(name, value, str)
         if pilot_light and not standby_functions:
             raise PropError("standby_functions", "a pilot light needs the standby functions it promotes")
+        if not Token.is_unresolved(primary_health_path) and not primary_health_path.startswith("/"):
+            raise PropError("primary_health_path", f"{primary_health_path!r} must start with /")
         self._health_check_id = primary_health_check_id
+        self._health_path = primary_health_path
+        self._forced_down_path = primary_health_path.rstrip("/") + FORCED_DOWN_SUFFIX
         self._functions = list(standby_functions) if pilot_light else []
         self.probe = PythonFunction(
             self,
@@ -84,7 +106,7 @@ class FailoverRunbook(Construct):
             handler="probe.handler",
             profile=profile,
             service_name="failover-probe",
-            timeout=Duration.seconds(15),
+            timeout=Duration.seconds(20),  # the probe's 3 attempts of 4 s, 1 s and 2 s apart
             environment={"PRIMARY_HEALTH_URL": primary_health_url, "STANDBY_HEALTH_URL": standby_health_url},
             invoked_synchronously_by="the failover runbook's state machine",
         ).function
@@ -117,15 +139,18 @@ class FailoverRunbook(Construct):
 
     # States -------------------------------------------------------------------------------------
 
-    def _invert(self, state_id: str, inverted: bool) -> tasks.CallAwsService:
-        """Inverting a health check makes Route 53 treat a healthy endpoint as unhealthy, so a
-        failover record answers with its secondary ("Inverting health checks", Route 53 DG)."""
+    def _point_check(self, state_id: str, *, forced_down: bool) -> tasks.CallAwsService:
+        """Forced down: the check probes a path the primary never answers 2xx/3xx, so it is
+        unhealthy in an outage and on a game day alike and the failover record answers with its
+        secondary. Otherwise: its own path again. Never inverted (an older runbook's inversion
+        is undone too): an inverted check of a dead primary is healthy."""
+        path = self._forced_down_path if forced_down else self._health_path
         return tasks.CallAwsService(
             self,
             state_id,
             service="route53",
             action="updateHealthCheck",
-            parameters={"HealthCheckId": self._health_check_id, "Inverted": inverted},
+            parameters={"HealthCheckId": self._health_check_id, "ResourcePath": path, "Inverted": False},
             iam_resources=[self._health_check_arn()],
             result_path=sfn.JsonPath.DISCARD,
         )
@@ -169,20 +194,20 @@ class FailoverRunbook(Construct):
         rolled_back = sfn.Fail(self, "VerifyFailedRolledBack", error="VerifyFailed", cause="see $.verify")
         failover = (
             sfn.Chain.start(self._concurrency("Promote", throttled=False))
-            .next(self._invert("ShiftToStandby", True))
+            .next(self._point_check("ShiftToStandby", forced_down=True))
             .next(self._verify("VerifyStandby", "failover"))
             .next(
                 sfn.Choice(self, "StandbyHealthy")
                 .when(sfn.Condition.boolean_equals("$.verify.healthy", True), failed_over)
                 .otherwise(
-                    self._invert("RollBackShift", False)
+                    self._point_check("RollBackShift", forced_down=False)
                     .next(self._concurrency("RollBackPromote", throttled=True))
                     .next(rolled_back)
                 )
             )
         )
         failback = (
-            sfn.Chain.start(self._invert("ShiftToPrimary", False))
+            sfn.Chain.start(self._point_check("ShiftToPrimary", forced_down=False))
             .next(self._verify("VerifyPrimary", "failback"))
             .next(
                 sfn.Choice(self, "PrimaryHealthy")
@@ -190,7 +215,7 @@ class FailoverRunbook(Construct):
                     sfn.Condition.boolean_equals("$.verify.healthy", True),
                     sfn.Chain.start(self._concurrency("Demote", throttled=True)).next(failed_back),
                 )
-                .otherwise(self._invert("BackToStandby", True).next(rolled_back))
+                .otherwise(self._point_check("BackToStandby", forced_down=True).next(rolled_back))
             )
         )
         return (
