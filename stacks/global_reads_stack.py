@@ -30,7 +30,7 @@ from constructs import Construct
 
 from patterns.global_reads import CrossRegionReplica, LatencyRecord
 from patterns.multi_tier import Network, WebTier
-from patterns.shared.defaults import Profile, new_alarm_topic
+from patterns.shared.defaults import Profile, acknowledge, new_alarm_topic
 from stacks.multi_tier_stack import (
     APP_PORT,
     DEEP_HEALTH_PATH,
@@ -99,6 +99,17 @@ def writer_identifier(home_stack_name: str) -> str:
     return f"{home_stack_name.lower()}-writer"
 
 
+FORWARDING_TOKEN_HEADER = "X-Forwarding-Token"
+"""The header the read Region's app adds to what it forwards home (runtime/web_app/regions.py):
+the home WAF's rate rule does not count requests carrying the token, which all leave the read
+Region through a few NAT addresses; the read Region's own WAF rate-limits each user."""
+
+
+def forwarding_token_name(home_stack_name: str) -> str:
+    """The forwarding token's secret: made by the home stack, replicated to the read Region."""
+    return f"{home_stack_name.lower()}-forwarding-token"
+
+
 def hosted_zone(scope: Construct, context: GlobalReadsContext) -> route53.IHostedZone:
     return route53.HostedZone.from_hosted_zone_attributes(
         scope, "Zone", hosted_zone_id=context.hosted_zone_id, zone_name=context.domain
@@ -118,14 +129,41 @@ class GlobalReadsHomeStack(MultiTierStack):
         context: GlobalReadsContext,
         **kwargs: Any,
     ) -> None:
+        token_name = forwarding_token_name(construct_id)
         super().__init__(
             scope,
             construct_id,
             profile=profile,
             writer_identifier=writer_identifier(construct_id),
             secret_replica_regions=[context.read_region],
+            # WAF reads the token when CloudFormation resolves the reference (create or update).
+            waf_rate_exempt_header=(
+                FORWARDING_TOKEN_HEADER,
+                f"{{{{resolve:secretsmanager:{token_name}:SecretString}}}}",
+            ),
             **kwargs,
         )
+        self.forwarding_token = secretsmanager.Secret(
+            self,
+            "ForwardingToken",
+            secret_name=token_name,
+            description="Sent by the read Region's app on requests it forwards home; the home WAF's "
+            "per-IP rate rule does not count requests carrying it",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+            replica_regions=[secretsmanager.ReplicaRegion(region=context.read_region)],
+            removal_policy=profile.removal_policy,
+        )
+        acknowledge(
+            self.forwarding_token,
+            "AwsSolutions-SMG4",
+            "The home WAF holds the token as CloudFormation resolved it at the last stack update: a "
+            "rotation would make WAF count forwarded requests again until the next update. Replace "
+            "it with a stack update (docs/global-reads.md).",
+        )
+        if self.web.web_acl is not None:
+            self.web.web_acl.node.add_dependency(self.forwarding_token)
         zone = hosted_zone(self, context)
         self.latency = LatencyRecord(
             self,
@@ -211,6 +249,10 @@ class GlobalReadsStack(Stack):
         # replica connections with it even while the home Region is unreachable.
         secret = secretsmanager.Secret.from_secret_name_v2(self, "DatabaseSecret", f"{identifier}/master")
         secret.grant_read(web.instance_role)
+        token = secretsmanager.Secret.from_secret_name_v2(
+            self, "ForwardingToken", forwarding_token_name(home_stack_name)
+        )
+        token.grant_read(web.instance_role)
         install_app(
             user_data,
             app,
@@ -225,6 +267,7 @@ class GlobalReadsStack(Stack):
                 "DB_SECRET_ARN": secret.secret_name,  # GetSecretValue takes the name
                 "DB_SSLMODE": "verify-full",
                 "DB_SSLROOTCERT": "/opt/web_app/ca.pem",
+                "FORWARDING_TOKEN_SECRET": token.secret_name,
             },
         )
         self.latency = LatencyRecord(

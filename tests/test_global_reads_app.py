@@ -249,3 +249,55 @@ def test_forwarding_keeps_its_connection_to_home_across_requests(world: World) -
     finally:
         reader.shutdown()
         reader.server_close()
+
+
+@contextlib.contextmanager
+def recording_home() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in for home that records the headers of what reaches it and answers 200."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Record(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            seen.append(dict(self.headers.items()))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_PUT = do_POST = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Record)
+    serve_in_background(server)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_forwarded_requests_carry_the_forwarding_token_and_a_client_cannot_supply_it(world: World) -> None:
+    """The home WAF leaves requests with the token out of its per-IP rate rule (test_global_reads_waf.py)."""
+    with recording_home() as (url, seen):
+        home = regions.HomeRegion(url, region="ap-northeast-1", forwarding_token="t0ken")
+        home.forward("PUT", "/products/a", b"{}", {"Content-Type": "application/json"})
+        assert seen[-1][regions.FORWARDING_TOKEN_HEADER] == "t0ken"
+        # Through the read app: a client's own token header is not passed on.
+        reader, region = read_app(world.servers, url)
+        region.home = regions.HomeRegion(url, region="ap-northeast-1", forwarding_token="t0ken")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", reader.server_address[1], timeout=5)
+            forged = {regions.FORWARDING_TOKEN_HEADER: "forged", "Content-Type": "application/json"}
+            connection.request("PUT", "/products/a", body=b"{}", headers=forged)
+            assert connection.getresponse().status == 200
+            assert seen[-1][regions.FORWARDING_TOKEN_HEADER] == "t0ken"
+        finally:
+            reader.shutdown()
+            reader.server_close()

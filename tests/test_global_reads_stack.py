@@ -184,8 +184,9 @@ def test_the_read_app_reads_the_database_secret_replicated_into_its_own_region(p
     assert _app_environment(reads)["DB_SECRET_ARN"] == name
     statements = [s for _, policy in resources(reads, "AWS::IAM::Policy", "/Web/InstanceRole/")
                   for s in policy["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
-    granted = [_joined(s["Resource"]) for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert granted == [f"arn:aws:secretsmanager:{READ}:<ref>:secret:{name}-??????"]
+    granted = [_joined(resource) for s in statements if "secretsmanager:GetSecretValue" in s["Action"]
+               for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]  # fmt: skip  # noqa: E501
+    assert f"arn:aws:secretsmanager:{READ}:<ref>:secret:{name}-??????" in granted
 
 
 # -- DNS -----------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ UNKNOWN_POSITION = "FFFFFFFF/FFFFFFFF"
 reads go home until the mark expires (read-your-writes for a bounded time)."""
 LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 FORWARDED_HEADER = "X-Forwarded-By-Region"
+FORWARDING_TOKEN_HEADER = "X-Forwarding-Token"
+"""Carries the forwarding token (a secret both Regions hold) on every forwarded request: the
+home WAF's per-IP rate rule does not count those (they all come from this Region's few NAT
+addresses); this Region's WAF has rate-limited each user already. A client cannot set it: only
+Content-Type and Cookie are passed on from the client."""
 SERVED_FROM_HEADER = "X-Served-From"
 PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After")
 
@@ -98,13 +103,16 @@ class HomeRegion:
     before reuse (it has something to read: the close) and replaced.
     """
 
-    def __init__(self, url: str, *, region: str, timeout: float = 5.0):
+    def __init__(self, url: str, *, region: str, timeout: float = 5.0, forwarding_token: str | None = None):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"HOME_URL must be an http(s) URL, got {url!r}")
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
         self.region = region
         self.timeout = timeout
+        self._added = {FORWARDED_HEADER: region}
+        if forwarding_token:
+            self._added[FORWARDING_TOKEN_HEADER] = forwarding_token
         self.connections_opened = 0
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -113,9 +121,7 @@ class HomeRegion:
         """Raises Unavailable (`sent` False when nothing reached home) if home does not answer."""
         connection = self._connection()
         try:
-            connection.request(
-                method, target, body=body or None, headers={**headers, FORWARDED_HEADER: self.region}
-            )
+            connection.request(method, target, body=body or None, headers={**headers, **self._added})
             response = connection.getresponse()
             answer = response.read()
         except (OSError, http.client.HTTPException) as error:
