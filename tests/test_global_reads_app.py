@@ -18,6 +18,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from stacks.multi_tier_stack import WEB_APP_CACHE_ACCESS
@@ -301,3 +302,49 @@ def test_forwarded_requests_carry_the_forwarding_token_and_a_client_cannot_suppl
         finally:
             reader.shutdown()
             reader.server_close()
+
+
+STREAMING = "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+
+
+@contextlib.contextmanager
+def upstream_cut(world: World) -> Iterator[None]:
+    """The replica stays up but receives no WAL: its primary_conninfo points at a closed port
+    (reloaded, so the WAL receiver restarts and cannot reconnect), as when the link to home
+    breaks. Restored afterwards, and waited for until the receiver streams again."""
+    dead = free_port()
+    with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+        original = psycopg.sql.Literal(replica.execute("SHOW primary_conninfo").fetchone()[0])  # type: ignore[index]
+        replica.execute(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={dead} connect_timeout=1'")
+        replica.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + POLL_FOR
+        while replica.execute(
+            "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+        ).fetchone()[0]:  # type: ignore[index]  # noqa: E501
+            assert time.monotonic() < deadline, "the WAL receiver kept streaming"
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+            replica.execute(psycopg.sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(original))
+            replica.execute("SELECT pg_reload_conf()")
+        world.servers.wait_for_replay(timeout=POLL_FOR * 3)
+
+
+def test_a_replica_cut_off_from_its_source_sends_reads_home_though_its_lag_reads_0(world: World) -> None:
+    """The reviewer's reproduction: with the upstream gone, the replica has applied all it
+    received, so receive == replay and the measured lag is 0 while writes pile up at home."""
+    writer = world.user(world.home_port)
+    writer.call("PUT", "/products/clock", product("clock v1"))
+    world.servers.wait_for_replay()
+    with upstream_cut(world):
+        assert writer.call("PUT", "/products/clock", product("clock v2"))[0] == 200
+        with psycopg.connect(world.replica.dsn) as replica:  # the replica really is behind
+            assert replica.execute("SELECT name FROM products WHERE id = 'clock'").fetchone() == ("clock v1",)
+        status, body, headers = world.user().call("GET", "/products/clock")  # a user with no mark
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "clock v2", "home")
+        status, health, _ = world.user().call("GET", "/health/deep")
+        assert (status, health["replica_streaming"], health["reads_from"]) == (200, False, "home")
+    status, body, headers = world.user().call("GET", "/products/clock")
+    assert (status, body["name"], headers["X-Served-From"]) == (200, "clock v2", "replica")
