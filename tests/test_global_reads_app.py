@@ -318,9 +318,7 @@ def upstream_cut(world: World) -> Iterator[None]:
         replica.execute(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={dead} connect_timeout=1'")
         replica.execute("SELECT pg_reload_conf()")
         deadline = time.monotonic() + POLL_FOR
-        while replica.execute(
-            "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"
-        ).fetchone()[0]:  # type: ignore[index]  # noqa: E501
+        while replica.execute(STREAMING).fetchone()[0]:  # type: ignore[index]
             assert time.monotonic() < deadline, "the WAL receiver kept streaming"
             time.sleep(0.05)
     try:
