@@ -165,6 +165,9 @@ class GlobalReadsHomeStack(MultiTierStack):
         if self.web.web_acl is not None:
             self.web.web_acl.node.add_dependency(self.forwarding_token)
         zone = hosted_zone(self, context)
+        self.https = self.web.url.startswith("https://")
+        """Whether the home load balancer serves HTTPS (then its port 80 only redirects): the
+        read Region's app must call it by the same scheme."""
         self.latency = LatencyRecord(
             self,
             "Latency",
@@ -172,7 +175,7 @@ class GlobalReadsHomeStack(MultiTierStack):
             record_name=context.domain,
             load_balancer=self.web.load_balancer,
             region=context.home_region,
-            https=self.web.url.startswith("https://"),
+            https=self.https,
             health_check_path=HEALTH_PATH,
         )
         route53.ARecord(
@@ -185,14 +188,16 @@ class GlobalReadsHomeStack(MultiTierStack):
         CfnOutput(
             self,
             "HomeUrl",
-            value=f"{'https' if self.web.url.startswith('https://') else 'http'}://{context.home_name}",
+            value=f"{'https' if self.https else 'http'}://{context.home_name}",
         )
 
 
 class GlobalReadsStack(Stack):
     """The read Region: a Network, the cross-Region replica, the read-only web tier in front of
     it, and its latency record. Context `read_certificate_arn` (ACM, in the read Region, for
-    `domain`) turns on HTTPS; production requires one, as that or the `CertificateArn` parameter."""
+    `domain`) turns on HTTPS; production requires one, as that or the `CertificateArn` parameter.
+    `home_https` is the home stack's own `https` (its certificate, not this Region's, says how
+    the app reaches `home.<domain>`)."""
 
     def __init__(
         self,
@@ -202,6 +207,7 @@ class GlobalReadsStack(Stack):
         profile: Profile,
         context: GlobalReadsContext,
         home_stack_name: str,
+        home_https: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -235,7 +241,8 @@ class GlobalReadsStack(Stack):
         replica.allow_from(web.auto_scaling_group, "web instances")
         web.auto_scaling_group.node.add_dependency(replica.instance)
         https = certificate is not None
-        if not https:  # sandbox: the home Region's app answers on HTTP too
+        home_scheme = "https" if home_https else "http"
+        if not home_https:  # sandbox: the home Region's app answers on HTTP only
             web.security_group.add_egress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP to the home Region's app"
             )
@@ -259,7 +266,7 @@ class GlobalReadsStack(Stack):
             {
                 "APP_PORT": str(APP_PORT),
                 "AWS_REGION": Aws.REGION,
-                "HOME_URL": f"{'https' if https else 'http'}://{context.home_name}",
+                "HOME_URL": f"{home_scheme}://{context.home_name}",
                 "MAX_REPLICA_LAG": str(int(MAX_REPLICA_LAG.to_seconds())),
                 "DB_READER_HOSTS": replica.endpoint_address,
                 "DB_READER_PORT": str(replica.port),

@@ -253,8 +253,10 @@ def test_forwarding_keeps_its_connection_to_home_across_requests(world: World) -
 
 
 @contextlib.contextmanager
-def recording_home() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A stand-in for home that records the headers of what reaches it and answers 200."""
+def recording_home(
+    status: int = 200, answer_headers: tuple[tuple[str, str], ...] = ()
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in for home that records the headers of what reaches it and answers `status`."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen: list[dict[str, str]] = []
@@ -265,7 +267,9 @@ def recording_home() -> Iterator[tuple[str, list[dict[str, str]]]]:
         def _answer(self) -> None:
             seen.append(dict(self.headers.items()))
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
+            self.send_response(status)
+            for name, value in answer_headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
@@ -346,3 +350,16 @@ def test_a_replica_cut_off_from_its_source_sends_reads_home_though_its_lag_reads
         assert (status, health["replica_streaming"], health["reads_from"]) == (200, False, "home")
     status, body, headers = world.user().call("GET", "/products/clock")
     assert (status, body["name"], headers["X-Served-From"]) == (200, "clock v2", "replica")
+
+
+def test_a_redirect_from_home_reaches_the_client_with_its_location(world: World) -> None:
+    """Home answers 301 with a Location (e.g. HTTP to HTTPS); without it the client cannot follow."""
+    where = "https://home.shop.example.test/products/a"
+    with recording_home(301, (("Location", where),)) as (url, _):
+        reader, _ = read_app(world.servers, url)
+        try:
+            status, _, headers = world.user(reader.server_address[1]).call("PUT", "/products/a", product("a"))
+            assert (status, headers.get("Location")) == (301, where)
+        finally:
+            reader.shutdown()
+            reader.server_close()

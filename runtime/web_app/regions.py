@@ -53,7 +53,8 @@ home WAF's per-IP rate rule does not count those (they all come from this Region
 addresses); this Region's WAF has rate-limited each user already. A client cannot set it: only
 Content-Type and Cookie are passed on from the client."""
 SERVED_FROM_HEADER = "X-Served-From"
-PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After")
+PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After", "Location")
+"""Home's answer headers handed back to the client (a redirect's Location among them)."""
 
 REPLICA_STATE = """
 SELECT COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false),
