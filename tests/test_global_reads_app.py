@@ -363,3 +363,51 @@ def test_a_redirect_from_home_reaches_the_client_with_its_location(world: World)
         finally:
             reader.shutdown()
             reader.server_close()
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Sends `request` as is and reads until the server closes (bounded by the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(request)
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    return received
+
+
+@pytest.mark.parametrize("over_https", [True, False])
+def test_the_write_mark_is_secure_when_the_caller_came_over_https(world: World, over_https: bool) -> None:
+    """The ALB tells the app the caller's scheme in X-Forwarded-Proto (ELB User Guide, "HTTP
+    headers and Application Load Balancers"); a Secure cookie is never sent over plain HTTP."""
+    connection = http.client.HTTPConnection("127.0.0.1", world.home_port, timeout=5)
+    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https" if over_https else "http"}
+    connection.request("PUT", "/products/safe", body=json.dumps(product("safe")), headers=headers)
+    response = connection.getresponse()
+    response.read()
+    (cookie,) = [value for name, value in response.getheaders() if name.lower() == "set-cookie"]
+    assert bool(SimpleCookie(cookie)[regions.WRITE_MARK_COOKIE]["secure"]) is over_https
+
+
+def test_a_non_ascii_path_is_answered_400_not_dropped(world: World) -> None:
+    for method in (b"GET", b"PUT"):  # a PUT is forwarded home, where the path must be encoded
+        answer = raw_exchange(
+            world.read_port,
+            method + b" /products/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+
+
+def test_a_chunked_body_is_refused_and_the_connection_closed(world: World) -> None:
+    """A chunked body the app does not read would stay on the kept connection and be taken for
+    the next request (request smuggling): refused with 411, one answer, then the close."""
+    body = b'{"name": "x", "price": "1.00", "stock": 1}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    for port in (world.read_port, world.home_port):
+        answer = raw_exchange(
+            port,
+            b"PUT /products/chunk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked,
+        )
+        assert answer.startswith(b"HTTP/1.1 411 "), answer[:80]
+        assert answer.count(b"HTTP/1.1 ") == 1, answer

@@ -71,10 +71,12 @@ visible to roles with pg_read_all_stats (RDS's master user has it through rds_su
 another role sees NULL, which counts as not streaming (reads go home)."""
 
 
-def write_mark(position: str | None) -> str:
-    """The Set-Cookie value for a write at `position` (UNKNOWN_POSITION if it is unknown)."""
+def write_mark(position: str | None, *, secure: bool = False) -> str:
+    """The Set-Cookie value for a write at `position` (UNKNOWN_POSITION if it is unknown);
+    `secure` (the request came over HTTPS) keeps browsers from sending it over plain HTTP."""
     value = position.upper() if position and LSN.match(position.upper()) else UNKNOWN_POSITION
-    return f"{WRITE_MARK_COOKIE}={value}; Max-Age={WRITE_MARK_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+    attributes = f"Max-Age={WRITE_MARK_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
+    return f"{WRITE_MARK_COOKIE}={value}; {attributes}"
 
 
 def mark_of(cookie_header: str | None) -> str | None:
