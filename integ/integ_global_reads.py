@@ -61,6 +61,7 @@ def build(app: cdk.App) -> integ.IntegTest:
         profile=profile,
         context=context,
         home_stack_name=home.stack_name,
+        home_https=home.https,
         stack_name=harness.integ_stack_name(READ_STACK_ID),
         env=cdk.Environment(region=context.read_region),
     )

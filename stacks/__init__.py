@@ -158,6 +158,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             profile=profile,
             context=global_reads,
             home_stack_name=home.stack_name,
+            home_https=home.https,
             env=cdk.Environment(region=global_reads.read_region),
             description=described(f"reads of {HOME_STACK_ID} served in {global_reads.read_region}"),
         )

@@ -30,7 +30,7 @@ from constructs import Construct
 
 from patterns.global_reads import CrossRegionReplica, LatencyRecord
 from patterns.multi_tier import Network, WebTier
-from patterns.shared.defaults import Profile, new_alarm_topic
+from patterns.shared.defaults import Profile, acknowledge, new_alarm_topic
 from stacks.multi_tier_stack import (
     APP_PORT,
     DEEP_HEALTH_PATH,
@@ -99,6 +99,17 @@ def writer_identifier(home_stack_name: str) -> str:
     return f"{home_stack_name.lower()}-writer"
 
 
+FORWARDING_TOKEN_HEADER = "X-Forwarding-Token"
+"""The header the read Region's app adds to what it forwards home (runtime/web_app/regions.py):
+the home WAF's rate rule does not count requests carrying the token, which all leave the read
+Region through a few NAT addresses; the read Region's own WAF rate-limits each user."""
+
+
+def forwarding_token_name(home_stack_name: str) -> str:
+    """The forwarding token's secret: made by the home stack, replicated to the read Region."""
+    return f"{home_stack_name.lower()}-forwarding-token"
+
+
 def hosted_zone(scope: Construct, context: GlobalReadsContext) -> route53.IHostedZone:
     return route53.HostedZone.from_hosted_zone_attributes(
         scope, "Zone", hosted_zone_id=context.hosted_zone_id, zone_name=context.domain
@@ -118,15 +129,45 @@ class GlobalReadsHomeStack(MultiTierStack):
         context: GlobalReadsContext,
         **kwargs: Any,
     ) -> None:
+        token_name = forwarding_token_name(construct_id)
         super().__init__(
             scope,
             construct_id,
             profile=profile,
             writer_identifier=writer_identifier(construct_id),
             secret_replica_regions=[context.read_region],
+            # WAF reads the token when CloudFormation resolves the reference (create or update).
+            waf_rate_exempt_header=(
+                FORWARDING_TOKEN_HEADER,
+                f"{{{{resolve:secretsmanager:{token_name}:SecretString}}}}",
+            ),
             **kwargs,
         )
+        self.forwarding_token = secretsmanager.Secret(
+            self,
+            "ForwardingToken",
+            secret_name=token_name,
+            description="Sent by the read Region's app on requests it forwards home; the home WAF's "
+            "per-IP rate rule does not count requests carrying it",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+            replica_regions=[secretsmanager.ReplicaRegion(region=context.read_region)],
+            removal_policy=profile.removal_policy,
+        )
+        acknowledge(
+            self.forwarding_token,
+            "AwsSolutions-SMG4",
+            "The home WAF holds the token as CloudFormation resolved it at the last stack update: a "
+            "rotation would make WAF count forwarded requests again until the next update. Replace "
+            "it with a stack update (docs/global-reads.md).",
+        )
+        if self.web.web_acl is not None:
+            self.web.web_acl.node.add_dependency(self.forwarding_token)
         zone = hosted_zone(self, context)
+        self.https = self.web.url.startswith("https://")
+        """Whether the home load balancer serves HTTPS (then its port 80 only redirects): the
+        read Region's app must call it by the same scheme."""
         self.latency = LatencyRecord(
             self,
             "Latency",
@@ -134,7 +175,7 @@ class GlobalReadsHomeStack(MultiTierStack):
             record_name=context.domain,
             load_balancer=self.web.load_balancer,
             region=context.home_region,
-            https=self.web.url.startswith("https://"),
+            https=self.https,
             health_check_path=HEALTH_PATH,
         )
         route53.ARecord(
@@ -147,14 +188,16 @@ class GlobalReadsHomeStack(MultiTierStack):
         CfnOutput(
             self,
             "HomeUrl",
-            value=f"{'https' if self.web.url.startswith('https://') else 'http'}://{context.home_name}",
+            value=f"{'https' if self.https else 'http'}://{context.home_name}",
         )
 
 
 class GlobalReadsStack(Stack):
     """The read Region: a Network, the cross-Region replica, the read-only web tier in front of
     it, and its latency record. Context `read_certificate_arn` (ACM, in the read Region, for
-    `domain`) turns on HTTPS; production requires one, as that or the `CertificateArn` parameter."""
+    `domain`) turns on HTTPS; production requires one, as that or the `CertificateArn` parameter.
+    `home_https` is the home stack's own `https` (its certificate, not this Region's, says how
+    the app reaches `home.<domain>`)."""
 
     def __init__(
         self,
@@ -164,6 +207,7 @@ class GlobalReadsStack(Stack):
         profile: Profile,
         context: GlobalReadsContext,
         home_stack_name: str,
+        home_https: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -197,7 +241,8 @@ class GlobalReadsStack(Stack):
         replica.allow_from(web.auto_scaling_group, "web instances")
         web.auto_scaling_group.node.add_dependency(replica.instance)
         https = certificate is not None
-        if not https:  # sandbox: the home Region's app answers on HTTP too
+        home_scheme = "https" if home_https else "http"
+        if not home_https:  # sandbox: the home Region's app answers on HTTP only
             web.security_group.add_egress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP to the home Region's app"
             )
@@ -211,13 +256,17 @@ class GlobalReadsStack(Stack):
         # replica connections with it even while the home Region is unreachable.
         secret = secretsmanager.Secret.from_secret_name_v2(self, "DatabaseSecret", f"{identifier}/master")
         secret.grant_read(web.instance_role)
+        token = secretsmanager.Secret.from_secret_name_v2(
+            self, "ForwardingToken", forwarding_token_name(home_stack_name)
+        )
+        token.grant_read(web.instance_role)
         install_app(
             user_data,
             app,
             {
                 "APP_PORT": str(APP_PORT),
                 "AWS_REGION": Aws.REGION,
-                "HOME_URL": f"{'https' if https else 'http'}://{context.home_name}",
+                "HOME_URL": f"{home_scheme}://{context.home_name}",
                 "MAX_REPLICA_LAG": str(int(MAX_REPLICA_LAG.to_seconds())),
                 "DB_READER_HOSTS": replica.endpoint_address,
                 "DB_READER_PORT": str(replica.port),
@@ -225,6 +274,7 @@ class GlobalReadsStack(Stack):
                 "DB_SECRET_ARN": secret.secret_name,  # GetSecretValue takes the name
                 "DB_SSLMODE": "verify-full",
                 "DB_SSLROOTCERT": "/opt/web_app/ca.pem",
+                "FORWARDING_TOKEN_SECRET": token.secret_name,
             },
         )
         self.latency = LatencyRecord(

@@ -45,6 +45,7 @@ class MultiTierStack(Stack):
         profile: Profile,
         writer_identifier: str | None = None,
         secret_replica_regions: Sequence[str] = (),
+        waf_rate_exempt_header: tuple[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -73,6 +74,7 @@ class MultiTierStack(Stack):
             deep_health_path=DEEP_HEALTH_PATH,
             certificate=certificate,
             alarm_topic=alarm_topic,
+            waf_rate_exempt_header=waf_rate_exempt_header,
             profile=profile,
         )
         data.allow_from(web.auto_scaling_group, "web instances")

@@ -18,6 +18,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from stacks.multi_tier_stack import WEB_APP_CACHE_ACCESS
@@ -249,3 +250,164 @@ def test_forwarding_keeps_its_connection_to_home_across_requests(world: World) -
     finally:
         reader.shutdown()
         reader.server_close()
+
+
+@contextlib.contextmanager
+def recording_home(
+    status: int = 200, answer_headers: tuple[tuple[str, str], ...] = ()
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in for home that records the headers of what reaches it and answers `status`."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Record(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            seen.append(dict(self.headers.items()))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            for name, value in answer_headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_PUT = do_POST = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Record)
+    serve_in_background(server)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_forwarded_requests_carry_the_forwarding_token_and_a_client_cannot_supply_it(world: World) -> None:
+    """The home WAF leaves requests with the token out of its per-IP rate rule (test_global_reads_waf.py)."""
+    with recording_home() as (url, seen):
+        home = regions.HomeRegion(url, region="ap-northeast-1", forwarding_token="t0ken")
+        home.forward("PUT", "/products/a", b"{}", {"Content-Type": "application/json"})
+        assert seen[-1][regions.FORWARDING_TOKEN_HEADER] == "t0ken"
+        # Through the read app: a client's own token header is not passed on.
+        reader, region = read_app(world.servers, url)
+        region.home = regions.HomeRegion(url, region="ap-northeast-1", forwarding_token="t0ken")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", reader.server_address[1], timeout=5)
+            forged = {regions.FORWARDING_TOKEN_HEADER: "forged", "Content-Type": "application/json"}
+            connection.request("PUT", "/products/a", body=b"{}", headers=forged)
+            assert connection.getresponse().status == 200
+            assert seen[-1][regions.FORWARDING_TOKEN_HEADER] == "t0ken"
+        finally:
+            reader.shutdown()
+            reader.server_close()
+
+
+STREAMING = "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+
+
+@contextlib.contextmanager
+def upstream_cut(world: World) -> Iterator[None]:
+    """The replica stays up but receives no WAL: its primary_conninfo points at a closed port
+    (reloaded, so the WAL receiver restarts and cannot reconnect), as when the link to home
+    breaks. Restored afterwards, and waited for until the receiver streams again."""
+    dead = free_port()
+    with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+        original = psycopg.sql.Literal(replica.execute("SHOW primary_conninfo").fetchone()[0])  # type: ignore[index]
+        replica.execute(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={dead} connect_timeout=1'")
+        replica.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + POLL_FOR
+        while replica.execute(STREAMING).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the WAL receiver kept streaming"
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+            replica.execute(psycopg.sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(original))
+            replica.execute("SELECT pg_reload_conf()")
+        world.servers.wait_for_replay(timeout=POLL_FOR * 3)
+
+
+def test_a_replica_cut_off_from_its_source_sends_reads_home_though_its_lag_reads_0(world: World) -> None:
+    """The reviewer's reproduction: with the upstream gone, the replica has applied all it
+    received, so receive == replay and the measured lag is 0 while writes pile up at home."""
+    writer = world.user(world.home_port)
+    writer.call("PUT", "/products/clock", product("clock v1"))
+    world.servers.wait_for_replay()
+    with upstream_cut(world):
+        assert writer.call("PUT", "/products/clock", product("clock v2"))[0] == 200
+        with psycopg.connect(world.replica.dsn) as replica:  # the replica really is behind
+            assert replica.execute("SELECT name FROM products WHERE id = 'clock'").fetchone() == ("clock v1",)
+        status, body, headers = world.user().call("GET", "/products/clock")  # a user with no mark
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "clock v2", "home")
+        status, health, _ = world.user().call("GET", "/health/deep")
+        assert (status, health["replica_streaming"], health["reads_from"]) == (200, False, "home")
+    status, body, headers = world.user().call("GET", "/products/clock")
+    assert (status, body["name"], headers["X-Served-From"]) == (200, "clock v2", "replica")
+
+
+def test_a_redirect_from_home_reaches_the_client_with_its_location(world: World) -> None:
+    """Home answers 301 with a Location (e.g. HTTP to HTTPS); without it the client cannot follow."""
+    where = "https://home.shop.example.test/products/a"
+    with recording_home(301, (("Location", where),)) as (url, _):
+        reader, _ = read_app(world.servers, url)
+        try:
+            status, _, headers = world.user(reader.server_address[1]).call("PUT", "/products/a", product("a"))
+            assert (status, headers.get("Location")) == (301, where)
+        finally:
+            reader.shutdown()
+            reader.server_close()
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Sends `request` as is and reads until the server closes (bounded by the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(request)
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    return received
+
+
+@pytest.mark.parametrize("over_https", [True, False])
+def test_the_write_mark_is_secure_when_the_caller_came_over_https(world: World, over_https: bool) -> None:
+    """The ALB tells the app the caller's scheme in X-Forwarded-Proto (ELB User Guide, "HTTP
+    headers and Application Load Balancers"); a Secure cookie is never sent over plain HTTP."""
+    connection = http.client.HTTPConnection("127.0.0.1", world.home_port, timeout=5)
+    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https" if over_https else "http"}
+    connection.request("PUT", "/products/safe", body=json.dumps(product("safe")), headers=headers)
+    response = connection.getresponse()
+    response.read()
+    (cookie,) = [value for name, value in response.getheaders() if name.lower() == "set-cookie"]
+    assert bool(SimpleCookie(cookie)[regions.WRITE_MARK_COOKIE]["secure"]) is over_https
+
+
+def test_a_non_ascii_path_is_answered_400_not_dropped(world: World) -> None:
+    for method in (b"GET", b"PUT"):  # a PUT is forwarded home, where the path must be encoded
+        answer = raw_exchange(
+            world.read_port,
+            method + b" /products/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+
+
+def test_a_chunked_body_is_refused_and_the_connection_closed(world: World) -> None:
+    """A chunked body the app does not read would stay on the kept connection and be taken for
+    the next request (request smuggling): refused with 411, one answer, then the close."""
+    body = b'{"name": "x", "price": "1.00", "stock": 1}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    for port in (world.read_port, world.home_port):
+        answer = raw_exchange(
+            port,
+            b"PUT /products/chunk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked,
+        )
+        assert answer.startswith(b"HTTP/1.1 411 "), answer[:80]
+        assert answer.count(b"HTTP/1.1 ") == 1, answer

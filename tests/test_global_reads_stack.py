@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +17,7 @@ from stacks import CONTEXT_STACK_IDS, build_app
 from stacks.global_reads_stack import CONTEXT_KEYS, EXAMPLE_CONTEXT, HOME_STACK_ID, READ_STACK_ID, SKIPPED
 from tests.kit import (
     CDK_JSON_CONTEXT,
+    PATH_METADATA,
     PROFILES,
     ROOT,
     example_assembly,
@@ -184,8 +186,9 @@ def test_the_read_app_reads_the_database_secret_replicated_into_its_own_region(p
     assert _app_environment(reads)["DB_SECRET_ARN"] == name
     statements = [s for _, policy in resources(reads, "AWS::IAM::Policy", "/Web/InstanceRole/")
                   for s in policy["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
-    granted = [_joined(s["Resource"]) for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert granted == [f"arn:aws:secretsmanager:{READ}:<ref>:secret:{name}-??????"]
+    granted = [_joined(resource) for s in statements if "secretsmanager:GetSecretValue" in s["Action"]
+               for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]  # fmt: skip  # noqa: E501
+    assert f"arn:aws:secretsmanager:{READ}:<ref>:secret:{name}-??????" in granted
 
 
 # -- DNS -----------------------------------------------------------------------------------------
@@ -259,3 +262,27 @@ def test_the_read_region_holds_one_database_the_replica_and_no_cache(profile: st
     assert types.count("AWS::RDS::DBInstance") == 1
     assert not [t for t in types if t.startswith(("AWS::ElastiCache::", "AWS::RDS::DBProxy"))]
     assert re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", _replica(profile)["DBInstanceClass"])
+
+
+CERTIFICATE = "arn:aws:acm:{region}:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize(
+    ("certificates", "home_scheme"),
+    [({"certificate_arn": CERTIFICATE.format(region=HOME)}, "https"),
+     ({"read_certificate_arn": CERTIFICATE.format(region=READ)}, "http")],
+    ids=["home-only", "read-only"],
+)  # fmt: skip
+def test_the_read_app_calls_home_by_homes_own_scheme(certificates: dict[str, str], home_scheme: str) -> None:
+    """An ALB with a certificate answers port 80 only with a redirect (a forwarded write would
+    come back 301); one without has no HTTPS listener (every forwarded write would fail). So the
+    scheme of HOME_URL follows the home Region's certificate, whatever the read Region has."""
+    context = {**CDK_JSON_CONTEXT, **PATH_METADATA, "profile": "sandbox", **CONTEXT, **certificates}
+    assembly = build_app(cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk.out.scheme."))).synth()
+    home, reads = (assembly.get_stack_by_name(name).template for name in STACKS)
+    home_url = next(output["Value"] for key, output in home["Outputs"].items() if key.startswith("HomeUrl"))
+    assert home_url.startswith(f"{home_scheme}://")  # home's own listener says so
+    assert _app_environment(reads)["HOME_URL"] == f"{home_scheme}://home.{CONTEXT['domain']}"
+    _, group = one(reads, "AWS::EC2::SecurityGroup", "/Web/InstanceSecurityGroup")
+    egress_ports = {rule.get("FromPort") for rule in group["Properties"].get("SecurityGroupEgress", [])}
+    assert (80 in egress_ports) == (home_scheme == "http")

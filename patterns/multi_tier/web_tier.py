@@ -126,6 +126,7 @@ class WebTier(Construct):
         alarm_topic: sns.ITopic | None = None,
         web_acl: bool | None = None,
         waf_rate_limit_per_ip: int = 2000,
+        waf_rate_exempt_header: tuple[str, str] | None = None,
         profile: Profile | None = None,
     ) -> None:
         """Build the load balancer, the instances and their alarms in `vpc`.
@@ -164,6 +165,11 @@ class WebTier(Construct):
                 production, off in sandbox.
             waf_rate_limit_per_ip: Requests per IP in 5 minutes before WAF blocks it. Default:
                 2000.
+            waf_rate_exempt_header: `(name, secret value)`: requests carrying header `name`
+                with exactly that value are not counted by the per-IP rate limit (for a proxy
+                you run that forwards many users' requests from a few NAT addresses, and
+                rate-limits them itself). Give the value as a `{{resolve:secretsmanager:...}}`
+                reference, never in clear. Default: none (every request is counted).
             profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
         """
         super().__init__(scope, construct_id)
@@ -185,6 +191,7 @@ class WebTier(Construct):
             alarm_topic=alarm_topic,
             web_acl=web_acl,
             waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+            waf_rate_exempt_header=waf_rate_exempt_header,
             profile=profile,
         )
         self.profile = profile = profile or profile_of(self)
@@ -205,6 +212,7 @@ class WebTier(Construct):
             deep_health_path=deep_health_path,
             boot_timeout=boot_timeout,
             waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+            waf_rate_exempt_header=waf_rate_exempt_header,
             requests_per_target_per_minute=requests_per_target_per_minute,
             deregistration_delay=deregistration_delay,
         )
@@ -240,6 +248,7 @@ class WebTier(Construct):
                 "WebAcl",
                 resource_arn=self.load_balancer.load_balancer_arn,
                 rate_limit_per_ip=waf_rate_limit_per_ip,
+                rate_limit_exempt_header=waf_rate_exempt_header,
             )
             if (production if web_acl is None else web_acl)
             else None
@@ -483,6 +492,7 @@ def _check_types(**props: Any) -> None:
         "alarm_topic": (sns.ITopic, True),
         "web_acl": (bool, True),
         "waf_rate_limit_per_ip": (int, False),
+        "waf_rate_exempt_header": (tuple, True),
         "profile": (Profile, True),
     }
     for name, (expected, optional) in types.items():
@@ -500,6 +510,7 @@ def _validate(
     deep_health_path: str | None,
     boot_timeout: Duration,
     waf_rate_limit_per_ip: int,
+    waf_rate_exempt_header: tuple[str, str] | None,
     requests_per_target_per_minute: int,
     deregistration_delay: Duration,
 ) -> None:
@@ -533,6 +544,11 @@ def _validate(
         raise ValueError(
             f"waf_rate_limit_per_ip: WAF allows {MIN_RATE_LIMIT} or more, got {waf_rate_limit_per_ip}"
         )
+    if waf_rate_exempt_header is not None and (
+        len(waf_rate_exempt_header) != 2
+        or not all(isinstance(part, str) and part for part in waf_rate_exempt_header)
+    ):
+        raise ValueError("waf_rate_exempt_header: must be (header name, secret value), two non-empty strings")
     if requests_per_target_per_minute < 1:
         raise ValueError("requests_per_target_per_minute: must be at least 1")
     if not 0 <= deregistration_delay.to_seconds() <= 3600:

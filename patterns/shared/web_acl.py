@@ -26,11 +26,42 @@ def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     )
 
 
+def not_carrying(header: str, value: str) -> wafv2.CfnWebACL.StatementProperty:
+    """Matches a request unless its `header` is exactly `value` (WAF matches header names
+    case-insensitively; the value as sent, untransformed)."""
+    return wafv2.CfnWebACL.StatementProperty(
+        not_statement=wafv2.CfnWebACL.NotStatementProperty(
+            statement=wafv2.CfnWebACL.StatementProperty(
+                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                        single_header={"Name": header.lower()}
+                    ),
+                    positional_constraint="EXACTLY",
+                    search_string=value,
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            )
+        )
+    )
+
+
 def regional_web_acl(
-    scope: Construct, construct_id: str, *, resource_arn: str, rate_limit_per_ip: int
+    scope: Construct,
+    construct_id: str,
+    *,
+    resource_arn: str,
+    rate_limit_per_ip: int,
+    rate_limit_exempt_header: tuple[str, str] | None = None,
 ) -> wafv2.CfnWebACL:
     """A web ACL on `resource_arn`: the managed rule groups, then a rule that blocks a client
-    sending more than `rate_limit_per_ip` requests in any 5 minutes."""
+    sending more than `rate_limit_per_ip` requests in any 5 minutes.
+
+    `rate_limit_exempt_header` (name, value): requests whose header `name` is exactly `value`
+    are not counted by the rate rule (a scope-down statement; the managed rules still apply).
+    For a trusted proxy that forwards many clients' requests from a few addresses; `value`
+    must be a secret, e.g. a `{{resolve:secretsmanager:...}}` dynamic reference."""
     if rate_limit_per_ip < MIN_RATE_LIMIT:
         raise ValueError(f"rate_limit_per_ip: WAF allows {MIN_RATE_LIMIT} or more, got {rate_limit_per_ip}")
     rules = [
@@ -56,6 +87,9 @@ def regional_web_acl(
                     limit=rate_limit_per_ip,
                     aggregate_key_type="IP",
                     evaluation_window_sec=RATE_WINDOW_SECONDS,
+                    scope_down_statement=not_carrying(*rate_limit_exempt_header)
+                    if rate_limit_exempt_header
+                    else None,
                 )
             ),
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),

@@ -12,7 +12,8 @@ Environment (written by the instance's user data):
   (CACHE_PASSWORD, for servers outside ElastiCache).
 In a read Region (HOME_URL set, see regions.py): DB_READER_HOSTS names the local replica (one
 host), HOME_URL the home Region's app, MAX_REPLICA_LAG the lag in seconds past which reads go
-home; no writer and no cache variables.
+home, FORWARDING_TOKEN_SECRET the secret sent home on forwarded requests (the home WAF does not
+rate-limit them); no writer and no cache variables.
 They are read once, at start, into settings.Settings, which names a missing or malformed one.
 """
 
@@ -117,7 +118,12 @@ def read_region_for(settings: Settings) -> tuple[Catalog, ReadRegion]:
         statement_deadline=settings.db_statement_deadline,
     )
     assert settings.home_url is not None and settings.region is not None
-    home = HomeRegion(settings.home_url, region=settings.region)
+    token = (
+        secret(settings.forwarding_token_secret, settings.region)
+        if settings.forwarding_token_secret
+        else None
+    )
+    home = HomeRegion(settings.home_url, region=settings.region, forwarding_token=token)
     return Catalog(router, NoCache()), ReadRegion(router, home, max_lag=settings.max_replica_lag)
 
 

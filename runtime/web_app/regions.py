@@ -12,7 +12,9 @@ everything else to the home Region's app.
   is served locally only when the replica has replayed past it (`pg_last_wal_replay_lsn()`);
   until then that user's reads are forwarded home, where they read the writer. Other users'
   reads are served by the replica, which may be behind.
-- A replica that does not answer, or lags more than `max_lag` seconds, sends every read home.
+- A replica that does not answer, lags more than `max_lag` seconds, or receives no WAL from
+  its source (its WAL receiver is not streaming: it could be behind by any amount while its
+  lag reads 0), sends every read home.
   The app's own health check (`/health`) never asks the replica or home: a lagging or stopped
   replica degrades reads to the home Region; it does not take this Region out of DNS.
 
@@ -45,23 +47,36 @@ UNKNOWN_POSITION = "FFFFFFFF/FFFFFFFF"
 reads go home until the mark expires (read-your-writes for a bounded time)."""
 LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 FORWARDED_HEADER = "X-Forwarded-By-Region"
+FORWARDING_TOKEN_HEADER = "X-Forwarding-Token"
+"""Carries the forwarding token (a secret both Regions hold) on every forwarded request: the
+home WAF's per-IP rate rule does not count those (they all come from this Region's few NAT
+addresses); this Region's WAF has rate-limited each user already. A client cannot set it: only
+Content-Type and Cookie are passed on from the client."""
 SERVED_FROM_HEADER = "X-Served-From"
-PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After")
+PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After", "Location")
+"""Home's answer headers handed back to the client (a redirect's Location among them)."""
 
 REPLICA_STATE = """
 SELECT COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false),
        CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
             ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8
-       END
+       END,
+       EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')
 """
-"""Whether the replica has replayed past a position, and its lag in seconds: 0 while it has
-applied all it received; otherwise the age of the last transaction it applied."""
+"""Whether the replica has replayed past a position; its lag in seconds: 0 while it has
+applied all it received, otherwise the age of the last transaction it applied; and whether it
+is receiving WAL. A replica cut off from its source applies all it received, so its lag reads
+0 however far behind it is: only the WAL receiver streaming says it is current. Its status is
+visible to roles with pg_read_all_stats (RDS's master user has it through rds_superuser);
+another role sees NULL, which counts as not streaming (reads go home)."""
 
 
-def write_mark(position: str | None) -> str:
-    """The Set-Cookie value for a write at `position` (UNKNOWN_POSITION if it is unknown)."""
+def write_mark(position: str | None, *, secure: bool = False) -> str:
+    """The Set-Cookie value for a write at `position` (UNKNOWN_POSITION if it is unknown);
+    `secure` (the request came over HTTPS) keeps browsers from sending it over plain HTTP."""
     value = position.upper() if position and LSN.match(position.upper()) else UNKNOWN_POSITION
-    return f"{WRITE_MARK_COOKIE}={value}; Max-Age={WRITE_MARK_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+    attributes = f"Max-Age={WRITE_MARK_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
+    return f"{WRITE_MARK_COOKIE}={value}; {attributes}"
 
 
 def mark_of(cookie_header: str | None) -> str | None:
@@ -98,13 +113,16 @@ class HomeRegion:
     before reuse (it has something to read: the close) and replaced.
     """
 
-    def __init__(self, url: str, *, region: str, timeout: float = 5.0):
+    def __init__(self, url: str, *, region: str, timeout: float = 5.0, forwarding_token: str | None = None):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"HOME_URL must be an http(s) URL, got {url!r}")
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
         self.region = region
         self.timeout = timeout
+        self._added = {FORWARDED_HEADER: region}
+        if forwarding_token:
+            self._added[FORWARDING_TOKEN_HEADER] = forwarding_token
         self.connections_opened = 0
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -113,9 +131,7 @@ class HomeRegion:
         """Raises Unavailable (`sent` False when nothing reached home) if home does not answer."""
         connection = self._connection()
         try:
-            connection.request(
-                method, target, body=body or None, headers={**headers, FORWARDED_HEADER: self.region}
-            )
+            connection.request(method, target, body=body or None, headers={**headers, **self._added})
             response = connection.getresponse()
             answer = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -169,17 +185,21 @@ class ReadRegion:
         self.home = home
         self.max_lag = max_lag
 
-    def state(self, mark: str | None = None) -> tuple[bool, float]:
-        """(replayed past `mark`, lag in seconds); Unavailable if the replica does not answer."""
+    def state(self, mark: str | None = None) -> tuple[bool, float, bool]:
+        """(replayed past `mark`, lag in seconds, receiving WAL); Unavailable if the replica
+        does not answer."""
         rows = self.replica.read(REPLICA_STATE, (mark or "0/0",))
-        replayed, lag = rows[0]
-        return bool(replayed), float(lag)
+        replayed, lag, streaming = rows[0]
+        return bool(replayed), float(lag), bool(streaming)
 
     def serves_locally(self, mark: str | None) -> bool:
         try:
-            replayed, lag = self.state(mark)
+            replayed, lag, streaming = self.state(mark)
         except Unavailable as error:
             logger.warning("reading from the home Region: %s", error)
+            return False
+        if not streaming:
+            logger.warning("reading from the home Region: the replica receives no WAL from its source")
             return False
         if lag > self.max_lag:
             logger.warning("reading from the home Region: the replica lags %.1f s", lag)
@@ -189,13 +209,19 @@ class ReadRegion:
     def health(self) -> dict[str, Any]:
         """For /health/deep: the replica's state; never fails."""
         try:
-            _, lag = self.state()
+            _, lag, streaming = self.state()
         except Unavailable:
-            return {"replica": False, "replica_lag_seconds": None, "reads_from": "home"}
+            return {
+                "replica": False,
+                "replica_lag_seconds": None,
+                "replica_streaming": None,
+                "reads_from": "home",
+            }
         return {
             "replica": True,
             "replica_lag_seconds": round(lag, 3),
-            "reads_from": "replica" if lag <= self.max_lag else "home",
+            "replica_streaming": streaming,
+            "reads_from": "replica" if streaming and lag <= self.max_lag else "home",
         }
 
 

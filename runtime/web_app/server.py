@@ -17,7 +17,12 @@ In a read Region (`read_region` given; see regions.py) the app serves GETs from 
 replica, forwards every write, and the reads of a caller whose write the replica has not
 replayed, to the home Region, and says where a read came from in `X-Served-From`. Its
 /health/deep is 200 when the replica answers, with the replica's lag. In the home Region
-every write's answer carries the write mark (a cookie with the write's WAL position).
+every write's answer carries the write mark (a cookie with the write's WAL position; `Secure`
+when the load balancer says the caller came over HTTPS).
+
+A request with a Transfer-Encoding (a chunked body) is a 411 and its connection is closed:
+bodies are read by Content-Length only, and an unread body would pass for the next request.
+A path that is not ASCII is a 400.
 
 Input that does not fit the columns is a 400, never a 500: a price is a finite decimal
 (string or JSON number) in whole cents from 0 to 9999999999.99 (numeric(12, 2)); stock and
@@ -254,6 +259,24 @@ def make_handler(
             return body
 
         def _serve(self, route: Any) -> None:
+            if self.headers.get("Transfer-Encoding"):
+                # Bodies are read by Content-Length only: a chunked body left on a kept
+                # connection would be read as the next request.
+                self.close_connection = True
+                self._send(
+                    HTTPStatus.LENGTH_REQUIRED,
+                    {"error": "send the body with a Content-Length"},
+                    {"Connection": "close"},
+                )
+                return
+            if not self.path.isascii():  # not a URL (RFC 3986): percent-encode it
+                self.close_connection = True
+                self._send(
+                    HTTPStatus.BAD_REQUEST,
+                    {"error": "the path must be ASCII (percent-encoded)"},
+                    {"Connection": "close"},
+                )
+                return
             url = urlsplit(self.path)
             if read_region is not None and not url.path.startswith("/health"):
                 if self.headers.get(FORWARDED_HEADER):  # HOME_URL names this Region, not home
@@ -270,7 +293,9 @@ def make_handler(
             try:
                 status, payload = route(url.path, consistent)
                 if read_region is None and self.command != "GET" and status < 300:
-                    headers["Set-Cookie"] = write_mark(last_write_position(catalog))
+                    # Behind the load balancer, X-Forwarded-Proto is the scheme the caller used.
+                    secure = self.headers.get("X-Forwarded-Proto", "").lower() == "https"
+                    headers["Set-Cookie"] = write_mark(last_write_position(catalog), secure=secure)
             except Unavailable as error:
                 if read_region is not None and self.command == "GET":
                     self._forward(url)  # the replica went away since it was asked

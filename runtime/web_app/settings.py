@@ -69,6 +69,9 @@ class Settings:
     """Set in a read Region (HOME_URL): the home Region's app, which takes every write."""
     max_replica_lag: float = 30.0
     """Seconds of replica lag past which a read Region sends every read home."""
+    forwarding_token_secret: str | None = None
+    """A read Region's FORWARDING_TOKEN_SECRET: the secret whose value it sends home on what it
+    forwards, so the home WAF does not rate-limit all its users as one address."""
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -134,6 +137,7 @@ class Settings:
             region=required(env, "AWS_REGION", "the instance's region (named in forwarded requests)"),
             home_url=home_url,
             max_replica_lag=seconds(env, "MAX_REPLICA_LAG", cls.max_replica_lag),
+            forwarding_token_secret=optional(env, "FORWARDING_TOKEN_SECRET"),
         )
 
 
