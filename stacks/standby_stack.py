@@ -203,6 +203,30 @@ class StandbyKeyStack(Stack):
         CfnOutput(self, "KeyArn", value=self.replica_key.key.key_arn)
 
 
+@dataclass(frozen=True)
+class PrimaryHealth:
+    """The primary's health check as StandbyPrimary's SSM parameter holds it (id, URL, path)."""
+
+    check_id: str
+    url: str
+    path: str
+
+
+def _read_primary_health(
+    scope: Construct, profile: Profile, settings: StandbySettings, fingerprint: str
+) -> PrimaryHealth:
+    primary = RemoteParameter(
+        scope,
+        "PrimaryHealth",
+        profile=profile,
+        region=settings.primary_region,
+        parameter_name=settings.primary_parameter,
+        refresh=fingerprint,
+    )
+    check_id, url, path = (Fn.select(i, Fn.split(",", primary.value)) for i in range(3))
+    return PrimaryHealth(check_id=check_id, url=url, path=path)
+
+
 def primary_fingerprint(primary: StandbyPrimaryStack, refresh: str = "") -> str:
     """What the primary's parameter says can change only with these (the stack's name, the
     check's logical id and configuration, the parameter's value as the template writes them)
@@ -307,22 +331,15 @@ class StandbyStack(Stack):
             primary=False,
             pilot_light=pilot_light,
         )
-        primary = RemoteParameter(
-            self,
-            "PrimaryHealth",
-            profile=profile,
-            region=settings.primary_region,
-            parameter_name=settings.primary_parameter,
-            refresh=primary_fingerprint,
-        )
+        primary = _read_primary_health(self, profile, settings, primary_fingerprint)
         self.runbook = FailoverRunbook(
             self,
             "Runbook",
             profile=profile,
             probe_code_dir=lambda_dir("failover_probe"),
-            primary_health_check_id=Fn.select(0, Fn.split(",", primary.value)),
-            primary_health_path=Fn.select(2, Fn.split(",", primary.value)),
-            primary_health_url=Fn.select(1, Fn.split(",", primary.value)),
+            primary_health_check_id=primary.check_id,
+            primary_health_path=primary.path,
+            primary_health_url=primary.url,
             standby_health_url=self.endpoint.health_url,
             standby_functions=[self.orders.function.function] if pilot_light else [],
             pilot_light=pilot_light,
@@ -355,19 +372,12 @@ class StandbyMonitorStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         pilot_light = settings.strategy == PILOT_LIGHT
-        primary = RemoteParameter(
-            self,
-            "PrimaryHealth",
-            profile=profile,
-            region=settings.primary_region,
-            parameter_name=settings.primary_parameter,
-            refresh=primary_fingerprint,
-        )
+        primary = _read_primary_health(self, profile, settings, primary_fingerprint)
         self.health = HealthCheckAlarm(
             self,
             "PrimaryHealthAlarm",
             profile=profile,
-            health_check_id=Fn.select(0, Fn.split(",", primary.value)),
+            health_check_id=primary.check_id,
             description=f"{settings.api_domain}: the primary ({settings.primary_region}) fails its health "
             f"check; Route 53 answers with the standby ({settings.standby_region}); "
             f"{'start the runbook to promote it' if pilot_light else 'it serves already'}",
