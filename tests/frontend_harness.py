@@ -11,7 +11,7 @@ API handler (lambda/orders_api) on moto's DynamoDB, with a stand-in for Cognito'
   and issues an ID token the test signs (HS256 with a test key). The edge plays the Cognito
   authorizer: a token the test did not sign, or one past its expiry, gets API Gateway's 401.
 - API Gateway and WAF refuse some requests before any handler runs (403 from WAF, 429 from
-  throttling, 502/504): `Edge.fail_next` answers the next API call so, since no local handler can
+  throttling, 502/504): `Edge.fail_next` answers the next API call of one method so, since no local handler can
   produce them; `after_handler=True` runs the handler first (a write that landed, then a
   timeout), which is how a retried create can meet a reused Idempotency-Key.
 """
@@ -98,6 +98,7 @@ class _Quiet(BaseHTTPRequestHandler):
 
 @dataclass
 class Fault:
+    method: str
     status: int
     code: str
     message: str
@@ -112,14 +113,27 @@ class Edge:
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def origin(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def fail_next(self, status: int, code: str, message: str, *, after_handler: bool = False) -> None:
-        self.faults.append(Fault(status, code, message, after_handler))
+    def fail_next(
+        self, method: str, status: int, code: str, message: str, *, after_handler: bool = False
+    ) -> None:
+        """Answer the next API call made with `method` so. Bound to a method because the page's
+        own reads (the list it loads after sign-in) may still be in flight and would take it."""
+        with self.lock:
+            self.faults.append(Fault(method, status, code, message, after_handler))
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self.lock:
+            for index, fault in enumerate(self.faults):
+                if fault.method == method:
+                    return self.faults.pop(index)
+        return None
 
     def config(self) -> dict[str, str]:
         return {
@@ -179,7 +193,7 @@ class Edge:
         request_id = str(uuid.uuid4())
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length).decode() if length else None
-        fault = self.faults.pop(0) if self.faults else None
+        fault = self._take_fault(request.command)
         if fault and not fault.after_handler:
             return self._gateway_error(fault.status, fault.code, fault.message, request_id)
         claims = verified_claims(request.headers.get("Authorization") or "")

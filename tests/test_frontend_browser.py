@@ -90,7 +90,10 @@ def shot(page: Page, name: str) -> None:
 def sign_in(page: Page, world: dict[str, Any]) -> None:
     page.goto(world["edge"].origin + "/")
     expect(page.get_by_text("Sign in to see and place your orders.")).to_be_visible()
-    page.get_by_role("button", name="Sign in").click()
+    # The list view shows its heading before its GET /orders returns: wait for the answer, or a
+    # test's next step (a fault, a DELETE from another window) races the list's first load.
+    with page.expect_response(lambda response: "/v1/orders?" in response.url):
+        page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="My orders")).to_be_visible()
 
 
@@ -300,7 +303,7 @@ def test_a_retry_with_changed_contents_is_a_422(page: Page, world: dict[str, Any
     sign_in(page, world)
     page.get_by_role("link", name="New order").click()
     fill_line(page, "BOOK-1", "1", "100")
-    world["edge"].fail_next(504, "INTEGRATION_TIMEOUT", "Endpoint request timed out", after_handler=True)
+    world["edge"].fail_next("POST", 504, "INTEGRATION_TIMEOUT", "Endpoint request timed out", after_handler=True)
     page.get_by_role("button", name="Place order").click()
     expect(error_box(page)).to_contain_text("The service failed (error 504)")
     page.get_by_label("Quantity").fill("2")
@@ -327,7 +330,7 @@ def test_errors_before_or_beside_the_handler_are_explained(
     sign_in(page, world)
     page.get_by_role("link", name="New order").click()
     fill_line(page, "BOOK-1", "1", "100")
-    world["edge"].fail_next(status, code, "as API Gateway words it")
+    world["edge"].fail_next("POST", status, code, "as API Gateway words it")
     page.get_by_role("button", name="Place order").click()
     expect(error_box(page)).to_contain_text(shown)
     expect(error_box(page)).to_contain_text("Details: as API Gateway words it")
