@@ -11,8 +11,8 @@ API handler (lambda/orders_api) on moto's DynamoDB, with a stand-in for Cognito'
   and issues an ID token the test signs (HS256 with a test key). The edge plays the Cognito
   authorizer: a token the test did not sign, or one past its expiry, gets API Gateway's 401.
 - API Gateway and WAF refuse some requests before any handler runs (403 from WAF, 429 from
-  throttling, 502/504): `Edge.fail_next` answers the next API call of one method so, since no local handler can
-  produce them; `after_handler=True` runs the handler first (a write that landed, then a
+  throttling, 502/504): `Edge.fail_next` answers the next API call of one method so, since no
+  local handler can produce them; `after_handler=True` runs the handler first (a write that landed, then a
   timeout), which is how a retried create can meet a reused Idempotency-Key.
 """
 

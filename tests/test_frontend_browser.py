@@ -303,7 +303,9 @@ def test_a_retry_with_changed_contents_is_a_422(page: Page, world: dict[str, Any
     sign_in(page, world)
     page.get_by_role("link", name="New order").click()
     fill_line(page, "BOOK-1", "1", "100")
-    world["edge"].fail_next("POST", 504, "INTEGRATION_TIMEOUT", "Endpoint request timed out", after_handler=True)
+    world["edge"].fail_next(
+        "POST", 504, "INTEGRATION_TIMEOUT", "Endpoint request timed out", after_handler=True
+    )
     page.get_by_role("button", name="Place order").click()
     expect(error_box(page)).to_contain_text("The service failed (error 504)")
     page.get_by_label("Quantity").fill("2")
