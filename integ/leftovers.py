@@ -1,6 +1,7 @@
 """After `cdk destroy`: is anything of an integration run still in the account?
 
-Three places are looked at, each with the run's own names, so another run or the user's own
+Three places are looked at in every Region a stack of the run was deployed to (the Standby app
+spans three, GlobalReads two), each with the run's own names, so another run or the user's own
 stacks are never reported:
 - CloudFormation: a stack of the run that still exists (any status but DELETE_COMPLETE);
 - every resource the Resource Groups Tagging API still lists with the run's tag (buckets,
@@ -9,13 +10,14 @@ stacks are never reported:
 - log groups that Lambda, Step Functions or the instances created themselves, outside the
   stack, under the run's stack names.
 
-`python -m integ.leftovers <run id> <stack name>...` exits 1 and lists what is left.
+`python -m integ.leftovers <run id> <stack name>[@<region>]...` exits 1 and lists what is left
+(a stack without `@<region>` is looked for in the environment's Region).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import boto3
 from botocore.exceptions import ClientError
@@ -84,27 +86,45 @@ def delete_assertion_logs(logs: object, assertion_stack_names: Iterable[str]) ->
     return deleted
 
 
-def leftovers(run_id: str, stack_names: list[str], session: boto3.Session | None = None) -> list[str]:
+def leftovers(
+    run_id: str, stacks: Mapping[str, str | None] | Iterable[str], session: boto3.Session | None = None
+) -> list[str]:
+    """What the run left: `stacks` maps each stack name to its Region (None, or a bare list of
+    names: the session's Region). Tagged resources are looked for in each of those Regions."""
     session = session or boto3.Session()
-    return (
-        leftover_stacks(session.client("cloudformation"), stack_names)
-        + leftover_tagged(session.client("resourcegroupstaggingapi"), session.client("kms"), run_id)
-        + leftover_log_groups(session.client("logs"), stack_names)
-    )
+    regions = stacks if isinstance(stacks, Mapping) else dict.fromkeys(stacks)
+    by_region: dict[str, list[str]] = {}
+    for name, region in regions.items():
+        by_region.setdefault(region or session.region_name, []).append(name)
+    found = []
+    for region, names in sorted(by_region.items()):
+        found += leftover_stacks(session.client("cloudformation", region_name=region), names)
+        found += leftover_tagged(
+            session.client("resourcegroupstaggingapi", region_name=region),
+            session.client("kms", region_name=region),
+            run_id,
+        )
+        found += leftover_log_groups(session.client("logs", region_name=region), names)
+    return found
+
+
+def stack_and_region(argument: str) -> tuple[str, str | None]:
+    name, _, region = argument.partition("@")
+    return name, region or None
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print("usage: python -m integ.leftovers <run id> <stack name>...", file=sys.stderr)
         return 2
-    run_id, stack_names = argv[0], argv[1:]
-    found = leftovers(run_id, stack_names)
+    run_id, stacks = argv[0], dict(stack_and_region(argument) for argument in argv[1:])
+    found = leftovers(run_id, stacks)
     if found:
         print(f"LEFT IN THE ACCOUNT after integ run {run_id} (delete them by hand):", file=sys.stderr)
         for item in found:
             print(f"  {item}", file=sys.stderr)
         return 1
-    print(f"integ run {run_id}: nothing left in the account ({', '.join(stack_names)})")
+    print(f"integ run {run_id}: nothing left in the account ({', '.join(stacks)})")
     return 0
 
 

@@ -44,16 +44,20 @@ def new_run_id() -> str:
     return f"integ-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
-def stack_names(outdir: Path) -> list[str]:
-    """The run's stack names, from the assembly the deploy synthesized (none if it never did)."""
+def stack_regions(outdir: Path) -> dict[str, str | None]:
+    """The run's stacks and the Region each went to, from the assembly the deploy synthesized
+    (none if it never did); None for an environment-agnostic stack (the environment's Region)."""
     if not (outdir / "manifest.json").is_file():
-        return []
+        return {}
     manifest = json.loads((outdir / "manifest.json").read_text())
-    return [
-        artifact.get("properties", {}).get("stackName", artifact_id)
-        for artifact_id, artifact in manifest["artifacts"].items()
-        if artifact["type"] == "aws:cloudformation:stack"
-    ]
+    stacks: dict[str, str | None] = {}
+    for artifact_id, artifact in manifest["artifacts"].items():
+        if artifact["type"] != "aws:cloudformation:stack":
+            continue
+        region = artifact.get("environment", "").rpartition("/")[2]
+        name = artifact.get("properties", {}).get("stackName", artifact_id)
+        stacks[name] = None if region in ("", "unknown-region") else region
+    return stacks
 
 
 def harness_stack_name(stack: str) -> str:
@@ -81,11 +85,11 @@ def run_one(stack: str, run_id: str) -> list[str]:
         print(f"\n== {stack}: destroy", flush=True)
         if cdk("destroy", module, outdir, env) != 0:
             problems.append(f"{stack}: destroy failed")
-        names = stack_names(outdir) or [harness_stack_name(stack)]
-        assertion_stacks = [name for name in names if "DeployAssert" in name]
+        stacks = stack_regions(outdir) or {harness_stack_name(stack): None}
+        assertion_stacks = [name for name in stacks if "DeployAssert" in name]  # the environment's Region
         for group in leftovers.delete_assertion_logs(boto3.client("logs"), assertion_stacks):
             print(f"deleted the assertion provider's log group {group}")
-        left = leftovers.leftovers(run_id, names)
+        left = leftovers.leftovers(run_id, stacks)
         problems += [f"{stack}: left in the account: {item}" for item in left]
     return problems
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from integ import harness, leftovers
+from integ import harness, integ_standby, leftovers, run
 
 RUN = "integ-20261201-abc123"
 STACKS = [harness.integ_stack_name("FanOut"), "FanOutIntegDefaultTestDeployAssertF72FD7C5"]
@@ -91,3 +92,41 @@ def test_the_assertion_providers_log_groups_are_deleted_and_nothing_else(account
     logs.create_log_group(logGroupName=ours)
     assert leftovers.delete_assertion_logs(logs, [STACKS[1]]) == [provider]
     assert leftovers.leftovers(RUN, STACKS, account) == [f"log group {ours}"]
+
+
+def test_a_stack_and_a_tagged_key_left_in_another_region_are_reported(account: boto3.Session) -> None:
+    """Tags, stacks and log groups are regional (the Tagging API answers for its own Region
+    only), so a run that spans Regions is looked for in each of them."""
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
+    account.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="refarch-integ-StandbyMonitor", TemplateBody=json.dumps(template)
+    )
+    kms = account.client("kms", region_name="eu-central-1")
+    key = kms.create_key(Tags=[{"TagKey": leftovers.RUN_TAG, "TagValue": RUN}])["KeyMetadata"]
+    stacks = {"refarch-integ-StandbyMonitor": "us-east-1", "refarch-integ-Standby": "eu-central-1"}
+    assert sorted(leftovers.leftovers(RUN, stacks, account)) == sorted(
+        ["stack refarch-integ-StandbyMonitor (CREATE_COMPLETE)", f"tagged {key['Arn']}"]
+    )
+    assert leftovers.leftovers(RUN, list(stacks), account) == []  # the environment's Region only
+    assert leftovers.main([RUN, *(f"{name}@{region}" for name, region in stacks.items())]) == 1
+
+
+def test_the_standby_runs_check_covers_every_region_its_assembly_deploys_to(
+    account: boto3.Session, tmp_path: Path
+) -> None:
+    """From the manifest `cdk deploy` wrote: a stack left in us-east-1 (the Route 53 alarm's
+    Region) by a run whose environment is eu-west-1 is still found."""
+    app = harness.new_app(outdir=str(tmp_path))
+    integ_standby.build(app)
+    app.synth()
+    stacks = run.stack_regions(tmp_path)
+    assert {name for name in stacks if "DeployAssert" not in name} == {
+        harness.integ_stack_name(stack)
+        for stack in ("StandbyKey", "StandbyPrimary", "Standby", "StandbyMonitor")
+    }
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    monitor = harness.integ_stack_name("StandbyMonitor")
+    account.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName=monitor, TemplateBody=json.dumps(template)
+    )
+    assert leftovers.leftovers(RUN, stacks, account) == [f"stack {monitor} (CREATE_COMPLETE)"]
