@@ -241,6 +241,18 @@ class Relay:
             self._sockets -= {source, sink}
         source.close()
 
+    def wait_until_idle(self, timeout: float = START_TIMEOUT) -> None:
+        """Until it relays no connection: once the writer has stopped, until the writer's
+        goodbye on each one (a FATAL "terminating connection", the close) has been passed on."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._sockets:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the relay on {self.host}:{self.port} still relays connections")
+            time.sleep(0.01)
+
     def close(self) -> None:
         self._listener.close()
         with self._lock:
