@@ -80,6 +80,16 @@ def free_port(*hosts: str) -> int:
     raise RuntimeError(f"no port free on all of {hosts}")
 
 
+@contextlib.contextmanager
+def closed_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port that refuses connections for as long as the block runs: held by a socket bound
+    to it that never listens, so no server (of these tests or any other process) can take it
+    meanwhile, as one could a port only found free."""
+    with socket.socket() as holder:
+        holder.bind((host, 0))
+        yield int(holder.getsockname()[1])
+
+
 def load_web_app() -> dict[str, Any]:
     """The app's modules, imported by path under no global names."""
     names = ("routing", "catalog", "regions", "server", "cache_auth", "settings", "main")

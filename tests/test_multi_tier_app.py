@@ -30,8 +30,8 @@ from tests.local_servers import (
     CACHE_APP_USER,
     PROXY_HOST,
     Cluster,
+    closed_port,
     cluster,
-    free_port,
     load_web_app,
 )
 
@@ -255,17 +255,18 @@ def test_a_miss_slower_than_half_the_marker_lifetime_is_not_cached(
 
 def test_a_cache_that_does_not_answer_is_a_miss_not_an_error(servers: Cluster) -> None:
     router = make_router(servers)
-    dead = valkey.Valkey(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
-    catalog = app["catalog"].Catalog(router, dead)
-    catalog.create_schema()
-    catalog.put_product("nocache", "no cache", Decimal("3.00"), 1)
-    servers.wait_for_replay()
-    before = Counter(router.queries)
-    assert catalog.get_product("nocache").price == "3.00"  # cache get, marker get and fill all fail
-    answered = Counter(router.queries)
-    answered.subtract(before)
-    assert +answered in ({"replica1": 1}, {"replica2": 1})  # no marker seen: a replica answered
-    assert not catalog.cache_answers()
+    with closed_port() as port:
+        dead = valkey.Valkey(port=port, socket_connect_timeout=0.2, socket_timeout=0.2)
+        catalog = app["catalog"].Catalog(router, dead)
+        catalog.create_schema()
+        catalog.put_product("nocache", "no cache", Decimal("3.00"), 1)
+        servers.wait_for_replay()
+        before = Counter(router.queries)
+        assert catalog.get_product("nocache").price == "3.00"  # cache get, marker get and fill all fail
+        answered = Counter(router.queries)
+        answered.subtract(before)
+        assert +answered in ({"replica1": 1}, {"replica2": 1})  # no marker seen: a replica answered
+        assert not catalog.cache_answers()
     router.close()
 
 
@@ -438,10 +439,11 @@ def test_deep_health_answers_in_time_when_replicas_hang_and_follows_the_writer_a
         status, body, took = deep_health(app["catalog"].Catalog(router, cache))
         assert (status, body) == (503, {"databases": {"writer": False, "replica1": True}, "cache": True})
         assert took < HEALTH_WITHIN
-    dead_cache = valkey.Valkey(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
-    status, body, _ = deep_health(
-        app["catalog"].Catalog(app["routing"].ReadRouter(writer, [replica]), dead_cache)
-    )
+    with closed_port() as port:
+        dead_cache = valkey.Valkey(port=port, socket_connect_timeout=0.2, socket_timeout=0.2)
+        status, body, _ = deep_health(
+            app["catalog"].Catalog(app["routing"].ReadRouter(writer, [replica]), dead_cache)
+        )
     assert (status, body) == (503, {"databases": {"writer": True, "replica1": True}, "cache": False})
 
 
