@@ -301,8 +301,10 @@ class Cluster:
             self.valkey.terminate()
             self.valkey.wait(timeout=10)
 
-    def wait_for_replay(self, timeout: float = 10.0) -> None:
-        """Until every running standby has replayed everything the primary has written."""
+    def wait_for_replay(self, timeout: float = START_TIMEOUT) -> None:
+        """Until every running standby has replayed everything the primary has written. After
+        the primary restarted, that includes a standby's reconnecting, which it retries every
+        wal_retrieve_retry_interval (5 s): the bound leaves room for a loaded machine."""
         with psycopg.connect(self.primary.dsn, autocommit=True) as primary:
             target = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]  # type: ignore[index]
         for standby in self.standbys:
