@@ -21,6 +21,7 @@ import threading
 import time
 import tracemalloc
 import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -568,6 +569,10 @@ def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) ->
     server.start()
     endpoint = f"http://127.0.0.1:{server._server.server_port}"  # type: ignore[union-attr]
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    # The server serves this process's moto backends, which outlive it: emptied before (a
+    # server test that ran here earlier left its buckets and queues) and after.
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).close()
     try:
         saved = {name: os.environ.get(name) for name in [*credentials, "AWS_ENDPOINT_URL"]}
         os.environ.update({**credentials, "AWS_ENDPOINT_URL": endpoint})
@@ -618,6 +623,7 @@ def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) ->
         assert [r["reason"] for r in records if r.get("message") == "draining"] == ["SIGTERM"]
         assert aws.counts(aws.queue_url) == (0, 0)
     finally:
+        urllib.request.urlopen(reset).close()
         server.stop()
 
 
