@@ -80,6 +80,16 @@ def free_port(*hosts: str) -> int:
     raise RuntimeError(f"no port free on all of {hosts}")
 
 
+@contextlib.contextmanager
+def closed_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port that refuses connections for as long as the block runs: held by a socket bound
+    to it that never listens, so no server (of these tests or any other process) can take it
+    meanwhile, as one could a port only found free."""
+    with socket.socket() as holder:
+        holder.bind((host, 0))
+        yield int(holder.getsockname()[1])
+
+
 def load_web_app() -> dict[str, Any]:
     """The app's modules, imported by path under no global names."""
     names = ("routing", "catalog", "regions", "server", "cache_auth", "settings", "main")
@@ -241,6 +251,18 @@ class Relay:
             self._sockets -= {source, sink}
         source.close()
 
+    def wait_until_idle(self, timeout: float = START_TIMEOUT) -> None:
+        """Until it relays no connection: once the writer has stopped, until the writer's
+        goodbye on each one (a FATAL "terminating connection", the close) has been passed on."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._sockets:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the relay on {self.host}:{self.port} still relays connections")
+            time.sleep(0.01)
+
     def close(self) -> None:
         self._listener.close()
         with self._lock:
@@ -279,8 +301,10 @@ class Cluster:
             self.valkey.terminate()
             self.valkey.wait(timeout=10)
 
-    def wait_for_replay(self, timeout: float = 10.0) -> None:
-        """Until every running standby has replayed everything the primary has written."""
+    def wait_for_replay(self, timeout: float = START_TIMEOUT) -> None:
+        """Until every running standby has replayed everything the primary has written. After
+        the primary restarted, that includes a standby's reconnecting, which it retries every
+        wal_retrieve_retry_interval (5 s): the bound leaves room for a loaded machine."""
         with psycopg.connect(self.primary.dsn, autocommit=True) as primary:
             target = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]  # type: ignore[index]
         for standby in self.standbys:

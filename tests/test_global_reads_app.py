@@ -22,7 +22,7 @@ import psycopg.sql
 import pytest
 
 from stacks.multi_tier_stack import WEB_APP_CACHE_ACCESS
-from tests.local_servers import Cluster, cluster, free_port, load_web_app
+from tests.local_servers import Cluster, closed_port, cluster, load_web_app
 
 pytestmark = pytest.mark.servers
 app = load_web_app()
@@ -83,7 +83,8 @@ def read_app(servers: Cluster, home_url: str, *, max_lag: float = 30.0) -> tuple
     region = regions.ReadRegion(
         router, regions.HomeRegion(home_url, region="ap-northeast-1"), max_lag=max_lag
     )
-    server = app["server"].serve(app["catalog"].Catalog(router, regions.NoCache()), free_port(), "127.0.0.1",
+    # Port 0: the server binds a port the system picks, read back from server_address.
+    server = app["server"].serve(app["catalog"].Catalog(router, regions.NoCache()), 0, "127.0.0.1",
                                  read_region=region)  # fmt: skip
     serve_in_background(server)
     return server, region
@@ -97,7 +98,7 @@ def world() -> Iterator[World]:
         cache = servers.cache_admin(socket_timeout=1)
         catalog = app["catalog"].Catalog(writer, cache, ttl=60, fresh_window=2)
         catalog.create_schema()
-        home = app["server"].serve(catalog, free_port(), "127.0.0.1")
+        home = app["server"].serve(catalog, 0, "127.0.0.1")
         serve_in_background(home)
         reader, _ = read_app(servers, f"http://127.0.0.1:{home.server_address[1]}")
         try:
@@ -208,13 +209,15 @@ def test_a_request_forwarded_to_a_read_region_is_refused_not_looped(world: World
 
 
 def test_home_unreachable_fails_a_write_saying_nothing_was_written(world: World) -> None:
-    orphan, _ = read_app(world.servers, f"http://127.0.0.1:{free_port()}")
-    try:
-        status, body, headers = world.user(orphan.server_address[1]).call("PUT", "/products/x", product("x"))
-        assert (status, body["applied"], headers["Retry-After"]) == (503, False, "5")
-    finally:
-        orphan.shutdown()
-        orphan.server_close()
+    with closed_port() as home_port:
+        orphan, _ = read_app(world.servers, f"http://127.0.0.1:{home_port}")
+        try:
+            user = world.user(orphan.server_address[1])
+            status, body, headers = user.call("PUT", "/products/x", product("x"))
+            assert (status, body["applied"], headers["Retry-After"]) == (503, False, "5")
+        finally:
+            orphan.shutdown()
+            orphan.server_close()
 
 
 def test_a_stopped_replica_degrades_reads_to_home_and_the_health_check_stays_200(world: World) -> None:
@@ -279,7 +282,7 @@ def recording_home(
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Record)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
     serve_in_background(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", seen
@@ -316,22 +319,23 @@ def upstream_cut(world: World) -> Iterator[None]:
     """The replica stays up but receives no WAL: its primary_conninfo points at a closed port
     (reloaded, so the WAL receiver restarts and cannot reconnect), as when the link to home
     breaks. Restored afterwards, and waited for until the receiver streams again."""
-    dead = free_port()
-    with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
-        original = psycopg.sql.Literal(replica.execute("SHOW primary_conninfo").fetchone()[0])  # type: ignore[index]
-        replica.execute(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={dead} connect_timeout=1'")
-        replica.execute("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + POLL_FOR
-        while replica.execute(STREAMING).fetchone()[0]:  # type: ignore[index]
-            assert time.monotonic() < deadline, "the WAL receiver kept streaming"
-            time.sleep(0.05)
-    try:
-        yield
-    finally:
+    with closed_port() as dead:
         with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
-            replica.execute(psycopg.sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(original))
+            original = psycopg.sql.Literal(replica.execute("SHOW primary_conninfo").fetchone()[0])  # type: ignore[index]
+            conninfo = f"host=127.0.0.1 port={dead} connect_timeout=1"
+            replica.execute(f"ALTER SYSTEM SET primary_conninfo = '{conninfo}'")
             replica.execute("SELECT pg_reload_conf()")
-        world.servers.wait_for_replay(timeout=POLL_FOR * 3)
+            deadline = time.monotonic() + POLL_FOR
+            while replica.execute(STREAMING).fetchone()[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline, "the WAL receiver kept streaming"
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with psycopg.connect(world.replica.dsn, autocommit=True) as replica:
+                replica.execute(psycopg.sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(original))
+                replica.execute("SELECT pg_reload_conf()")
+    world.servers.wait_for_replay(timeout=POLL_FOR * 3)
 
 
 def test_a_replica_cut_off_from_its_source_sends_reads_home_though_its_lag_reads_0(world: World) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import http.client
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -29,8 +30,8 @@ from tests.local_servers import (
     CACHE_APP_USER,
     PROXY_HOST,
     Cluster,
+    closed_port,
     cluster,
-    free_port,
     load_web_app,
 )
 
@@ -44,6 +45,8 @@ HEALTH_WITHIN = 3.5
 WRITE_WITHIN = 2 + STATEMENT_DEADLINE + 1
 """Seconds a write may take when the writer does not answer: the connect timeout (2 s) or the
 statement deadline, whichever applies, plus slack; never the time the writer stays down."""
+KNOWN_DOWN_FOR = 1.5
+"""retry_after where a test counts on an endpoint staying known down across several requests."""
 
 
 @pytest.fixture(scope="module")
@@ -254,17 +257,18 @@ def test_a_miss_slower_than_half_the_marker_lifetime_is_not_cached(
 
 def test_a_cache_that_does_not_answer_is_a_miss_not_an_error(servers: Cluster) -> None:
     router = make_router(servers)
-    dead = valkey.Valkey(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
-    catalog = app["catalog"].Catalog(router, dead)
-    catalog.create_schema()
-    catalog.put_product("nocache", "no cache", Decimal("3.00"), 1)
-    servers.wait_for_replay()
-    before = Counter(router.queries)
-    assert catalog.get_product("nocache").price == "3.00"  # cache get, marker get and fill all fail
-    answered = Counter(router.queries)
-    answered.subtract(before)
-    assert +answered in ({"replica1": 1}, {"replica2": 1})  # no marker seen: a replica answered
-    assert not catalog.cache_answers()
+    with closed_port() as port:
+        dead = valkey.Valkey(port=port, socket_connect_timeout=0.2, socket_timeout=0.2)
+        catalog = app["catalog"].Catalog(router, dead)
+        catalog.create_schema()
+        catalog.put_product("nocache", "no cache", Decimal("3.00"), 1)
+        servers.wait_for_replay()
+        before = Counter(router.queries)
+        assert catalog.get_product("nocache").price == "3.00"  # cache get, marker get and fill all fail
+        answered = Counter(router.queries)
+        answered.subtract(before)
+        assert +answered in ({"replica1": 1}, {"replica2": 1})  # no marker seen: a replica answered
+        assert not catalog.cache_answers()
     router.close()
 
 
@@ -437,10 +441,11 @@ def test_deep_health_answers_in_time_when_replicas_hang_and_follows_the_writer_a
         status, body, took = deep_health(app["catalog"].Catalog(router, cache))
         assert (status, body) == (503, {"databases": {"writer": False, "replica1": True}, "cache": True})
         assert took < HEALTH_WITHIN
-    dead_cache = valkey.Valkey(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
-    status, body, _ = deep_health(
-        app["catalog"].Catalog(app["routing"].ReadRouter(writer, [replica]), dead_cache)
-    )
+    with closed_port() as port:
+        dead_cache = valkey.Valkey(port=port, socket_connect_timeout=0.2, socket_timeout=0.2)
+        status, body, _ = deep_health(
+            app["catalog"].Catalog(app["routing"].ReadRouter(writer, [replica]), dead_cache)
+        )
     assert (status, body) == (503, {"databases": {"writer": True, "replica1": True}, "cache": False})
 
 
@@ -450,6 +455,9 @@ def writer_out(servers: Cluster, how: str) -> Iterator[None]:
     connections are accepted and statements sent, and nothing ever answers."""
     if how == "stopped":
         servers.primary.stop()
+        # Its connections are closed; the relay passes that on in its own time (its threads
+        # compete with the app's): the write below is to come after the app has seen it.
+        servers.proxy.wait_until_idle()
     else:
         servers.primary.pause()
     try:
@@ -467,6 +475,10 @@ def test_while_the_writer_is_out_the_instance_stays_healthy_writes_are_a_fast_50
 ) -> None:
     """What a Multi-AZ failover (60-120 s, RDS docs "Failing over a Multi-AZ DB instance") looks
     like from the app: the ALB's check stays 200, so the group replaces no instance."""
+    # The write after the failed one must find the writer still known down: with RETRY_AFTER
+    # (0.3 s) a pause of a loaded machine between the two requests could let it be tried again:
+    # the hung writer then takes its connect timeout (2 s) to refuse.
+    catalog.router.retry_after = KNOWN_DOWN_FOR
     with serving(catalog) as http:
         assert call(http, "PUT", "/products/outage", {**PRODUCT, "stock": 5})[0] == 200
         status, order = call(http, "POST", "/orders", {"product_id": "outage", "quantity": 1})
@@ -479,7 +491,7 @@ def test_while_the_writer_is_out_the_instance_stays_healthy_writes_are_a_fast_50
             # This thread's connection to the writer is open from before: it is the one used.
             status, body, headers = exchange(http, "PUT", "/products/outage", {**PRODUCT, "stock": 9})
             assert time.monotonic() - started < WRITE_WITHIN
-            assert status == 503 and headers["Retry-After"] == "1"
+            assert status == 503 and headers["Retry-After"] == "2"  # KNOWN_DOWN_FOR, whole seconds up
             if how == "stopped":  # refused: certainly not applied
                 assert body["applied"] is False and "nothing was written" in body["error"]
             else:  # sent, never answered: the client cannot know
@@ -497,7 +509,7 @@ def test_while_the_writer_is_out_the_instance_stays_healthy_writes_are_a_fast_50
             status, body = call(http, "GET", "/health/deep")
             assert (status, body["databases"]["writer"], body["cache"]) == (503, False, True)
             assert time.monotonic() - started < HEALTH_WITHIN
-        time.sleep(max(RETRY_AFTER, app["server"].DEEP_HEALTH_REUSE))  # the writer is tried again
+        time.sleep(max(KNOWN_DOWN_FOR, app["server"].DEEP_HEALTH_REUSE))  # the writer is tried again
         # The same instance, the same HTTP connection (so the same thread): no restart needed.
         assert call(http, "PUT", "/products/outage", {**PRODUCT, "stock": 9})[0] == 200
         assert call(http, "GET", "/products/outage?consistent=1")[1]["stock"] == 9
@@ -539,7 +551,10 @@ def test_a_connection_the_writer_closed_is_replaced_not_reported(servers: Cluste
             "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         ).fetchone()
     assert ended and ended[0] >= 1
-    time.sleep(0.1)  # the server's goodbye reaches the client socket
+    # pg_terminate_backend only signals the backend: it exits, then the relay passes its goodbye
+    # on, each in its own time on a loaded machine. The write comes once the goodbye is there.
+    kept = catalog.router._local.connections["writer"]
+    assert select.select([kept.fileno()], [], [], 30)[0], "the goodbye never reached the app"
     assert catalog.put_product("reconnect", "after", Decimal("1.00"), 1).name == "after"
 
 

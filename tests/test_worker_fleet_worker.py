@@ -15,13 +15,13 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import tracemalloc
 import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -426,28 +426,32 @@ def test_settings_refuse_a_heartbeat_slower_than_the_visibility_timeout() -> Non
 def s3_server(tmp_path: Path) -> Iterator[Any]:
     """moto's S3 in a process of its own, so that tracemalloc in this process counts the job's
     allocations and not the emulator's copy of the object."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # It binds a port the system picks (port 0) and reports it: a port probed free here and
+    # bound there later could be taken by anything else meanwhile.
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", MOTO_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.list_buckets()
-                break
-            except Exception:
-                assert time.monotonic() < deadline and server.poll() is None, "moto server did not start"
-                time.sleep(0.2)
-        yield client
+        port = server.stdout.readline().strip()  # type: ignore[union-attr]
+        assert port.isdigit(), f"moto server did not start (exit code {server.poll()})"
+        yield boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(10)
+
+
+MOTO_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+server.start()  # returns once the socket listens
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()  # until the test closes it or ends the process
+"""
 
 
 def test_the_demo_job_streams_an_object_many_times_its_chunk_size_in_bounded_memory(
@@ -565,6 +569,10 @@ def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) ->
     server.start()
     endpoint = f"http://127.0.0.1:{server._server.server_port}"  # type: ignore[union-attr]
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    # The server serves this process's moto backends, which outlive it: emptied before (a
+    # server test that ran here earlier left its buckets and queues) and after.
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).close()
     try:
         saved = {name: os.environ.get(name) for name in [*credentials, "AWS_ENDPOINT_URL"]}
         os.environ.update({**credentials, "AWS_ENDPOINT_URL": endpoint})
@@ -615,6 +623,7 @@ def test_the_entry_point_on_ecs_drains_and_exits_0_on_sigterm(tmp_path: Path) ->
         assert [r["reason"] for r in records if r.get("message") == "draining"] == ["SIGTERM"]
         assert aws.counts(aws.queue_url) == (0, 0)
     finally:
+        urllib.request.urlopen(reset).close()
         server.stop()
 
 
