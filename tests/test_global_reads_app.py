@@ -551,9 +551,8 @@ def test_a_body_nobody_reads_is_not_taken_for_the_next_request(world: World, req
     body), and its answer given to whoever sends next."""
     for port in (world.home_port, world.read_port):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-            connection.sendall(
-                request_line + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED
-            )
+            head = request_line + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+            connection.sendall(head + SMUGGLED)
             connection.sendall(b"GET /nope-too HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             received = b""
             with contextlib.suppress(TimeoutError):
@@ -566,8 +565,7 @@ def test_a_body_nobody_reads_is_not_taken_for_the_next_request(world: World, req
 def test_a_body_too_long_to_drop_ends_the_connection_after_one_answer(world: World) -> None:
     body = b"x" * (app["server"].MAX_BODY + 1)
     for port in (world.home_port, world.read_port):
-        answer = raw_exchange(
-            port, b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body + SMUGGLED
-        )
+        head = b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+        answer = raw_exchange(port, head + body + SMUGGLED)
         assert answer.startswith(b"HTTP/1.1 404 ") and answer.count(b"HTTP/1.1 ") == 1, answer[:200]
         assert re.search(rb"(?im)^connection: close\r$", answer), answer[:200]
