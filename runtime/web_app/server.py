@@ -16,10 +16,11 @@
 In a read Region (`read_region` given; see regions.py) the app serves GETs from the local
 replica, forwards every write, every `?consistent=1` read, and the reads of a caller whose
 write the replica has not replayed, to the home Region, and says where a read came from in
-`X-Served-From`. Its /health/deep is 200 when the replica answers, with the replica's lag. In the home Region
-every write's answer carries the write mark (a cookie with the write's WAL position; `Secure`
-when the load balancer says the caller came over HTTPS). A read Region passes the mark on with
-`Secure` set by its own caller's scheme: home only sees the scheme of the hop from that Region.
+`X-Served-From`. Its /health/deep is 200 when the replica answers, with the replica's lag.
+In the home Region every write's answer carries the write mark (a cookie with the write's WAL
+position; `Secure` when the load balancer says the caller came over HTTPS). A read Region
+passes the mark on with `Secure` set by its own caller's scheme: home only sees the scheme of
+the hop from that Region.
 
 A request with a Transfer-Encoding (a chunked body) is a 411 and its connection is closed:
 bodies are read by Content-Length only, and an unread body would pass for the next request.
