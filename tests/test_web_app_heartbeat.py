@@ -30,7 +30,7 @@ from tests.test_global_reads_stack import template as global_reads_template
 pytestmark = pytest.mark.servers
 app = load_web_app()
 settings_module = app["settings"]
-EVERY = 0.5
+EVERY = 1.0
 THRESHOLD = 3 * EVERY
 """As deployed: the alarms' 30 s threshold is three heartbeat intervals of 10 s."""
 LAG = "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8"
@@ -59,12 +59,13 @@ def home_settings(servers: Cluster, **overrides: Any) -> Any:
     return settings_module.Settings(**{**values, **overrides})
 
 
-def max_lag_over(servers: Cluster, seconds: float) -> float:
-    """The largest ReplicaLag the replica reports, sampled every 50 ms for `seconds`."""
+def max_lag_over(servers: Cluster, seconds: float, until_above: float = float("inf")) -> float:
+    """The largest ReplicaLag the replica reports, sampled every 50 ms for `seconds` (or until it
+    passes `until_above`)."""
     worst = 0.0
     deadline = time.monotonic() + seconds
     with psycopg.connect(servers.standbys[0].dsn, autocommit=True) as replica:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and worst <= until_above:
             lag = replica.execute(LAG).fetchone()[0]  # type: ignore[index]
             worst = max(worst, lag or 0.0)
             time.sleep(0.05)
@@ -83,12 +84,12 @@ def test_an_idle_home_app_keeps_the_replicas_lag_under_the_alarm_threshold(serve
         while heartbeat.commits < 2:  # the schema (with the heartbeat's row) is created first
             assert time.monotonic() < deadline, f"no heartbeat committed ({heartbeat.failures} failures)"
             time.sleep(0.05)
-        assert max_lag_over(servers, 6 * EVERY) < THRESHOLD
+        assert max_lag_over(servers, 5 * EVERY) < THRESHOLD
     finally:
         heartbeat.stop.set()
         server.server_close()
     # The control: the same idle source without its heartbeat, and the lag passes the threshold.
-    assert max_lag_over(servers, 3 * THRESHOLD) > THRESHOLD
+    assert max_lag_over(servers, 3 * THRESHOLD, until_above=THRESHOLD) > THRESHOLD
 
 
 def test_many_instances_commit_about_once_per_half_interval_in_all(servers: Cluster) -> None:
@@ -98,7 +99,7 @@ def test_many_instances_commit_about_once_per_half_interval_in_all(servers: Clus
     started = time.monotonic()
     for thread in threads:
         thread.start()
-    time.sleep(6 * EVERY)
+    time.sleep(4 * EVERY)
     for beat in beats:
         beat.stop.set()
     for thread in threads:
