@@ -92,7 +92,7 @@ def closed_port(host: str = "127.0.0.1") -> Iterator[int]:
 
 def load_web_app() -> dict[str, Any]:
     """The app's modules, imported by path under no global names."""
-    names = ("routing", "catalog", "regions", "server", "cache_auth", "settings", "main")
+    names = ("routing", "catalog", "regions", "server", "cache_auth", "settings", "heartbeat", "main")
     sys.path.insert(0, str(WEB_APP))
     try:
         for name in names:

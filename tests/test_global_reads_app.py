@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -415,3 +416,160 @@ def test_a_chunked_body_is_refused_and_the_connection_closed(world: World) -> No
         )
         assert answer.startswith(b"HTTP/1.1 411 "), answer[:80]
         assert answer.count(b"HTTP/1.1 ") == 1, answer
+
+
+@contextlib.contextmanager
+def raw_home() -> Iterator[tuple[str, list[bytes]]]:
+    """A stand-in for home on a bare socket: records the bytes of each request's head as they
+    arrive (no HTTP library in between to add or fix headers) and answers 200 `{}`."""
+    seen: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", free_port()))
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            buffered = b""
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    if not (chunk := connection.recv(65536)):
+                        return
+                    buffered += chunk
+                head, buffered = buffered.split(b"\r\n\r\n", 1)
+                seen.append(head)
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                body_length = int(length[1]) if length else 0
+                while len(buffered) < body_length:
+                    buffered += connection.recv(65536)
+                buffered = buffered[body_length:]
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=answer, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        listener.close()
+
+
+def header_values(head: bytes, name: bytes) -> list[bytes]:
+    """A header's values in a request head, matched by name case-insensitively as WAF does."""
+    return [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]
+            if line.split(b":", 1)[0].strip().lower() == name.lower()]  # fmt: skip
+
+
+def test_a_forwarded_request_carries_a_user_agent_so_homes_waf_lets_it_in(world: World) -> None:
+    """Home's web ACL runs AWSManagedRulesCommonRuleSet, whose NoUserAgent_HEADER rule "inspects
+    for requests that are missing the HTTP User-Agent header" and blocks them (AWS WAF Developer
+    Guide, "Core rule set (CRS) managed rule group"). http.client sends none of its own; a
+    caller's User-Agent is passed on (the read Region's WAF, the same rule set, let it in), and a
+    caller without one (only possible past that WAF, e.g. on the load balancer directly) gets
+    the read Region's own."""
+    with raw_home() as (url, seen):
+        reader, _ = read_app(world.servers, url)
+        try:
+            port = reader.server_address[1]
+            for method, caller_agent in (("PUT", None), ("PUT", "Mozilla/5.0 (X11)"), ("GET", None)):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.putrequest(method, "/products/ua?consistent=1", skip_accept_encoding=True)
+                if caller_agent:
+                    connection.putheader("User-Agent", caller_agent)
+                connection.putheader("Content-Length", "2")
+                connection.endheaders(b"{}")
+                assert connection.getresponse().status == 200
+                connection.close()
+                expected = (caller_agent or "refarch-read-region/1 (ap-northeast-1)").encode()
+                assert header_values(seen[-1], b"User-Agent") == [expected], seen[-1]
+        finally:
+            reader.shutdown()
+            reader.server_close()
+
+
+def test_a_consistent_read_in_the_read_region_is_served_by_home_not_the_lagging_replica(world: World) -> None:
+    """A lost forwarded write's 503 says to read it back with ?consistent=1 before retrying: a
+    read-back from a replica that has not replayed the write would say "not there", and the
+    retry would place the order twice."""
+    writer = world.user(world.home_port)
+    writer.call("PUT", "/products/kettle", product("kettle v1"))
+    world.servers.wait_for_replay()
+    with replay_paused(world):
+        assert writer.call("PUT", "/products/kettle", product("kettle v2"))[0] == 200
+        status, order, _ = writer.call("POST", "/orders", {"product_id": "kettle", "quantity": 1})
+        assert status == 201
+        reader = world.user()  # no write mark: only the flag says "the writer's view"
+        status, body, headers = reader.call("GET", "/products/kettle?consistent=1")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "kettle v2", "home")
+        status, body, headers = reader.call("GET", f"/orders/{order['id']}?consistent=true")
+        assert (status, body["id"], headers["X-Served-From"]) == (200, order["id"], "home")
+        # Without the flag the replica still serves its older view.
+        status, body, headers = reader.call("GET", "/products/kettle")
+        assert (status, body["name"], headers["X-Served-From"]) == (200, "kettle v1", "replica")
+
+
+def forwarded_mark(port: int, scheme: str) -> SimpleCookie:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": scheme}
+    connection.request("PUT", "/products/hop", body=json.dumps(product("hop")), headers=headers)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200
+    (cookie,) = [value for name, value in response.getheaders() if name.lower() == "set-cookie"]
+    return SimpleCookie(cookie)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_forwarded_writes_mark_is_secure_by_the_browsers_scheme_not_the_hop_home(
+    world: World, scheme: str
+) -> None:
+    """X-Forwarded-Proto is the scheme of the hop the load balancer received (ELB User Guide,
+    "HTTP headers and Application Load Balancers"): home behind a read Region sees the read
+    Region's hop (HTTPS in the stacks, plain HTTP here), so the read Region marks the cookie by
+    its own caller's scheme: a browser on HTTPS gets a Secure mark, one on HTTP a mark it keeps."""
+    cookie = forwarded_mark(world.read_port, scheme)
+    assert bool(cookie[regions.WRITE_MARK_COOKIE]["secure"]) is (scheme == "https")
+    assert regions.LSN.match(cookie[regions.WRITE_MARK_COOKIE].value)
+    # Home's Secure mark (it saw an HTTPS hop) comes back without it to a browser on plain HTTP.
+    with recording_home(200, (("Set-Cookie", "wrote_lsn=0/1; Max-Age=300; Path=/; Secure"),)) as (url, _):
+        reader, _ = read_app(world.servers, url)
+        try:
+            cookie = forwarded_mark(reader.server_address[1], scheme)
+            assert bool(cookie[regions.WRITE_MARK_COOKIE]["secure"]) is (scheme == "https")
+            assert cookie[regions.WRITE_MARK_COOKIE]["max-age"] == "300"
+        finally:
+            reader.shutdown()
+            reader.server_close()
+
+
+SMUGGLED = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"POST /nope", b"PUT /nope", b"GET /products/rug", b"GET /health", b"POST /health"],
+)
+def test_a_body_nobody_reads_is_not_taken_for_the_next_request(world: World, request_line: bytes) -> None:
+    """The load balancer reuses a kept backend connection for other clients' requests: a body
+    left unread on it would be parsed as a request of its own (here a GET /health smuggled in a
+    body), and its answer given to whoever sends next."""
+    for port in (world.home_port, world.read_port):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            head = request_line + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+            connection.sendall(head + SMUGGLED)
+            connection.sendall(b"GET /nope-too HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            received = b""
+            with contextlib.suppress(TimeoutError):
+                while chunk := connection.recv(65536):
+                    received += chunk
+        statuses = re.findall(rb"HTTP/1.1 (\d{3}) ", received)
+        assert len(statuses) == 2 and statuses[-1] == b"404", (port, received)
+
+
+def test_a_body_too_long_to_drop_ends_the_connection_after_one_answer(world: World) -> None:
+    body = b"x" * (app["server"].MAX_BODY + 1)
+    for port in (world.home_port, world.read_port):
+        head = b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+        answer = raw_exchange(port, head + body + SMUGGLED)
+        assert answer.startswith(b"HTTP/1.1 404 ") and answer.count(b"HTTP/1.1 ") == 1, answer[:200]
+        assert re.search(rb"(?im)^connection: close\r$", answer), answer[:200]

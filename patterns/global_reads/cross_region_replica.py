@@ -35,6 +35,8 @@ from ..multi_tier.data_tier import (
     POSTGRES_VERSION,
     PROXY_PORT,
     REGION,
+    REPLICA_LAG_THRESHOLD_SECONDS,
+    SOURCE_HEARTBEAT_SECONDS,
 )
 from ..shared.defaults import (
     Profile,
@@ -108,7 +110,7 @@ class CrossRegionReplica(Construct):
         instance_type: str | None = None,
         port: int = DEFAULT_DATABASE_PORT,
         key: kms.IKey | None = None,
-        max_lag: Duration = Duration.seconds(30),
+        max_lag: Duration = Duration.seconds(REPLICA_LAG_THRESHOLD_SECONDS),
         alarm_topic: sns.ITopic | None = None,
         profile: Profile | None = None,
     ) -> None:
@@ -126,8 +128,9 @@ class CrossRegionReplica(Construct):
             key: An existing KMS key of this Region to encrypt the replica with. Default: a
                 new customer-managed key with rotation.
             max_lag: The `ReplicaLag` above which the lag alarm fires (after 5 minutes), whole
-                seconds from 1 to 3600; the app's own bound (`MAX_REPLICA_LAG`) should match.
-                Default: 30 s.
+                seconds from twice the source's heartbeat (20 s: below that an idle home,
+                whose replica's lag climbs to one heartbeat between commits, would set it off)
+                to 3600; the app's own bound (`MAX_REPLICA_LAG`) should match. Default: 30 s.
             alarm_topic: Your topic for the alarms. Default: a new encrypted topic.
             profile: `SANDBOX` or `PRODUCTION`. Default: the `profile` context value.
         """
@@ -163,7 +166,7 @@ class CrossRegionReplica(Construct):
         within("port", port, 1150, 65535)
         if port == PROXY_PORT:
             raise PropError("port", "5432 is PostgreSQL's default port; choose another")
-        lag_seconds = whole_seconds("max_lag", max_lag, low=1, high=3600)
+        lag_seconds = whole_seconds("max_lag", max_lag, low=2 * SOURCE_HEARTBEAT_SECONDS, high=3600)
         if key is not None and not Token.is_unresolved(key.key_arn) and not Token.is_unresolved(here):
             key_region = key.key_arn.split(":")[3]
             if key_region != here:  # KMS keys never leave their Region: RDS could not use it here
@@ -234,6 +237,9 @@ class CrossRegionReplica(Construct):
         acknowledge(self.instance, "AwsSolutions-RDS11", PORT_REASON)
         if not profile.deletion_protection:
             acknowledge(self.instance, "AwsSolutions-RDS10", SANDBOX_DELETION_REASON)
+        # The minute's Maximum of ReplicaLag, which RDS measures as the age of the last commit
+        # replayed: at idle it peaks at the home app's heartbeat interval (plus shipping), so
+        # max_lag must stay above that (it is at least twice it) or every quiet hour alarms.
         self.lag_alarm = notifying_alarm(
             self,
             "LagAlarm",

@@ -49,6 +49,16 @@ from .valkey_cache import DEFAULT_ACCESS_STRING as DEFAULT_CACHE_ACCESS_STRING
 from .valkey_cache import DEFAULT_PORT as DEFAULT_CACHE_PORT
 from .valkey_cache import ValkeyCache, check_cache_props
 
+SOURCE_HEARTBEAT_SECONDS = 10
+"""The longest the writer goes without a commit while its app runs: the demo app's heartbeat
+(runtime/web_app/heartbeat.py) commits at least this often. RDS for PostgreSQL's ReplicaLag is
+the replica's `now() - pg_last_xact_replay_timestamp()` (RDS User Guide, "Monitoring and
+tuning the replication process"), so with no commit at the source it grows until the next one;
+the heartbeat caps an idle replica's lag at this (plus the time to ship the commit)."""
+REPLICA_LAG_THRESHOLD_SECONDS = 3 * SOURCE_HEARTBEAT_SECONDS
+"""The replica-lag alarms' threshold: three heartbeats, so an idle writer's sawtooth (up to one
+heartbeat, plus shipping) stays well below it while a replica that really falls behind fires."""
+
 # A current full version: cfn-lint W3691 rejects a bare major ("18") for new instances.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_18_3
 DEFAULT_DATABASE_PORT = 5438  # not 5432: scanners try the default port first
@@ -601,12 +611,16 @@ class DataTier(Construct):
             description="The writer has less than 10% of its allocated storage free",
         )
         for index, replica in enumerate(self.replicas, start=1):
+            # The minute's Maximum of ReplicaLag: at idle it is the heartbeat's sawtooth peak
+            # (SOURCE_HEARTBEAT_SECONDS, plus shipping), a third of the threshold; without a
+            # commit at the source every few seconds it would grow until the alarm fired.
             self._alarm(
                 f"Replica{index}Lag",
                 replica.metric("ReplicaLag", statistic="Maximum", period=Duration.minutes(1)),
-                threshold=30,
+                threshold=REPLICA_LAG_THRESHOLD_SECONDS,
                 evaluation_periods=5,
-                description=f"Replica {index} is more than 30 s behind the writer",
+                description=f"Replica {index} is more than {REPLICA_LAG_THRESHOLD_SECONDS} s behind"
+                " the writer",
             )
             self._alarm(
                 f"Replica{index}Cpu",

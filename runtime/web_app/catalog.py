@@ -47,7 +47,14 @@ CREATE TABLE IF NOT EXISTS orders (
     total numeric(12, 2) NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS heartbeat (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    at timestamptz NOT NULL
+);
+INSERT INTO heartbeat (id, at) VALUES (true, now()) ON CONFLICT (id) DO NOTHING;
 """
+"""`heartbeat` holds one row, which the home app updates (heartbeat.py) so that replicas of an
+idle writer still replay a commit every few seconds."""
 
 
 class Cache(Protocol):

@@ -25,12 +25,14 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import psycopg
 import valkey
 from cache_auth import IamAuthToken
 from catalog import Catalog
+from heartbeat import HEARTBEAT_EVERY, Heartbeat
 from regions import HomeRegion, NoCache, ReadRegion
 from routing import Endpoint, ReadRouter
 from server import serve
@@ -139,16 +141,36 @@ def create_schema_when_the_writer_answers(catalog: Catalog, every: float = 5.0) 
             time.sleep(every)
 
 
+def heartbeat_for(settings: Settings, every: float = HEARTBEAT_EVERY) -> Heartbeat:
+    """The home writer's heartbeat, on a router (and connection) of its own."""
+    writer = Endpoint("writer", connector(settings, settings.db_writer_host, settings.db_writer_port))
+    return Heartbeat(ReadRouter(writer, statement_deadline=settings.db_statement_deadline), every)
+
+
+def upkeep(catalog: Catalog, heartbeat: Heartbeat) -> None:
+    """The home writer's background work: the schema (which holds the heartbeat's row), then beats."""
+    create_schema_when_the_writer_answers(catalog)
+    heartbeat.run()
+
+
+def start(
+    settings: Settings, *, host: str = "0.0.0.0", heartbeat_every: float = HEARTBEAT_EVERY
+) -> tuple[ThreadingHTTPServer, Heartbeat | None]:
+    """The server, listening (not yet serving), and the home writer's heartbeat, started (None
+    in a read Region: its database is a replica, the home Region beats for it)."""
+    if settings.home_url:  # a read Region: the schema is the home writer's, replicated here
+        catalog, read_region = read_region_for(settings)
+        return serve(catalog, settings.app_port, host, read_region=read_region), None
+    catalog = catalog_for(settings)
+    heartbeat = heartbeat_for(settings, heartbeat_every)
+    threading.Thread(target=upkeep, args=(catalog, heartbeat), daemon=True).start()
+    return serve(catalog, settings.app_port, host), heartbeat
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_environ(os.environ)  # a bad setting stops the service here, named
-    if settings.home_url:  # a read Region: the schema is the home writer's, replicated here
-        catalog, read_region = read_region_for(settings)
-        server = serve(catalog, settings.app_port, read_region=read_region)
-    else:
-        catalog = catalog_for(settings)
-        threading.Thread(target=create_schema_when_the_writer_answers, args=(catalog,), daemon=True).start()
-        server = serve(catalog, settings.app_port)
+    server, _ = start(settings)
     logging.getLogger(__name__).info("serving on port %s", server.server_address[1])
     server.serve_forever()
 

@@ -51,8 +51,15 @@ FORWARDING_TOKEN_HEADER = "X-Forwarding-Token"
 """Carries the forwarding token (a secret both Regions hold) on every forwarded request: the
 home WAF's per-IP rate rule does not count those (they all come from this Region's few NAT
 addresses); this Region's WAF has rate-limited each user already. A client cannot set it: only
-Content-Type and Cookie are passed on from the client."""
+Content-Type, Cookie and User-Agent are passed on from the client."""
 SERVED_FROM_HEADER = "X-Served-From"
+USER_AGENT = "refarch-read-region/1 ({region})"
+"""The User-Agent of a forwarded request whose caller sent none. Home's web ACL runs AWS's core
+rule set, whose NoUserAgent_HEADER rule blocks a request without one (AWS WAF Developer Guide,
+"Core rule set (CRS) managed rule group"), and http.client sends none of its own. A caller's own
+User-Agent is passed on instead when present: home's WAF then judges it as the read Region's WAF
+(the same rule set) already did, so a request one WAF lets through is not blocked by the other,
+and home's logs name the client, not the hop (`X-Forwarded-By-Region` names the hop)."""
 PASSED_ON = ("Content-Type", "Set-Cookie", "Retry-After", "Location")
 """Home's answer headers handed back to the client (a redirect's Location among them)."""
 
@@ -121,6 +128,7 @@ class HomeRegion:
         self.region = region
         self.timeout = timeout
         self._added = {FORWARDED_HEADER: region}
+        self.user_agent = USER_AGENT.format(region=region)
         if forwarding_token:
             self._added[FORWARDING_TOKEN_HEADER] = forwarding_token
         self.connections_opened = 0
@@ -131,7 +139,8 @@ class HomeRegion:
         """Raises Unavailable (`sent` False when nothing reached home) if home does not answer."""
         connection = self._connection()
         try:
-            connection.request(method, target, body=body or None, headers={**headers, **self._added})
+            sent = {"User-Agent": self.user_agent, **headers, **self._added}
+            connection.request(method, target, body=body or None, headers=sent)
             response = connection.getresponse()
             answer = response.read()
         except (OSError, http.client.HTTPException) as error:

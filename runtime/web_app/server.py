@@ -14,14 +14,19 @@
   GET  /orders/<id>            replica read; `?consistent=1` (read-your-writes) reads the writer
 
 In a read Region (`read_region` given; see regions.py) the app serves GETs from the local
-replica, forwards every write, and the reads of a caller whose write the replica has not
-replayed, to the home Region, and says where a read came from in `X-Served-From`. Its
-/health/deep is 200 when the replica answers, with the replica's lag. In the home Region
-every write's answer carries the write mark (a cookie with the write's WAL position; `Secure`
-when the load balancer says the caller came over HTTPS).
+replica, forwards every write, every `?consistent=1` read, and the reads of a caller whose
+write the replica has not replayed, to the home Region, and says where a read came from in
+`X-Served-From`. Its /health/deep is 200 when the replica answers, with the replica's lag.
+In the home Region every write's answer carries the write mark (a cookie with the write's WAL
+position; `Secure` when the load balancer says the caller came over HTTPS). A read Region
+passes the mark on with `Secure` set by its own caller's scheme: home only sees the scheme of
+the hop from that Region.
 
 A request with a Transfer-Encoding (a chunked body) is a 411 and its connection is closed:
 bodies are read by Content-Length only, and an unread body would pass for the next request.
+So a body the route does not read (a GET's, a write to an unknown path) is read and dropped
+after the answer; one longer than MAX_BODY, or with a malformed Content-Length, ends the
+connection (`Connection: close`) instead.
 A path that is not ASCII is a 400.
 
 Input that does not fit the columns is a 400, never a 500: a price is a finite decimal
@@ -60,6 +65,8 @@ logger = logging.getLogger(__name__)
 PRODUCT = re.compile(r"^/products/([A-Za-z0-9_-]{1,64})$")
 ORDER = re.compile(r"^/orders/(\d{1,18})$")
 MAX_BODY = 16 * 1024
+PASSED_FROM_CALLER = ("Content-Type", "Cookie", "User-Agent")
+"""The caller's headers a read Region forwards home (see regions.USER_AGENT for the last)."""
 MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
 CENT = Decimal("0.01")
 MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
@@ -179,6 +186,21 @@ def last_write_position(catalog: Catalog) -> str | None:
         return None
 
 
+def secure_as_the_caller(set_cookie: str, secure: bool) -> str:
+    """A Set-Cookie from home with its Secure attribute as this Region's caller's scheme says:
+    home judged by the scheme of the hop from this Region, not of the browser's request."""
+    kept = [part for part in set_cookie.split(";") if part.strip().lower() != "secure"]
+    return ";".join(kept) + ("; Secure" if secure else "")
+
+
+def declared_length(content_length: str | None) -> int | None:
+    """The body's length by its Content-Length (0 when absent), None when malformed."""
+    if content_length is None:
+        return 0
+    text = content_length.strip()
+    return int(text) if text.isdigit() and text.isascii() else None
+
+
 def home_target(url: SplitResult, method: str) -> str:
     """The path and query to ask home for; a read there reads the writer (`consistent=1`)."""
     query = parse_qs(url.query)
@@ -199,6 +221,8 @@ def make_handler(
     class Handler(BaseHTTPRequestHandler):
         server_version = "web_app"
         protocol_version = "HTTP/1.1"
+        _unread: int | None = 0
+        """Bytes of the request's body not read yet (None: a Content-Length that is no number)."""
 
         def do_GET(self) -> None:
             self._serve(self._get)
@@ -251,7 +275,8 @@ def make_handler(
                 raise BadRequest(f"a JSON body of at most {MAX_BODY} bytes is required")
             try:
                 # Decimal, not float: 1.9 must not pass for an integer, nor 0.1 become 0.1000000000000000055.
-                body = json.loads(self.rfile.read(length), parse_float=Decimal, parse_constant=_no_constant)
+                data, self._unread = self.rfile.read(length), 0
+                body = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
             except ValueError:
                 raise BadRequest("the body is not JSON") from None
             if not isinstance(body, dict):
@@ -259,6 +284,16 @@ def make_handler(
             return body
 
         def _serve(self, route: Any) -> None:
+            self._unread = declared_length(self.headers.get("Content-Length"))
+            self._answer(route)
+            if self._unread and not self.close_connection:
+                # A body nobody read (a GET's, or one sent to an unknown path) would be parsed
+                # as the next request on this kept connection, which the load balancer reuses
+                # for other clients: read and dropped (a longer one closed the connection).
+                self.rfile.read(self._unread)
+                self._unread = 0
+
+        def _answer(self, route: Any) -> None:
             if self.headers.get("Transfer-Encoding"):
                 # Bodies are read by Content-Length only: a chunked body left on a kept
                 # connection would be read as the next request.
@@ -278,24 +313,25 @@ def make_handler(
                 )
                 return
             url = urlsplit(self.path)
+            consistent = parse_qs(url.query).get("consistent", ["0"])[0] in {"1", "true"}
             if read_region is not None and not url.path.startswith("/health"):
                 if self.headers.get(FORWARDED_HEADER):  # HOME_URL names this Region, not home
                     self._send(HTTPStatus.LOOP_DETECTED, {"error": "forwarded to a read Region"})
                     return
+                # A consistent read is the writer's, and the writer is home: the replica here
+                # (in the router's writer slot) may not have a write the caller wants to check.
                 mark = mark_of(self.headers.get("Cookie"))
-                if self.command != "GET" or not read_region.serves_locally(mark):
+                if self.command != "GET" or consistent or not read_region.serves_locally(mark):
                     self._forward(url)
                     return
-            consistent = parse_qs(url.query).get("consistent", ["0"])[0] in {"1", "true"}
             headers: dict[str, str] = {}
             if read_region is not None:
                 headers[SERVED_FROM_HEADER] = "replica"
             try:
                 status, payload = route(url.path, consistent)
                 if read_region is None and self.command != "GET" and status < 300:
-                    # Behind the load balancer, X-Forwarded-Proto is the scheme the caller used.
-                    secure = self.headers.get("X-Forwarded-Proto", "").lower() == "https"
-                    headers["Set-Cookie"] = write_mark(last_write_position(catalog), secure=secure)
+                    position = last_write_position(catalog)
+                    headers["Set-Cookie"] = write_mark(position, secure=self._came_over_https())
             except Unavailable as error:
                 if read_region is not None and self.command == "GET":
                     self._forward(url)  # the replica went away since it was asked
@@ -320,9 +356,7 @@ def make_handler(
         def _forward(self, url: SplitResult) -> None:
             assert read_region is not None
             body = self._body() if self.command != "GET" else b""
-            passed = {
-                name: self.headers[name] for name in ("Content-Type", "Cookie") if self.headers.get(name)
-            }
+            passed = {name: self.headers[name] for name in PASSED_FROM_CALLER if self.headers.get(name)}
             try:
                 answer = read_region.home.forward(self.command, home_target(url, self.command), body, passed)
             except Unavailable as error:
@@ -335,9 +369,12 @@ def make_handler(
                 return
             self.send_response(answer.status)
             for name, value in answer.headers:
+                if name.lower() == "set-cookie":
+                    value = secure_as_the_caller(value, self._came_over_https())
                 self.send_header(name, value)
             self.send_header(SERVED_FROM_HEADER, "home")
             self.send_header("Content-Length", str(len(answer.body)))
+            self._close_if_unreadable()
             self.end_headers()
             self.wfile.write(answer.body)
 
@@ -350,7 +387,20 @@ def make_handler(
             if not 0 <= length <= MAX_BODY:
                 self.close_connection = True
                 return b""
+            self._unread = 0
             return self.rfile.read(length)
+
+        def _close_if_unreadable(self, headers: dict[str, str] | None = None) -> None:
+            """Before the end of the headers: a body too long (or of unknown length) to read and
+            drop ends the connection after this answer, said to the client."""
+            too_long = self._unread is None or self._unread > MAX_BODY
+            if (too_long or self.close_connection) and "Connection" not in (headers or {}):
+                self.send_header("Connection", "close")  # sets close_connection
+
+        def _came_over_https(self) -> bool:
+            """Behind the load balancer, X-Forwarded-Proto is the scheme this hop's caller used
+            (home behind a read Region sees the read Region's scheme, which fixes the mark anew)."""
+            return self.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
@@ -359,6 +409,7 @@ def make_handler(
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            self._close_if_unreadable(headers)
             self.end_headers()
             self.wfile.write(data)
 
