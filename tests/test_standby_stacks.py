@@ -624,3 +624,23 @@ def test_a_refresh_known_only_at_deploy_time_fails_naming_the_prop() -> None:
             parameter_name="/x",
             refresh=cdk.Aws.STACK_NAME,
         )
+
+
+def test_every_documented_deploy_of_standby_stacks_alone_is_exclusive() -> None:
+    """`cdk deploy <stack>` deploys the stack's dependencies first unless `--exclusively` is given
+    (AWS CDK CLI reference, `cdk deploy --exclusively`: "only deploy requested stacks, don't
+    include dependencies"); `Standby` and `StandbyMonitor` depend on `StandbyPrimary`, in the
+    primary Region, which in an outage is the Region that is down."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    commands = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text().replace("\\\n", " ")
+        for command in re.findall(r"cdk deploy[^`\n]*", text):
+            names = set(re.findall(r"\bStandby\w*\b", command))
+            if names and "--all" not in command:
+                commands.append((page.name, command))
+                assert "--exclusively" in command, (page.name, command)
+    assert commands  # the page does document such a deploy
