@@ -372,8 +372,8 @@ class FailoverRunbook(Construct):
         back.add_catch(
             self._fail(
                 "FailbackRollbackIncomplete",
-                "pointing the check away from the unhealthy primary failed (see $.failure): traffic is "
-                "on the primary; start failback or failover again",
+                "pointing the check away from the unhealthy primary failed (see $.failure): the check "
+                "reads the primary again, so traffic follows the primary's health; start failover again",
                 error="RollbackIncomplete",
             ),
             result_path=FAILURE_PATH,
