@@ -343,6 +343,7 @@ class StandbyStack(Stack):
             standby_health_url=self.endpoint.health_url,
             standby_functions=[self.orders.function.function] if pilot_light else [],
             pilot_light=pilot_light,
+            alarm_topic=self.orders.alarm_topic,
         )
         # After a failover the writes happen here; their replication back is measured here.
         self.alarms = [

@@ -56,3 +56,17 @@ def test_production_pays_for_the_standbys_web_acl() -> None:
     sandbox = recovery.facts(standby_synth.templates("sandbox"))
     production = recovery.facts(standby_synth.templates("production"))
     assert sandbox.web_acl_rules == [] and len(production.web_acl_rules) == 1
+
+
+@pytest.mark.parametrize("strategy", [PILOT_LIGHT, WARM_STANDBY])
+def test_the_standby_rows_say_what_fails_over_by_itself_and_what_users_lose(strategy: str) -> None:
+    """Route 53 fails over on what its health check sees; the kit's health route answers without
+    reading the table (tests/test_standby_stacks.py: the health path touches no table), so a
+    DynamoDB impairment keeps the check healthy ("How Amazon Route 53 determines whether a
+    health check is healthy": only the endpoint's answer counts). Cognito user pools are
+    regional: a user of the standby's pool has another `sub` ("User pool attributes", Cognito DG:
+    `sub` is unique within a user pool). Both rows must say so, not only 'automatic'."""
+    (row,) = recovery.rows("sandbox", recovery.facts(standby_synth.templates("sandbox", strategy)))
+    assert "[a]" in row.rto and "[b]" in row.strategy
+    assert "DynamoDB" in recovery.NOTES["a"] and "runbook" in recovery.NOTES["a"]
+    assert "`sub`" in recovery.NOTES["b"] and "sign in again" in recovery.NOTES["b"]

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from unittest import mock
@@ -36,7 +36,7 @@ from patterns.shared.defaults import SANDBOX
 from patterns.shared.props import PropError
 from patterns.standby import FailoverRunbook
 from stacks.paths import lambda_dir
-from tests.kit import bare_stack, load_module
+from tests.kit import bare_stack, load_module, one, resources
 from tests.order_workflow_harness import ACCOUNT, MOTO_CONFIG, PSEUDO, REGION, definition_of
 
 HEALTH_CHECK = "PRIMARY-HEALTH-CHECK-ID"
@@ -301,3 +301,179 @@ def test_a_check_path_without_a_leading_slash_fails_naming_the_prop() -> None:
             standby_health_url="https://standby.example.test/health",
             pilot_light=False,
         )
+
+
+# Faults at the control planes -----------------------------------------------------------------
+#
+# Route 53 answers more than five requests a second per account with HTTP 400 `Throttling`
+# ("Quotas", Route 53 DG: "Route 53 API requests") and a change made while an earlier one is
+# applied with `PriorRequestNotComplete` (Route 53 API Reference); Lambda answers bursts of
+# control-plane calls with TooManyRequestsException (PutFunctionConcurrency, Lambda API
+# Reference). A Task state sees an AWS SDK integration's error as `<Service>.<Error>Exception`
+# with the service name in PascalCase, and an error the service's model does not name as
+# `<Service>.<Service>Exception` ("Learning to use AWS service SDK integrations", Step Functions
+# DG). moto's interpreter builds those names but keeps the lower-case name of the Resource
+# (`route53.ThrottlingException`); the tests give it the PascalCase names AWS uses
+# (`service_names`). moto's waits between retries are real sleeps; they are recorded instead.
+
+
+@pytest.fixture
+def service_names() -> Iterator[list[float]]:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    sleeps: list[float] = []
+    names = {**aws_sdk._SERVICE_ERROR_NAMES, "route53": "Route53", "lambda": "Lambda"}
+    with (
+        mock.patch.object(aws_sdk, "_SERVICE_ERROR_NAMES", names),
+        mock.patch.object(retrier_decl, "time", mock.Mock(sleep=sleeps.append)),
+    ):
+        yield sleeps
+
+
+def failing(
+    backend: type,
+    method: str,
+    error: Callable[[str, str], Exception],
+    code: str,
+    times: int,
+    *,
+    after: int = 0,
+) -> Any:
+    """`backend.method` answering the error `code` on calls after+1 .. after+times; every call,
+    failed or not, is counted in the patch's `calls`."""
+    original = getattr(backend, method)
+    calls: list[str] = []
+
+    def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(code)
+        if after < len(calls) <= after + times:
+            raise error(code, f"injected {code}")
+        return original(self, *args, **kwargs)
+
+    patch = mock.patch.object(backend, method, answer)
+    patch.calls = calls  # type: ignore[attr-defined]
+    return patch
+
+
+def route53_update(code: str, times: int, *, after: int = 0) -> Any:
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    return failing(Route53Backend, "update_health_check", Route53ClientError, code, times, after=after)
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "PriorRequestNotComplete", "Throttling"])
+def test_a_throttled_shift_is_retried_and_the_failover_completes(
+    world: World, service_names: list[float], code: str
+) -> None:
+    world.pilot_light()
+    patch = route53_update(code, times=2)
+    with patch:
+        result = world.run("failover")
+    assert result["status"] == "SUCCEEDED", result
+    assert patch.calls == [code] * 3  # two refusals, then the change
+    assert world.shifted() is True
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+    assert len(service_names) == 2 and all(0 <= wait <= 20 for wait in service_names)
+
+
+def test_a_throttled_promotion_is_retried(world: World, service_names: list[float]) -> None:
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaBackend
+
+    world.pilot_light()
+    patch = failing(
+        LambdaBackend, "delete_function_concurrency", LambdaClientError, "TooManyRequestsException", times=2
+    )
+    with patch:
+        result = world.run("failover")
+    assert result["status"] == "SUCCEEDED", result
+    assert len(patch.calls) == 2 + len(STANDBY_FUNCTIONS)  # two refusals, then one change each
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+
+
+def test_a_shift_that_keeps_failing_rolls_the_promotion_back(
+    world: World, service_names: list[float]
+) -> None:
+    """Before: the execution ended FAILED with the standby promoted and traffic not shifted."""
+    world.pilot_light()
+    with route53_update("ThrottlingException", times=1000):  # every attempt of the shift
+        result = world.run("failover")
+    assert result["status"] == "FAILED" and result.get("error") == "ShiftFailed", result
+    assert world.shifted() is False
+    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+
+
+def test_a_failed_rollback_of_the_shift_still_rolls_the_promotion_back(
+    world: World, service_names: list[float]
+) -> None:
+    """The standby fails its verify; putting the check's path back then fails every attempt.
+    Before, the rollback stopped there and left the standby promoted; now the promotion is rolled
+    back all the same and the execution says the rollback is incomplete."""
+    world.pilot_light()
+    Health.down.add("standby")
+    with route53_update("ThrottlingException", times=1000, after=1):  # the shift passes, the rollback not
+        result = world.run("failover")
+    assert result["status"] == "FAILED" and result.get("error") == "RollbackIncomplete", result
+    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+    assert world.shifted() is True  # what could not be undone, reported by the error above
+
+
+def test_a_failed_verify_invocation_rolls_back_like_a_failed_verify(
+    world: World, service_names: list[float]
+) -> None:
+    world.pilot_light()
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise RuntimeError("the probe's runtime failed")
+
+    with mock.patch.object(probe, "handler", broken):
+        result = world.run("failover")
+    assert result["status"] == "FAILED" and result.get("error") == "VerifyFailed", result
+    assert world.shifted() is False
+    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+
+
+def test_failed_and_timed_out_executions_alarm_a_topic_cloudwatch_can_publish_to() -> None:
+    """Step Functions publishes ExecutionsFailed and ExecutionsTimedOut per state machine in
+    AWS/States with the StateMachineArn dimension ("Monitoring Step Functions metrics using
+    CloudWatch", Step Functions DG). CloudWatch can publish an alarm to a topic encrypted with a
+    customer managed key only when the key policy lets cloudwatch.amazonaws.com use it
+    (kms:GenerateDataKey* and kms:Decrypt; SNS DG, "Configure AWS KMS permissions": events from
+    AWS services to encrypted topics)."""
+    stack = bare_stack()
+    FailoverRunbook(
+        stack,
+        "Runbook",
+        profile=SANDBOX,
+        probe_code_dir=lambda_dir("failover_probe"),
+        primary_health_check_id=HEALTH_CHECK,
+        primary_health_path=PRIMARY_HEALTH_PATH,
+        primary_health_url="https://primary.example.test/v1/health",
+        standby_health_url="https://standby.example.test/v1/health",
+        pilot_light=False,
+    )
+    document = Template.from_stack(stack).to_json()
+    machine = one(document, "AWS::StepFunctions::StateMachine", "/StateMachine/")[0]
+    watched = {}
+    for _, alarm in resources(document, "AWS::CloudWatch::Alarm"):
+        props = alarm["Properties"]
+        if props.get("Namespace") != "AWS/States":
+            continue
+        dimensions = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        assert dimensions["StateMachineArn"] == {"Ref": machine}
+        assert props["Threshold"] >= 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        (action,) = props["AlarmActions"]
+        watched[props["MetricName"]] = action["Ref"]
+    assert set(watched) == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    topic = document["Resources"][next(iter(watched.values()))]
+    key = document["Resources"][topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
+    allowed = set()
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+        if statement.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com":
+            actions = statement["Action"]
+            allowed |= set([actions] if isinstance(actions, str) else actions)
+    assert {"kms:Decrypt"} <= allowed and any(a.startswith("kms:GenerateDataKey") for a in allowed), allowed

@@ -285,6 +285,96 @@ def test_the_health_path_answers_without_a_token(profile: str) -> None:
         assert any(target in uri for target in [handler_id, *aliases])
 
 
+# Route 53 runs about 15-16 health checkers per check, each probing once per RequestInterval,
+# uncoordinated, so "you'll sometimes see several requests per second regardless of the interval
+# you chose" ("How Amazon Route 53 determines whether a health check is healthy", Route 53 DG);
+# a checker answered 429 counts a failure (only 2xx/3xx pass).
+CHECKERS = 16
+
+
+def _health_setting(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The stage's MethodSettings entry for GET /health, by the resource's own path (API Gateway
+    names a method setting `/<resource path with / escaped as ~1>` and the method)."""
+    _, resource = one(document, "AWS::ApiGateway::Resource", "/Orders/Api/Default/health")
+    path = "/~1" + resource["Properties"]["PathPart"]
+    _, stage = one(document, "AWS::ApiGateway::Stage", "/Orders/Api/DeploymentStage")
+    entries = [
+        entry
+        for entry in stage["Properties"]["MethodSettings"]
+        if entry["ResourcePath"] == path and entry["HttpMethod"] == "GET"
+    ]
+    assert len(entries) <= 1
+    return entries[0] if entries else None
+
+
+def test_the_health_method_has_its_own_throttle_that_holds_route53s_checkers(profile: str) -> None:
+    """A method's own MethodSettings limits apply to it in place of the stage's default ("Throttle
+    requests to your REST APIs", API Gateway DG): the checkers get a limit of their own, which must
+    hold all of them probing at once (burst) and their rate at the check's RequestInterval, read
+    from the same template. Without it they share the stage default, which a user may set below
+    that, and a 429 fails the check: DNS then moves to a standby that may be at concurrency 0."""
+    for stack in ("StandbyPrimary", "Standby"):
+        document = _templates(profile)[stack]
+        assert _health_setting(document) is not None, stack
+    document = _templates(profile)["StandbyPrimary"]
+    setting = _health_setting(document)
+    assert setting is not None
+    _, check = one(document, "AWS::Route53::HealthCheck", "/Failover/HealthCheck")
+    interval = check["Properties"]["HealthCheckConfig"]["RequestInterval"]
+    assert setting["ThrottlingRateLimit"] >= CHECKERS / interval
+    assert setting["ThrottlingBurstLimit"] >= CHECKERS
+    # and it logs and counts like every other method (an override is not merged with the default)
+    _, stage = one(document, "AWS::ApiGateway::Stage", "/Orders/Api/DeploymentStage")
+    (default,) = [e for e in stage["Properties"]["MethodSettings"] if e["ResourcePath"] == "/*"]
+    for field in ("LoggingLevel", "MetricsEnabled", "DataTraceEnabled"):
+        assert setting.get(field) == default.get(field), field
+
+
+def test_a_stage_throttled_below_the_checkers_rate_leaves_the_health_method_enough() -> None:
+    """A 10-second check (16 checkers: 1.6 requests a second) on an API whose users get 1 request a
+    second per method: the health method keeps its own, higher limit."""
+    from aws_cdk import Duration
+    from aws_cdk import aws_route53 as route53
+    from aws_cdk.assertions import Template
+
+    from patterns.serverless_api import Route, ServerlessApi
+    from patterns.standby import FailoverEndpoint
+    from stacks.paths import lambda_dir
+    from tests.kit import bare_stack
+
+    stack = bare_stack()
+    api = ServerlessApi(
+        stack,
+        "Orders",
+        code_dir=lambda_dir("orders_api"),
+        handler="app.handler",
+        routes=[Route("GET", "/orders")],
+        profile=SANDBOX,
+        throttling_rate_limit=1,
+        throttling_burst_limit=1,
+    )
+    zone = route53.HostedZone.from_hosted_zone_attributes(
+        stack, "Zone", hosted_zone_id="Z0EXAMPLE", zone_name="example.test"
+    )
+    FailoverEndpoint(
+        stack,
+        "Failover",
+        api=api,
+        zone=zone,
+        domain_name="api.example.test",
+        primary=True,
+        health_check_interval=Duration.seconds(10),
+    )
+    document = Template.from_stack(stack).to_json()
+    setting = _health_setting(document)
+    assert setting is not None
+    _, check = one(document, "AWS::Route53::HealthCheck", "/Failover/HealthCheck")
+    interval = check["Properties"]["HealthCheckConfig"]["RequestInterval"]
+    assert interval == 10
+    assert setting["ThrottlingRateLimit"] >= CHECKERS / interval
+    assert setting["ThrottlingBurstLimit"] >= CHECKERS
+
+
 def test_both_regions_answer_the_same_name_through_their_own_regional_domain(profile: str) -> None:
     """A regional custom domain needs an ACM certificate in its own Region, and the name clients
     call must exist in both Regions for the TLS name to match after a failover (API Gateway DG,
@@ -534,3 +624,23 @@ def test_a_refresh_known_only_at_deploy_time_fails_naming_the_prop() -> None:
             parameter_name="/x",
             refresh=cdk.Aws.STACK_NAME,
         )
+
+
+def test_every_documented_deploy_of_standby_stacks_alone_is_exclusive() -> None:
+    """`cdk deploy <stack>` deploys the stack's dependencies first unless `--exclusively` is given
+    (AWS CDK CLI reference, `cdk deploy --exclusively`: "only deploy requested stacks, don't
+    include dependencies"); `Standby` and `StandbyMonitor` depend on `StandbyPrimary`, in the
+    primary Region, which in an outage is the Region that is down."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    commands = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text().replace("\\\n", " ")
+        for command in re.findall(r"cdk deploy[^`\n]*", text):
+            names = set(re.findall(r"\bStandby\w*\b", command))
+            if names and "--all" not in command:
+                commands.append((page.name, command))
+                assert "--exclusively" in command, (page.name, command)
+    assert commands  # the page does document such a deploy

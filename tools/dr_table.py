@@ -92,7 +92,14 @@ def compute() -> str:
     notes += "".join(
         f"- {name}: {value:g}, {what}\n" for name, (value, what) in standby_recovery.ASSUMPTIONS.items()
     )
-    return recovery.markdown(table) + "\nAssumed, not read from the templates:\n\n" + notes
+    caveats = "".join(f"- [{mark}] {text}\n" for mark, text in standby_recovery.NOTES.items())
+    return (
+        recovery.markdown(table)
+        + "\nPilot light and warm standby:\n\n"
+        + caveats
+        + "\nAssumed, not read from the templates:\n\n"
+        + notes
+    )
 
 
 def write(text: str) -> None:

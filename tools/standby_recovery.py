@@ -40,6 +40,19 @@ ASSUMPTIONS = {
         "in seconds; its verify probe and Route 53's propagation take the rest",
     ),
 }
+# Printed under the table, referred to by the standby rows as [a] and [b].
+NOTES = {
+    "a": "automatic (warm standby) or paged (pilot light) only for failures the primary's health check "
+    "sees: `GET /v1/health` answers from the function without reading the table (a health check fails "
+    "open on its dependencies), and the alias records evaluate API Gateway's target health, so an "
+    "outage of API Gateway, Lambda or the Region's network fails over by itself; a DynamoDB impairment "
+    "in the primary Region keeps the check healthy while orders fail (the API's 5XX alarm says so): "
+    "an operator runs the runbook (`failover`), and the RTO is then the pilot light's for either "
+    "strategy (decide + promote)",
+    "b": "identity: Cognito user pools are regional, so after a failover users sign in again at the "
+    "standby's pool (only those invited there) and get another `sub`: orders they made before are "
+    'not theirs there until failback (docs/standby.md, "What a user sees during a failover")',
+}
 SECOND_REGION_STACKS = ("StandbyKey", "Standby", "StandbyMonitor")
 # In the primary's stack, what a plain ServerlessApi does not have: the global table with its key
 # and latency alarm, the custom domain, record and health check.
@@ -123,15 +136,18 @@ def rows(profile: str, standby: StandbyFacts) -> list[Row]:
         # Route 53 answers with the (throttled) standby once the check fails; resolvers' caches
         # expire while the operator decides and the runbook promotes.
         rto = detect + max(ttl, decide + promote)
-        how = f"{detect} s detect + {_duration(decide)} decide + {promote} s promote; DNS's {ttl} s meanwhile"
+        how = (
+            f"{detect} s detect + {_duration(decide)} decide + {promote} s promote; "
+            f"DNS's {ttl} s meanwhile [a]"
+        )
         name = "pilot light"
     else:
         rto = detect + ttl
-        how = f"{detect} s detect + {ttl} s DNS, automatic"
+        how = f"{detect} s detect + {ttl} s DNS, automatic [a]"
         name = "warm standby"
     return [
         Row(
-            f"{name} ({profile})",
+            f"{name} ({profile}) [b]",
             "the Region",
             f"~{REPLICATION_SECONDS} s (global table replication)",
             f"{_duration(rto)} ({how})",

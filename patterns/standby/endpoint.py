@@ -5,6 +5,7 @@ light, the API's function held at reserved concurrency 0 until the runbook promo
 
 from __future__ import annotations
 
+import math
 import re
 
 import jsii
@@ -22,6 +23,13 @@ from ..shared.props import PropError, expect, within
 # Route 53 health checks probe every 10 or 30 seconds, and call an endpoint unhealthy after 1-10
 # failed probes in a row ("Values that you specify when you create or update health checks").
 REQUEST_INTERVALS = (10, 30)
+# Route 53 runs about 15-16 health checkers per check (in its default checker Regions), each
+# probing once per interval, uncoordinated: "you'll sometimes see several requests per second
+# regardless of the interval you chose" ("How Amazon Route 53 determines whether a health check
+# is healthy"). The health method's own throttle holds all of them at once, twice over, plus the
+# runbook's probe and an operator's curl, and is never below the stage's default.
+ROUTE53_CHECKERS = 16
+HEALTH_HEADROOM = 2
 HEALTH_PATH = re.compile(r"^/[a-z0-9-]{1,64}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 PUBLIC_HEALTH_REASON = (
@@ -67,6 +75,8 @@ class FailoverEndpoint(Construct):
         record: the failover alias record (PRIMARY or SECONDARY) to `domain`.
         health_check: the primary's HTTPS health check of its health path; None on a secondary
             (Route 53 treats a secondary without one as healthy).
+        health_throttle: the health method's own limits (requests per second, burst) on the
+            API's stage.
         health_url: the health path on the API's own endpoint in this Region (what the runbook
             probes; it does not depend on DNS).
         health_resource_path: the health path under the API's stage (e.g. `/v1/health`): what
@@ -74,6 +84,7 @@ class FailoverEndpoint(Construct):
     """
 
     health_method: apigateway.Method
+    health_throttle: apigateway.ThrottleSettings
     certificate: acm.ICertificate
     domain: apigateway.DomainName
     record: route53.ARecord
@@ -143,6 +154,7 @@ class FailoverEndpoint(Construct):
         )
         acknowledge(self.health_method, "AwsSolutions-APIG4", PUBLIC_HEALTH_REASON)
         acknowledge(self.health_method, "AwsSolutions-COG4", PUBLIC_HEALTH_REASON)
+        self.health_throttle = self._throttle_health(api, health_path, interval)
         host = f"{api.api.rest_api_id}.execute-api.{region}.{Aws.URL_SUFFIX}"
         resource_path = f"/{api.stage.stage_name}{health_path}"
         self.health_resource_path = resource_path
@@ -190,3 +202,40 @@ class FailoverEndpoint(Construct):
             function = api.function.function.node.default_child
             assert isinstance(function, lambda_.CfnFunction)
             function.reserved_concurrent_executions = 0  # throttled until the runbook promotes it
+
+    def _throttle_health(
+        self, api: ServerlessApi, health_path: str, interval: float
+    ) -> apigateway.ThrottleSettings:
+        """A MethodSettings entry of the stage for `GET <health_path>`: its limits then apply to
+        that method in place of the stage's default ("Throttle requests to your REST APIs",
+        API Gateway DG: per-method settings override the stage's), so the checkers never share
+        the users' limit, and a user's low `throttling_rate_limit` cannot fail the check.
+
+        L1: CDK's Stage takes method settings only when it is created (StageOptions.
+        method_options), and this method is added to an API built before; CDK does not merge
+        an override with the stage's default either, so the entry copies the default's logging,
+        metrics and data-trace settings."""
+        stage = api.stage.node.default_child
+        assert isinstance(stage, apigateway.CfnStage)
+        settings = list(stage.method_settings or [])  # type: ignore[arg-type]
+        default = next(
+            entry
+            for entry in settings
+            if isinstance(entry, apigateway.CfnStage.MethodSettingProperty)
+            and entry.resource_path == "/*"
+            and entry.http_method == "*"
+        )
+        checkers_rate = ROUTE53_CHECKERS / interval
+        rate = max(float(default.throttling_rate_limit or 0), math.ceil(HEALTH_HEADROOM * checkers_rate) + 1)
+        burst = max(int(default.throttling_burst_limit or 0), HEALTH_HEADROOM * ROUTE53_CHECKERS)
+        health = apigateway.CfnStage.MethodSettingProperty(
+            resource_path="/" + health_path.replace("/", "~1"),  # API Gateway escapes / as ~1
+            http_method="GET",
+            throttling_rate_limit=rate,
+            throttling_burst_limit=burst,
+            logging_level=default.logging_level,
+            metrics_enabled=default.metrics_enabled,
+            data_trace_enabled=default.data_trace_enabled,
+        )
+        stage.method_settings = [*settings, health]
+        return apigateway.ThrottleSettings(rate_limit=rate, burst_limit=burst)

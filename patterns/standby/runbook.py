@@ -9,6 +9,18 @@ path and the standby back. failback: restore the check's path (it reads the prim
 verify the primary, then demote the standby (pilot light: reserved concurrency 0 again); a
 failed verify points the check away again.
 
+Route 53's and Lambda's control planes answer bursts with throttling (Route 53: five requests
+per second per account, then HTTP 400 `Throttling`, "Quotas" in the Route 53 DG;
+`PriorRequestNotComplete` while an earlier change is applied, Route 53 API Reference), so every
+call retries those errors with exponential backoff and full jitter before it counts as failed.
+A step that still fails is caught: the rollback steps run in order whatever fails among them
+(put the check's path back, then demote the standby), and the execution ends in a named Fail
+state (PromoteFailed, ShiftFailed, VerifyFailed, DemoteFailed, RollbackIncomplete) that the
+construct's ExecutionsFailed alarm reports. Residual: Route 53's control plane is in us-east-1;
+if it stays unreachable past the retries, a failover rolls back. In a Region outage the
+primary's check fails by itself and Route 53's data plane already answers with the standby, so
+promote it by hand (`aws lambda delete-function-concurrency`, the page's runbook section).
+
 Why not invert the check: an inverted check is healthy when its endpoint is unhealthy ("Inverting
 health checks", Route 53 DG), so in a real outage inverting the already failing check of the
 primary makes it healthy and sends traffic back to the dead primary.
@@ -17,14 +29,17 @@ primary makes it healthy and sends traffic back to the dead primary.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from aws_cdk import Duration, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ..shared.defaults import Profile, acknowledge, log_group
+from ..shared.defaults import AT_LEAST, Profile, acknowledge, log_group, new_alarm_topic, notifying_alarm
 from ..shared.props import PropError, expect
 from ..shared.python_function import PythonFunction
 
@@ -36,6 +51,37 @@ from ..shared.python_function import PythonFunction
 # check is healthy"); an API that is down fails it as well.
 FORCED_DOWN_SUFFIX = "/failed-over-by-runbook"
 
+# Errors of an AWS SDK integration are `<Service>.<Error>Exception` ("Learning to use AWS
+# service SDK integrations", Step Functions DG); an error the service's API model does not
+# name, such as Route 53's common `Throttling`, comes as `<Service>.<Service>Exception`.
+ROUTE53_TRANSIENT = (
+    "Route53.ThrottlingException",
+    "Route53.PriorRequestNotCompleteException",
+    "Route53.Route53Exception",
+    "Route53.SdkClientException",
+)
+# PutFunctionConcurrency/DeleteFunctionConcurrency: TooManyRequests, ServiceException and
+# ResourceConflict (another operation on the function in progress), Lambda API Reference.
+LAMBDA_TRANSIENT = (
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.ResourceConflictException",
+    "Lambda.SdkClientException",
+)
+# The probe's invocation: CDK's default retry of LambdaInvoke lacks throttling (aws/aws-cdk#26470).
+INVOKE_TRANSIENT = (
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
+)
+RETRY_ATTEMPTS = 6
+RETRY_INTERVAL = Duration.seconds(1)
+RETRY_MAX_DELAY = Duration.seconds(20)
+FAILURE_PATH = "$.failure"
+Task = TypeVar("Task", bound=sfn.TaskStateBase)
+
 
 class FailoverRunbook(Construct):
     """The failover and failback state machine of the orders API, and its verify probe.
@@ -44,10 +90,14 @@ class FailoverRunbook(Construct):
         state_machine: start it with `{"mode": "failover"}` or `{"mode": "failback"}`; any
             other mode fails (UnknownMode). An execution times out after 30 minutes.
         probe: the function that verifies the Region traffic was shifted to.
+        alarm_topic: where the alarms notify (yours, or the new one).
+        alarms: an execution that failed, and one that timed out.
     """
 
     state_machine: sfn.StateMachine
     probe: lambda_.IFunction
+    alarm_topic: sns.ITopic
+    alarms: list[cloudwatch.Alarm]
 
     def __init__(
         self,
@@ -62,6 +112,7 @@ class FailoverRunbook(Construct):
         standby_health_url: str,
         standby_functions: Sequence[lambda_.IFunction] = (),
         pilot_light: bool = True,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         """Build the probe and the state machine.
 
@@ -81,9 +132,12 @@ class FailoverRunbook(Construct):
             pilot_light: whether the standby is held at reserved concurrency 0 until promoted
                 (True, the default) or serves all the time, smaller (False, warm standby:
                 nothing is scaled).
+            alarm_topic: where the alarms on failed and timed-out executions go; default a new
+                encrypted topic CloudWatch may publish to.
         """
         super().__init__(scope, construct_id)
         expect("profile", profile, Profile)
+        expect("alarm_topic", alarm_topic, sns.ITopic, optional=True)
         for name, value in (
             ("primary_health_check_id", primary_health_check_id),
             ("primary_health_path", primary_health_path),
@@ -137,6 +191,25 @@ class FailoverRunbook(Construct):
             "LambdaInvoke grants with the function; the probe is this runbook's own function.",
         )
 
+        self.alarm_topic = alarm_topic or new_alarm_topic(self, "AlarmTopic", profile=profile)
+        self.alarms = [
+            notifying_alarm(
+                self,
+                name,
+                metric(period=Duration.minutes(1), statistic="Sum"),
+                topic=self.alarm_topic,
+                threshold=1,
+                evaluation_periods=1,
+                comparison=AT_LEAST,
+                description=f"{self.node.path}: a runbook execution {what}; read its error and "
+                "the state it ended in before starting it again",
+            )
+            for name, metric, what in (
+                ("ExecutionsFailed", self.state_machine.metric_failed, "failed"),
+                ("ExecutionsTimedOut", self.state_machine.metric_timed_out, "timed out"),
+            )
+        ]
+
     # States -------------------------------------------------------------------------------------
 
     def _point_check(self, state_id: str, *, forced_down: bool) -> tasks.CallAwsService:
@@ -145,7 +218,7 @@ class FailoverRunbook(Construct):
         secondary. Otherwise: its own path again. Never inverted (an older runbook's inversion
         is undone too): an inverted check of a dead primary is healthy."""
         path = self._forced_down_path if forced_down else self._health_path
-        return tasks.CallAwsService(
+        task = tasks.CallAwsService(
             self,
             state_id,
             service="route53",
@@ -154,8 +227,9 @@ class FailoverRunbook(Construct):
             iam_resources=[self._health_check_arn()],
             result_path=sfn.JsonPath.DISCARD,
         )
+        return _retried(task, ROUTE53_TRANSIENT)
 
-    def _concurrency(self, state_id: str, *, throttled: bool) -> sfn.IChainable:
+    def _concurrency(self, state_id: str, *, throttled: bool) -> sfn.Parallel | sfn.Pass:
         """Pilot light: reserved concurrency 0 throttles every invocation; deleting it promotes."""
         if not self._functions:
             return sfn.Pass(self, state_id, comment="warm standby: nothing to scale")
@@ -165,64 +239,166 @@ class FailoverRunbook(Construct):
             parameters: dict[str, object] = {"FunctionName": function.function_name}
             if throttled:
                 parameters["ReservedConcurrentExecutions"] = 0
-            branches.branch(
-                tasks.CallAwsService(
-                    self,
-                    f"{state_id}{index}",
-                    service="lambda",
-                    action=action,
-                    parameters=parameters,
-                    iam_resources=[function.function_arn],
-                    iam_action=f"lambda:{action[0].upper()}{action[1:]}",
-                )
+            task = tasks.CallAwsService(
+                self,
+                f"{state_id}{index}",
+                service="lambda",
+                action=action,
+                parameters=parameters,
+                iam_resources=[function.function_arn],
+                iam_action=f"lambda:{action[0].upper()}{action[1:]}",
+                result_path=sfn.JsonPath.DISCARD,
             )
+            branches.branch(_retried(task, LAMBDA_TRANSIENT))
         return branches
 
     def _verify(self, state_id: str, mode: str) -> tasks.LambdaInvoke:
-        return tasks.LambdaInvoke(
+        task = tasks.LambdaInvoke(
             self,
             state_id,
             lambda_function=self.probe,
             payload=sfn.TaskInput.from_object({"mode": mode}),
             payload_response_only=True,
+            retry_on_service_exceptions=False,
             result_path="$.verify",
         )
+        return _retried(task, INVOKE_TRANSIENT)
+
+    def _fail(self, state_id: str, cause: str, error: str | None = None) -> sfn.Fail:
+        return sfn.Fail(self, state_id, error=error or state_id, cause=cause)
+
+    def _rollback(self, prefix: str, *, shift: bool, promote: bool, ending: sfn.Fail) -> sfn.IChainable:
+        """Put the check's path back (`shift`), then demote the standby (`promote`), then end in
+        `ending`; a step that fails is caught and the next runs all the same, but the execution
+        then ends in RollbackIncomplete, its error kept in `$.failure`."""
+        incomplete = self._fail(
+            f"{prefix}RollbackIncomplete",
+            "a rollback step failed after its retries (see $.failure): check the health check's "
+            "path and the standby's reserved concurrency by hand",
+            error="RollbackIncomplete",
+        )
+        demote = self._concurrency(f"{prefix}RollBackPromote", throttled=True) if promote else None
+        if demote is not None and isinstance(demote, sfn.Parallel):
+            demote.add_catch(incomplete, result_path=FAILURE_PATH)
+        if not shift:
+            assert demote is not None
+            return demote.next(ending)
+        put_back = self._point_check(f"{prefix}RollBackShift", forced_down=False)
+        if demote is None:
+            put_back.add_catch(incomplete, result_path=FAILURE_PATH)
+            return put_back.next(ending)
+        demote_after_failure = self._concurrency(f"{prefix}RollBackPromoteAfterFailure", throttled=True)
+        if isinstance(demote_after_failure, sfn.Parallel):
+            demote_after_failure.add_catch(incomplete, result_path=FAILURE_PATH)
+        put_back.add_catch(demote_after_failure.next(incomplete), result_path=FAILURE_PATH)
+        return put_back.next(demote.next(ending))
 
     def _definition(self) -> sfn.IChainable:
-        failed_over = sfn.Succeed(self, "FailedOver")
-        failed_back = sfn.Succeed(self, "FailedBack")
-        rolled_back = sfn.Fail(self, "VerifyFailedRolledBack", error="VerifyFailed", cause="see $.verify")
-        failover = (
-            sfn.Chain.start(self._concurrency("Promote", throttled=False))
-            .next(self._point_check("ShiftToStandby", forced_down=True))
-            .next(self._verify("VerifyStandby", "failover"))
-            .next(
-                sfn.Choice(self, "StandbyHealthy")
-                .when(sfn.Condition.boolean_equals("$.verify.healthy", True), failed_over)
-                .otherwise(
-                    self._point_check("RollBackShift", forced_down=False)
-                    .next(self._concurrency("RollBackPromote", throttled=True))
-                    .next(rolled_back)
-                )
-            )
-        )
-        failback = (
-            sfn.Chain.start(self._point_check("ShiftToPrimary", forced_down=False))
-            .next(self._verify("VerifyPrimary", "failback"))
-            .next(
-                sfn.Choice(self, "PrimaryHealthy")
-                .when(
-                    sfn.Condition.boolean_equals("$.verify.healthy", True),
-                    sfn.Chain.start(self._concurrency("Demote", throttled=True)).next(failed_back),
-                )
-                .otherwise(self._point_check("BackToStandby", forced_down=True).next(rolled_back))
-            )
-        )
+        failover = self._failover()
+        failback = self._failback()
         return (
             sfn.Choice(self, "Mode")
             .when(sfn.Condition.string_equals("$.mode", "failover"), failover)
             .when(sfn.Condition.string_equals("$.mode", "failback"), failback)
             .otherwise(sfn.Fail(self, "UnknownMode", error="UnknownMode", cause="mode: failover or failback"))
+        )
+
+    def _failover(self) -> sfn.IChainable:
+        """Promote, shift, verify; a failed step or verify rolls back what ran, in order."""
+        promote = self._concurrency("Promote", throttled=False)
+        shift = self._point_check("ShiftToStandby", forced_down=True)
+        verify = self._verify("VerifyStandby", "failover")
+        if isinstance(promote, sfn.Parallel):  # a pilot light: a branch may have run
+            promote.add_catch(
+                self._rollback(
+                    "Promote",
+                    shift=False,
+                    promote=True,
+                    ending=self._fail(
+                        "PromoteFailed", "promoting the standby failed (see $.failure); rolled back"
+                    ),
+                ),
+                result_path=FAILURE_PATH,
+            )
+        # A refused UpdateHealthCheck changed nothing: only the promotion is undone.
+        shift_failed = self._fail(
+            "ShiftFailed",
+            "updating the primary's health check failed (see $.failure); the standby is demoted "
+            "again, traffic stays where Route 53 sends it",
+        )
+        shift.add_catch(
+            self._rollback("Shift", shift=False, promote=True, ending=shift_failed)
+            if self._functions
+            else shift_failed,
+            result_path=FAILURE_PATH,
+        )
+        verify_failed = self._rollback(
+            "Verify",
+            shift=True,
+            promote=bool(self._functions),
+            ending=self._fail("VerifyFailed", "the standby did not answer its health path (see $.verify)"),
+        )
+        verify.add_catch(verify_failed, result_path=FAILURE_PATH)
+        return (
+            sfn.Chain.start(promote)
+            .next(shift)
+            .next(verify)
+            .next(
+                sfn.Choice(self, "StandbyHealthy")
+                .when(sfn.Condition.boolean_equals("$.verify.healthy", True), sfn.Succeed(self, "FailedOver"))
+                .otherwise(verify_failed)
+            )
+        )
+
+    def _failback(self) -> sfn.IChainable:
+        """Shift back, verify the primary, demote; a failed verify points the check away again."""
+        shift = self._point_check("ShiftToPrimary", forced_down=False)
+        shift.add_catch(
+            self._fail(
+                "FailbackShiftFailed",
+                "updating the primary's health check failed (see $.failure); nothing changed, traffic "
+                "stays on the standby",
+                error="ShiftFailed",
+            ),
+            result_path=FAILURE_PATH,
+        )
+        verify = self._verify("VerifyPrimary", "failback")
+        back = self._point_check("BackToStandby", forced_down=True)
+        primary_failed = self._fail(
+            "PrimaryVerifyFailed",
+            "the primary did not answer its health path (see $.verify)",
+            error="VerifyFailed",
+        )
+        back.add_catch(
+            self._fail(
+                "FailbackRollbackIncomplete",
+                "pointing the check away from the unhealthy primary failed (see $.failure): the check "
+                "reads the primary again, so traffic follows the primary's health; start failover again",
+                error="RollbackIncomplete",
+            ),
+            result_path=FAILURE_PATH,
+        )
+        back.next(primary_failed)
+        verify.add_catch(back, result_path=FAILURE_PATH)
+        demote = self._concurrency("Demote", throttled=True)
+        failed_back = sfn.Succeed(self, "FailedBack")
+        if isinstance(demote, sfn.Parallel):
+            demote.add_catch(
+                self._fail(
+                    "DemoteFailed",
+                    "traffic is back on the primary, but demoting the standby failed (see $.failure): "
+                    "it stays promoted (it costs nothing idle); start failback again",
+                ),
+                result_path=FAILURE_PATH,
+            )
+        return (
+            sfn.Chain.start(shift)
+            .next(verify)
+            .next(
+                sfn.Choice(self, "PrimaryHealthy")
+                .when(sfn.Condition.boolean_equals("$.verify.healthy", True), demote.next(failed_back))
+                .otherwise(back)
+            )
         )
 
     def _health_check_arn(self) -> str:
@@ -233,3 +409,16 @@ class FailoverRunbook(Construct):
             resource="healthcheck",
             resource_name=self._health_check_id,
         )
+
+
+def _retried(task: Task, errors: tuple[str, ...]) -> Task:
+    """Retry `errors` with exponential backoff (1 s, doubling, at most 20 s) and full jitter."""
+    task.add_retry(
+        errors=list(errors),
+        max_attempts=RETRY_ATTEMPTS,
+        interval=RETRY_INTERVAL,
+        max_delay=RETRY_MAX_DELAY,
+        backoff_rate=2.0,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
