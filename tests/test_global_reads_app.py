@@ -423,7 +423,7 @@ def raw_home() -> Iterator[tuple[str, list[bytes]]]:
     """A stand-in for home on a bare socket: records the bytes of each request's head as they
     arrive (no HTTP library in between to add or fix headers) and answers 200 `{}`."""
     seen: list[bytes] = []
-    listener = socket.create_server(("127.0.0.1", free_port()))
+    listener = socket.create_server(("127.0.0.1", 0))
 
     def answer(connection: socket.socket) -> None:
         with connection:
