@@ -23,14 +23,14 @@ import pytest
 from patterns.shared.props import PropError
 from stacks.global_reads_stack import READ_STACK_ID
 from tests.kit import one, resources, template_json
-from tests.local_servers import CACHE_ADMIN, Cluster, cluster, free_port, load_web_app
+from tests.local_servers import CACHE_ADMIN, Cluster, closed_port, cluster, load_web_app
 from tests.test_global_reads_construct import read_stack, replica
 from tests.test_global_reads_stack import template as global_reads_template
 
 pytestmark = pytest.mark.servers
 app = load_web_app()
 settings_module = app["settings"]
-EVERY = 1.0
+EVERY = 2.0
 THRESHOLD = 3 * EVERY
 """As deployed: the alarms' 30 s threshold is three heartbeat intervals of 10 s."""
 LAG = "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8"
@@ -53,7 +53,7 @@ def home_settings(servers: Cluster, **overrides: Any) -> Any:
         "cache_port": servers.valkey_port,
         "cache_auth": settings_module.CachePasswordAuth(user, password),
         "db_sslmode": "disable",
-        "app_port": free_port(),
+        "app_port": 0,  # bound by the server itself
         "region": "us-east-1",
     }
     return settings_module.Settings(**{**values, **overrides})
@@ -113,15 +113,16 @@ def test_many_instances_commit_about_once_per_half_interval_in_all(servers: Clus
 def test_a_writer_that_does_not_answer_is_logged_and_the_heartbeat_keeps_trying(
     servers: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
-    heartbeat = app["main"].heartbeat_for(home_settings(servers, db_writer_port=free_port()), every=0.1)
-    thread = threading.Thread(target=heartbeat.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while heartbeat.failures < 3:
-        assert thread.is_alive() and time.monotonic() < deadline, "the heartbeat stopped trying"
-        time.sleep(0.05)
-    heartbeat.stop.set()
-    thread.join(timeout=5)
+    with closed_port() as dead:
+        heartbeat = app["main"].heartbeat_for(home_settings(servers, db_writer_port=dead), every=0.1)
+        thread = threading.Thread(target=heartbeat.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while heartbeat.failures < 3:
+            assert thread.is_alive() and time.monotonic() < deadline, "the heartbeat stopped trying"
+            time.sleep(0.05)
+        heartbeat.stop.set()
+        thread.join(timeout=5)
     assert "heartbeat not written" in caplog.text
 
 
@@ -130,20 +131,21 @@ def test_a_read_region_app_writes_no_heartbeat(servers: Cluster) -> None:
     any heartbeat it wrote would land and show."""
     app["catalog"].Catalog(app["main"].heartbeat_for(home_settings(servers)).writer, None).create_schema()
     before = heartbeat_row(servers)
-    settings = home_settings(
-        servers,
-        db_writer_host=servers.primary.host,
-        db_writer_port=servers.primary.port,
-        home_url=f"http://127.0.0.1:{free_port()}",
-        region="ap-northeast-1",
-    )
-    server, heartbeat = app["main"].start(settings, host="127.0.0.1", heartbeat_every=0.1)
-    try:
-        assert heartbeat is None
-        time.sleep(1.0)
-        assert heartbeat_row(servers) == before
-    finally:
-        server.server_close()
+    with closed_port() as home_port:  # never asked: nothing here is forwarded
+        settings = home_settings(
+            servers,
+            db_writer_host=servers.primary.host,
+            db_writer_port=servers.primary.port,
+            home_url=f"http://127.0.0.1:{home_port}",
+            region="ap-northeast-1",
+        )
+        server, heartbeat = app["main"].start(settings, host="127.0.0.1", heartbeat_every=0.1)
+        try:
+            assert heartbeat is None
+            time.sleep(1.0)
+            assert heartbeat_row(servers) == before
+        finally:
+            server.server_close()
 
 
 def test_the_lag_alarms_sit_above_the_lag_of_a_replica_whose_idle_source_beats() -> None:
