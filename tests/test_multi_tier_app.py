@@ -618,6 +618,14 @@ def test_the_app_built_from_the_stacks_environment_reaches_the_writer_through_th
     servers.wait_for_replay()
     assert catalog.get_product("env").name == "from env"
     assert cache.exists("product:env")  # filled through the app's ACL user
+    # RDS Proxy pins a client session that holds a prepared statement to one database
+    # connection until it ends ("Avoiding pinning an RDS Proxy", RDS User Guide), and psycopg
+    # prepares a query on the server once it ran more than 5 times on a connection (psycopg
+    # docs, "Prepared statements"): the app's sessions must never hold one.
+    for n in range(8):
+        catalog.put_product("env", f"again {n}", Decimal("1.00"), 1)
+    writer = catalog.router._local.connections["writer"]
+    assert writer.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
     catalog.router.close()
     # The stack's old wiring, the database's port for the writer: nothing listens there.
     wrong = app["main"].build({**local, "DB_WRITER_PORT": local_port[str(DEFAULT_DATABASE_PORT)]})
@@ -653,3 +661,37 @@ def test_the_cache_authenticates_again_with_a_fresh_token_on_every_new_connectio
     with pytest.raises(valkey.exceptions.AuthenticationError):
         valkey.Valkey(port=servers.valkey_port).get("product:x")  # the default user is off
     client.close()
+
+
+def test_a_client_that_declares_a_body_and_stalls_is_cut_off_and_others_are_served(catalog: Any) -> None:
+    """A slow sender (a body declared, then nothing) must not hold a thread for good: after the
+    idle timeout its connection is closed. Shortened here; the deployed one is checked below."""
+    server = app["server"].serve(catalog, 0, host="127.0.0.1", idle_timeout=0.5)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+            stalled.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            began = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+                other.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert other.recv(65536).startswith(b"HTTP/1.1 200 ")
+            received = b""
+            while chunk := stalled.recv(65536):  # until the server closes it
+                received += chunk
+            assert time.monotonic() - began < 25  # closed by the server, not by this socket's timeout
+            assert b"HTTP/1.1 2" not in received, received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_apps_idle_timeout_outlasts_the_load_balancers() -> None:
+    """Elastic Load Balancing asks targets to keep idle connections open longer than the load
+    balancer's idle timeout ("Connection idle timeout", ALB User Guide): otherwise the ALB can
+    send a request down a connection the target is closing, and the client gets a 502."""
+    _, balancer = one(
+        template_json("MultiTier", "production"), "AWS::ElasticLoadBalancingV2::LoadBalancer", "Web/"
+    )
+    attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
+    assert float(attributes["idle_timeout.timeout_seconds"]) < app["server"].IDLE_TIMEOUT

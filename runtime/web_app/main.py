@@ -70,6 +70,10 @@ def connector(settings: Settings, host: str, port: int) -> Any:
             sslrootcert=settings.db_sslrootcert,
             connect_timeout=settings.db_connect_timeout,
             application_name="web_app",
+            # No server-side prepared statements: RDS Proxy pins a session that has them to one
+            # database connection for good ("Avoiding pinning an RDS Proxy"), and a fleet of
+            # pinned sessions is no pool at all. psycopg prepares a query after 5 runs otherwise.
+            prepare_threshold=None,
         )
 
     return connect

@@ -73,6 +73,11 @@ MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
 HEALTH_TIMEOUT = 2.5
 """Seconds /health/deep waits for the databases and the cache."""
 DEEP_HEALTH_REUSE = 1.0
+IDLE_TIMEOUT = 75.0
+"""Seconds a connection may sit silent (between requests or inside one) before it is closed: a
+client that declares a body and stalls frees its thread. Longer than the ALB's 60 s idle
+timeout, as Elastic Load Balancing asks of targets, so the ALB never sends a request down a
+connection the app is closing."""
 """Seconds an answer of /health/deep is reused: anyone on the internet can ask for it through
 the load balancer, and each fresh answer opens a connection to every database, so requests
 for it, however many, cost each instance at most one round of checks per second."""
@@ -210,7 +215,10 @@ def home_target(url: SplitResult, method: str) -> str:
 
 
 def make_handler(
-    catalog: Catalog, deep_health_reuse: float = DEEP_HEALTH_REUSE, read_region: ReadRegion | None = None
+    catalog: Catalog,
+    deep_health_reuse: float = DEEP_HEALTH_REUSE,
+    read_region: ReadRegion | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> type[BaseHTTPRequestHandler]:
     deep_health = (
         ReadRegionHealth(catalog, read_region, deep_health_reuse)
@@ -221,6 +229,7 @@ def make_handler(
     class Handler(BaseHTTPRequestHandler):
         server_version = "web_app"
         protocol_version = "HTTP/1.1"
+        timeout = idle_timeout
         _unread: int | None = 0
         """Bytes of the request's body not read yet (None: a Content-Length that is no number)."""
 
@@ -426,5 +435,7 @@ def serve(
     *,
     deep_health_reuse: float = DEEP_HEALTH_REUSE,
     read_region: ReadRegion | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), make_handler(catalog, deep_health_reuse, read_region))
+    handler = make_handler(catalog, deep_health_reuse, read_region, idle_timeout)
+    return ThreadingHTTPServer((host, port), handler)
