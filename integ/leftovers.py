@@ -24,6 +24,8 @@ from botocore.exceptions import ClientError
 
 from integ.names import RUN_TAG
 
+GLOBAL_RESOURCES_REGION = "us-east-1"
+
 
 def leftover_stacks(cloudformation: object, stack_names: Iterable[str]) -> list[str]:
     found = []
@@ -86,6 +88,20 @@ def delete_assertion_logs(logs: object, assertion_stack_names: Iterable[str]) ->
     return deleted
 
 
+def delete_assertion_logs_where_deployed(
+    stacks: Mapping[str, str | None], session: boto3.Session | None = None
+) -> list[str]:
+    """`delete_assertion_logs` for each assertion stack of `stacks` (name to Region, None for the
+    session's), in its own Region: an app may pin its assertion stack to another one."""
+    session = session or boto3.Session()
+    deleted = []
+    for name, region in stacks.items():
+        if "DeployAssert" in name:
+            logs = session.client("logs", region_name=region or session.region_name)
+            deleted += delete_assertion_logs(logs, [name])
+    return deleted
+
+
 def leftovers(
     run_id: str, stacks: Mapping[str, str | None] | Iterable[str], session: boto3.Session | None = None
 ) -> list[str]:
@@ -99,13 +115,15 @@ def leftovers(
     found = []
     for region, names in sorted(by_region.items()):
         found += leftover_stacks(session.client("cloudformation", region_name=region), names)
+        found += leftover_log_groups(session.client("logs", region_name=region), names)
+    # Global resources (Route 53 health checks) are listed by the Tagging API in us-east-1 only.
+    for region in sorted({*by_region, GLOBAL_RESOURCES_REGION}):
         found += leftover_tagged(
             session.client("resourcegroupstaggingapi", region_name=region),
             session.client("kms", region_name=region),
             run_id,
         )
-        found += leftover_log_groups(session.client("logs", region_name=region), names)
-    return found
+    return list(dict.fromkeys(found))  # a bucket is listed from more than one Region
 
 
 def stack_and_region(argument: str) -> tuple[str, str | None]:

@@ -86,8 +86,7 @@ def run_one(stack: str, run_id: str) -> list[str]:
         if cdk("destroy", module, outdir, env) != 0:
             problems.append(f"{stack}: destroy failed")
         stacks = stack_regions(outdir) or {harness_stack_name(stack): None}
-        assertion_stacks = [name for name in stacks if "DeployAssert" in name]  # the environment's Region
-        for group in leftovers.delete_assertion_logs(boto3.client("logs"), assertion_stacks):
+        for group in leftovers.delete_assertion_logs_where_deployed(stacks):
             print(f"deleted the assertion provider's log group {group}")
         left = leftovers.leftovers(run_id, stacks)
         problems += [f"{stack}: left in the account: {item}" for item in left]

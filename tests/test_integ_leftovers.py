@@ -130,3 +130,31 @@ def test_the_standby_runs_check_covers_every_region_its_assembly_deploys_to(
         StackName=monitor, TemplateBody=json.dumps(template)
     )
     assert leftovers.leftovers(RUN, stacks, account) == [f"stack {monitor} (CREATE_COMPLETE)"]
+
+
+def test_the_assertion_providers_log_groups_are_deleted_in_the_region_of_their_stack(
+    account: boto3.Session,
+) -> None:
+    """The GlobalReads app pins its assertion stack to the read Region: its provider's log
+    groups are there, whatever the environment's Region."""
+    tokyo = account.client("logs", region_name="ap-northeast-1")
+    provider = "/aws/lambda/GlobalReadsDeployAssert-SingletonFunction1488541a7b234-AbC"
+    tokyo.create_log_group(logGroupName=provider)
+    account.client("logs").create_log_group(logGroupName=provider)  # not the run's: eu-west-1
+    stacks = {"refarch-integ-GlobalReads": "ap-northeast-1", "GlobalReadsDeployAssert": "ap-northeast-1"}
+    assert leftovers.delete_assertion_logs_where_deployed(stacks, account) == [provider]
+    assert tokyo.describe_log_groups()["logGroups"] == []
+    assert len(account.client("logs").describe_log_groups()["logGroups"]) == 1
+
+
+def test_tagged_resources_are_looked_for_in_us_east_1_when_no_stack_was_there(
+    account: boto3.Session,
+) -> None:
+    """Route 53 health checks (GlobalReads' latency records) are global: the Tagging API lists
+    them in us-east-1 only. moto's Tagging API does not list health checks, so a queue tagged
+    in us-east-1 stands for one: a run in eu-west-1 and ap-northeast-1 still looks there."""
+    sqs = account.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="stands-for-a-health-check", tags=tagged(RUN))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stacks = {"refarch-integ-GlobalReadsHome": None, "refarch-integ-GlobalReads": "ap-northeast-1"}
+    assert leftovers.leftovers(RUN, stacks, account) == [f"tagged {arn}"]
