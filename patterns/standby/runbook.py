@@ -362,19 +362,24 @@ class FailoverRunbook(Construct):
         Otherwise (or if the probe fails too) the primary's check is failing by itself and
         Route 53 answers with the standby: demoting it would throttle the only Region serving,
         so nothing is rolled back."""
+        undone = "the check reads its own path again and " if shift else ""
         rolled_back = self._fail(
             f"{prefix}Failed",
             f"{what} failed (see $.failure); the primary answers its health path, so the run is "
-            "rolled back: the check reads the primary's own path and the standby functions this "
-            "run promoted are demoted again",
+            f"rolled back: {undone}the standby functions this run promoted are demoted again",
+        )
+        left = (
+            "the standby is left promoted as far as this run got, so it keeps serving (demoting "
+            "it would throttle the only Region serving)"
+            if self._functions
+            else "the warm standby serves"
         )
         kept = self._fail(
             f"{prefix}FailedStandbyKept",
             f"{what} failed (see $.failure), and the primary did not answer its health path (see "
             "$.primary): its check fails by itself, so Route 53 answers with the standby. Nothing "
-            "is rolled back: the standby is left promoted as far as this run got, so it keeps "
-            "serving (demoting it would throttle the only Region serving). Finish the failover by "
-            "hand or run it again once the API answers; fail back when the primary recovers",
+            f"is rolled back: {left}. Finish the failover by hand or run it again once the API "
+            "that failed answers; fail back when the primary recovers",
             error=f"{prefix}Failed",
         )
         probe = self._verify(f"{prefix}ProbePrimary", "failback", result_path=PRIMARY_PATH)
