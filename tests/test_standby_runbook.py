@@ -398,16 +398,111 @@ def test_a_throttled_promotion_is_retried(world: World, service_names: list[floa
     assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
-def test_a_shift_that_keeps_failing_rolls_the_promotion_back(
+def refusing_the_shift(code: str, *, landed: bool = False) -> Any:
+    """Route 53 refusing every UpdateHealthCheck that forces the check down (the shift, all its
+    attempts) with `code`, and taking the one that writes the check's own path back. `landed`:
+    each refused shift is applied first, as a request that timed out on the client's side
+    (`SdkClientException`) may have been; moto's backend cannot time the client out, so the
+    error comes after the change instead, which leaves the service in the same state."""
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    original = Route53Backend.update_health_check
+    calls: list[str] = []
+
+    def answer(self: Any, health_check_id: str, args: dict[str, Any]) -> Any:
+        shift = str(args.get("resource_path", "")).endswith("/failed-over-by-runbook")
+        calls.append("shift" if shift else "restore")
+        if shift and landed:
+            original(self, health_check_id, args)
+        if shift:
+            raise Route53ClientError(code, f"injected {code}")
+        return original(self, health_check_id, args)
+
+    patch = mock.patch.object(Route53Backend, "update_health_check", answer)
+    patch.calls = calls  # type: ignore[attr-defined]
+    return patch
+
+
+def test_a_shift_that_keeps_failing_rolls_back_while_the_primary_is_healthy(
     world: World, service_names: list[float]
 ) -> None:
-    """Before: the execution ended FAILED with the standby promoted and traffic not shifted."""
+    """A game day on which Route 53 refuses the shift and takes the rollback's write: the
+    primary answers, so the run is rolled back, the promotion included."""
     world.pilot_light()
-    with route53_update("ThrottlingException", times=1000):  # every attempt of the shift
+    with refusing_the_shift("ThrottlingException"):
         result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "ShiftFailed", result
+    assert "rolled back" in result["cause"]
     assert world.shifted() is False
     assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+
+
+def test_a_failed_shift_that_landed_is_written_back(world: World, service_names: list[float]) -> None:
+    """The shift's UpdateHealthCheck answers an error after the change was made (a timeout):
+    the rollback writes the check's own path back all the same, or traffic would leave a healthy
+    primary for a standby just demoted to concurrency 0. Before: only the promotion was undone."""
+    world.pilot_light()
+    patch = refusing_the_shift("PriorRequestNotComplete", landed=True)
+    with patch:
+        result = world.run("failover")
+    assert result.get("error") == "ShiftFailed", result
+    assert patch.calls[-1] == "restore"
+    assert world.shifted() is False
+    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(Route53ClientError\\) with code Throttling:UserWarning")
+def test_in_an_outage_a_failed_shift_leaves_the_hand_promoted_standby_serving(
+    world: World, service_names: list[float]
+) -> None:
+    """The reviewer's case: the primary Region is down (its check fails by itself, Route 53
+    already answers with the standby), an operator promoted the standby by hand as the page
+    says, and Route 53's control plane answers `Throttling` to every call. Before: FAILED
+    ShiftFailed with the standby demoted to 0, throttling the only Region serving."""
+    Health.down.add("primary")
+    with route53_update("Throttling", times=1000):
+        result = world.run("failover")
+    assert result["status"] == "FAILED" and result.get("error") == "ShiftFailed", result
+    assert "left promoted" in result["cause"]
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+    assert world.shifted() is True  # Route 53 answers with the standby, which serves
+
+
+def test_in_an_outage_a_failed_shift_keeps_what_the_run_promoted(
+    world: World, service_names: list[float]
+) -> None:
+    """The same outage with the pilot light still at 0: the run's promotion stands."""
+    world.pilot_light()
+    Health.down.add("primary")
+    with route53_update("ThrottlingException", times=1000):
+        result = world.run("failover")
+    assert result.get("error") == "ShiftFailed" and "left promoted" in result["cause"], result
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+
+
+def test_route53_down_with_a_healthy_primary_still_demotes(world: World, service_names: list[float]) -> None:
+    """Every Route 53 call fails, the primary answers: the path cannot be written back (the shift
+    changed nothing, so nothing is lost), the standby is demoted, and the execution says the
+    rollback is incomplete."""
+    world.pilot_light()
+    with route53_update("ThrottlingException", times=1000):
+        result = world.run("failover")
+    assert result.get("error") == "RollbackIncomplete", result
+    assert world.shifted() is False
+    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+
+
+def test_a_standby_promoted_before_the_run_is_never_demoted(world: World) -> None:
+    """One function promoted by hand, one still at 0; the standby fails its verify, so the run
+    rolls back: it demotes only the function it promoted."""
+    world.pilot_light()
+    world.lambda_.delete_function_concurrency(FunctionName=STANDBY_FUNCTIONS[0])
+    Health.down.add("standby")
+    result = world.run("failover")
+    assert result.get("error") == "VerifyFailed", result
+    assert world.shifted() is False
+    assert world.throttled() == {STANDBY_FUNCTIONS[0]: None, STANDBY_FUNCTIONS[1]: 0}
 
 
 def test_a_failed_rollback_of_the_shift_still_rolls_the_promotion_back(

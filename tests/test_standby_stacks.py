@@ -309,10 +309,12 @@ def _health_setting(document: dict[str, Any]) -> dict[str, Any] | None:
 
 def test_the_health_method_has_its_own_throttle_that_holds_route53s_checkers(profile: str) -> None:
     """A method's own MethodSettings limits apply to it in place of the stage's default ("Throttle
-    requests to your REST APIs", API Gateway DG): the checkers get a limit of their own, which must
-    hold all of them probing at once (burst) and their rate at the check's RequestInterval, read
-    from the same template. Without it they share the stage default, which a user may set below
-    that, and a 429 fails the check: DNS then moves to a standby that may be at concurrency 0."""
+    requests to your REST APIs", API Gateway DG), which is itself applied per method ("Per-API,
+    per-stage throttling limits are applied at the API method level for a stage"): the entry must
+    hold all the checkers probing at once (burst) and their rate at the check's RequestInterval,
+    read from the same template. Without it the health method gets the stage default, which a
+    user may set below that, and a 429 fails the check: DNS then moves to a standby that may be at
+    concurrency 0."""
     for stack in ("StandbyPrimary", "Standby"):
         document = _templates(profile)[stack]
         assert _health_setting(document) is not None, stack
@@ -513,7 +515,9 @@ def test_the_runbook_forces_the_primarys_real_check_down_and_restores_its_path(p
         if isinstance(part, str) and part.endswith('"ResourcePath":"'):
             assert parts[index + 1]["Fn::Select"][0] == 2, parts[index + 1]
             paths.append(parts[index + 2].split('"')[0])
-    assert sorted(paths) == ["", "", "/failed-over-by-runbook", "/failed-over-by-runbook"]
+    # every update writes one of the two: the check's own path (failback, rollbacks) or forced down
+    assert set(paths) == {"", "/failed-over-by-runbook"}
+    assert len(paths) == _definition(standby).count("route53:updateHealthCheck")
     assert '"Inverted":true' not in _definition(standby).replace("\\", "")
 
 
@@ -626,6 +630,31 @@ def test_a_refresh_known_only_at_deploy_time_fails_naming_the_prop() -> None:
         )
 
 
+def documented_deploys(text: str) -> list[str]:
+    """Every `cdk deploy` command in a Markdown page, whole: a shell line continued with a
+    backslash is joined to the next, and an inline code span wrapped over two lines of prose is
+    one command (Markdown renders the line break as a space)."""
+    import re
+
+    text = re.sub(r"\\[ \t]*\r?\n", " ", text)
+    fence = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+    commands = [line for block in fence.findall(text) for line in block.splitlines()]
+    spans = re.findall(r"`([^`]+)`", fence.sub("", text))
+    commands += [span for span in spans if "\n\n" not in span]
+    return [" ".join(c[c.index("cdk deploy") :].split()) for c in commands if "cdk deploy" in c]
+
+
+def test_a_wrapped_deploy_command_is_read_whole() -> None:
+    page = (
+        "Deploy it alone: `npx cdk deploy -c standby_strategy=warm-standby\n  Standby`.\n\n"
+        "```\nnpx cdk deploy -c domain=example.com \\\n  StandbyMonitor\n```\n"
+    )
+    assert sorted(documented_deploys(page)) == [
+        "cdk deploy -c domain=example.com StandbyMonitor",
+        "cdk deploy -c standby_strategy=warm-standby Standby",
+    ]
+
+
 def test_every_documented_deploy_of_standby_stacks_alone_is_exclusive() -> None:
     """`cdk deploy <stack>` deploys the stack's dependencies first unless `--exclusively` is given
     (AWS CDK CLI reference, `cdk deploy --exclusively`: "only deploy requested stacks, don't
@@ -637,8 +666,7 @@ def test_every_documented_deploy_of_standby_stacks_alone_is_exclusive() -> None:
     root = Path(__file__).resolve().parent.parent
     commands = []
     for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
-        text = page.read_text().replace("\\\n", " ")
-        for command in re.findall(r"cdk deploy[^`\n]*", text):
+        for command in documented_deploys(page.read_text()):
             names = set(re.findall(r"\bStandby\w*\b", command))
             if names and "--all" not in command:
                 commands.append((page.name, command))

@@ -27,7 +27,8 @@ REQUEST_INTERVALS = (10, 30)
 # probing once per interval, uncoordinated: "you'll sometimes see several requests per second
 # regardless of the interval you chose" ("How Amazon Route 53 determines whether a health check
 # is healthy"). The health method's own throttle holds all of them at once, twice over, plus the
-# runbook's probe and an operator's curl, and is never below the stage's default.
+# runbook's probe and an operator's curl, and is never below the stage's default (which API
+# Gateway applies per method anyway: the entry only raises a default set too low for them).
 ROUTE53_CHECKERS = 16
 HEALTH_HEADROOM = 2
 HEALTH_PATH = re.compile(r"^/[a-z0-9-]{1,64}$")
@@ -206,10 +207,13 @@ class FailoverEndpoint(Construct):
     def _throttle_health(
         self, api: ServerlessApi, health_path: str, interval: float
     ) -> apigateway.ThrottleSettings:
-        """A MethodSettings entry of the stage for `GET <health_path>`: its limits then apply to
-        that method in place of the stage's default ("Throttle requests to your REST APIs",
-        API Gateway DG: per-method settings override the stage's), so the checkers never share
-        the users' limit, and a user's low `throttling_rate_limit` cannot fail the check.
+        """A MethodSettings entry of the stage for `GET <health_path>`, with limits at least what
+        Route 53's checkers need. A stage's default limits already apply to each method on its
+        own ("Per-API, per-stage throttling limits are applied at the API method level for a
+        stage", API Gateway DG "Throttle requests to your REST APIs"), so the health method never
+        shared a bucket with the users' methods; the entry matters only when the stage's default
+        (a user's low `throttling_rate_limit`) is below what the checkers need, which would
+        answer them 429 and fail the check.
 
         L1: CDK's Stage takes method settings only when it is created (StageOptions.
         method_options), and this method is added to an API built before; CDK does not merge

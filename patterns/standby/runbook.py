@@ -1,25 +1,33 @@
 """`FailoverRunbook`: failover and failback of the orders API as a Step Functions state machine,
 to be deployed in the standby Region (the primary may be the Region that is down).
 
-failover: promote the standby (pilot light: lift its functions' reserved concurrency of 0),
-shift traffic (point the primary's Route 53 health check at a path the primary never answers
-with 2xx/3xx, so the check is unhealthy whether the primary is up or down and the failover
-record answers with the standby), verify the standby answers; a failed verify puts the check's
-path and the standby back. failback: restore the check's path (it reads the primary again),
-verify the primary, then demote the standby (pilot light: reserved concurrency 0 again); a
-failed verify points the check away again.
+failover: note which standby functions are throttled (reserved concurrency 0), promote those
+(pilot light: delete that reserved concurrency), shift traffic (point the primary's Route 53
+health check at a path the primary never answers with 2xx/3xx, so the check is unhealthy whether
+the primary is up or down and the failover record answers with the standby), verify the standby
+answers; a failed verify puts the check's path back and demotes what this run promoted.
+failback: restore the check's path (it reads the primary again), verify the primary, then demote
+the standby (pilot light: reserved concurrency 0 again); a failed verify points the check away
+again.
 
 Route 53's and Lambda's control planes answer bursts with throttling (Route 53: five requests
 per second per account, then HTTP 400 `Throttling`, "Quotas" in the Route 53 DG;
 `PriorRequestNotComplete` while an earlier change is applied, Route 53 API Reference), so every
 call retries those errors with exponential backoff and full jitter before it counts as failed.
-A step that still fails is caught: the rollback steps run in order whatever fails among them
-(put the check's path back, then demote the standby), and the execution ends in a named Fail
-state (PromoteFailed, ShiftFailed, VerifyFailed, DemoteFailed, RollbackIncomplete) that the
-construct's ExecutionsFailed alarm reports. Residual: Route 53's control plane is in us-east-1;
-if it stays unreachable past the retries, a failover rolls back. In a Region outage the
-primary's check fails by itself and Route 53's data plane already answers with the standby, so
-promote it by hand (`aws lambda delete-function-concurrency`, the page's runbook section).
+A step that still fails is caught and the execution ends in a named Fail state (PromoteFailed,
+ShiftFailed, VerifyFailed, DemoteFailed, RollbackIncomplete) that the construct's
+ExecutionsFailed alarm reports. A rollback never demotes a function this run did not promote
+(one an operator promoted by hand stays promoted), and the rollback steps run in order whatever
+fails among them (put the check's path back, then demote).
+
+A failed promote or shift rolls back only if the primary answers its health path. The likeliest
+cause of a shift that fails past its retries is Route 53's control plane (in us-east-1) being
+impaired; in a primary-Region outage the primary's check is failing by itself, Route 53's data
+plane already answers with the standby, and demoting it would throttle the only Region serving.
+So the probe asks the primary first: healthy, the run rolls back (the check's path is written
+back too: a timed-out UpdateHealthCheck may have landed, and writing the path is idempotent);
+not healthy, nothing is rolled back and the execution ends in ShiftFailedStandbyKept or
+PromoteFailedStandbyKept, saying so.
 
 Why not invert the check: an inverted check is healthy when its endpoint is unhealthy ("Inverting
 health checks", Route 53 DG), so in a real outage inverting the already failing check of the
@@ -53,22 +61,29 @@ FORCED_DOWN_SUFFIX = "/failed-over-by-runbook"
 
 # Errors of an AWS SDK integration are `<Service>.<Error>Exception` ("Learning to use AWS
 # service SDK integrations", Step Functions DG); an error the service's API model does not
-# name, such as Route 53's common `Throttling`, comes as `<Service>.<Service>Exception`.
+# name comes as `<Service>.<Service>Exception`. One policy for every call: retry the errors AWS
+# names as throttling or transient, and a catch-all only where a transient error arrives through
+# it. Route 53's throttling is the common `Throttling`, not in its model, so it arrives only as
+# the catch-all `Route53.Route53Exception`, which permanent errors (AccessDenied, say) share:
+# they then fail after the retries, about 25 s of backoff, instead of at once.
 ROUTE53_TRANSIENT = (
     "Route53.ThrottlingException",
     "Route53.PriorRequestNotCompleteException",
-    "Route53.Route53Exception",
+    "Route53.Route53Exception",  # the plain `Throttling` (see above)
     "Route53.SdkClientException",
 )
-# PutFunctionConcurrency/DeleteFunctionConcurrency: TooManyRequests, ServiceException and
-# ResourceConflict (another operation on the function in progress), Lambda API Reference.
+# Get/Put/DeleteFunctionConcurrency: TooManyRequests, ServiceException and ResourceConflict
+# (another operation on the function in progress), all named in the Lambda API Reference, so no
+# catch-all (`Lambda.LambdaException`): a permanent error fails at once.
 LAMBDA_TRANSIENT = (
     "Lambda.TooManyRequestsException",
     "Lambda.ServiceException",
     "Lambda.ResourceConflictException",
     "Lambda.SdkClientException",
 )
-# The probe's invocation: CDK's default retry of LambdaInvoke lacks throttling (aws/aws-cdk#26470).
+# The probe's invocation (the optimized Lambda integration): the transient errors "Handle Lambda
+# service exceptions" (Step Functions DG) names, AWSLambdaException among them, and throttling,
+# which CDK's default retry of LambdaInvoke lacks (aws/aws-cdk#26470).
 INVOKE_TRANSIENT = (
     "Lambda.TooManyRequestsException",
     "Lambda.ServiceException",
@@ -80,6 +95,8 @@ RETRY_ATTEMPTS = 6
 RETRY_INTERVAL = Duration.seconds(1)
 RETRY_MAX_DELAY = Duration.seconds(20)
 FAILURE_PATH = "$.failure"
+STANDBY_PATH = "$.standby"  # each standby function's GetFunctionConcurrency before Promote
+PRIMARY_PATH = "$.primary"  # the primary's probe after a failed promote or shift
 Task = TypeVar("Task", bound=sfn.TaskStateBase)
 
 
@@ -126,8 +143,9 @@ class FailoverRunbook(Construct):
                 failback and a failed failover's rollback write back.
             primary_health_url: what failback verifies (the primary API's health path).
             standby_health_url: what failover verifies (the standby API's health path).
-            standby_functions: the standby's functions: failover deletes their reserved
-                concurrency, failback (and a failed failover) sets it to 0 again. Required
+            standby_functions: the standby's functions: failover deletes the reserved
+                concurrency of those it finds at 0, failback sets it to 0 again, and a failed
+                failover only for those it promoted (and only while the primary answers). Required
                 (non-empty) with `pilot_light`; ignored without it. Default: none.
             pilot_light: whether the standby is held at reserved concurrency 0 until promoted
                 (True, the default) or serves all the time, smaller (False, warm standby:
@@ -229,30 +247,76 @@ class FailoverRunbook(Construct):
         )
         return _retried(task, ROUTE53_TRANSIENT)
 
-    def _concurrency(self, state_id: str, *, throttled: bool) -> sfn.Parallel | sfn.Pass:
-        """Pilot light: reserved concurrency 0 throttles every invocation; deleting it promotes."""
+    def _lambda_call(
+        self, state_id: str, action: str, function: lambda_.IFunction, **extra: object
+    ) -> sfn.IChainable:
+        task = tasks.CallAwsService(
+            self,
+            state_id,
+            service="lambda",
+            action=action,
+            parameters={"FunctionName": function.function_name, **extra},
+            iam_resources=[function.function_arn],
+            iam_action=f"lambda:{action[0].upper()}{action[1:]}",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        return _retried(task, LAMBDA_TRANSIENT)
+
+    def _note_concurrency(self, failed: sfn.IChainable) -> sfn.Chain:
+        """Each standby function's GetFunctionConcurrency answer, at `_noted(index)`: what this
+        run promotes and all a rollback may demote. The answer has no ReservedConcurrentExecutions
+        for a function without one (Lambda API Reference). One after another, not in a Parallel:
+        a Parallel's output is an array, and a path into it by index is where moto's JSONPath
+        departs from Step Functions' (it answers a one-element list)."""
+        chain: sfn.Chain | None = None
+        for index, function in enumerate(self._functions):
+            read = tasks.CallAwsService(
+                self,
+                f"NoteConcurrency{index}",
+                service="lambda",
+                action="getFunctionConcurrency",
+                parameters={"FunctionName": function.function_name},
+                iam_resources=[function.function_arn],
+                iam_action="lambda:GetFunctionConcurrency",
+                result_path=_noted(index),
+            )
+            _retried(read, LAMBDA_TRANSIENT).add_catch(failed, result_path=FAILURE_PATH)
+            chain = sfn.Chain.start(read) if chain is None else chain.next(read)
+        assert chain is not None
+        return chain
+
+    def _concurrency(
+        self, state_id: str, *, throttled: bool, noted_only: bool = True
+    ) -> sfn.Parallel | sfn.Pass:
+        """Pilot light: reserved concurrency 0 throttles every invocation; deleting it promotes.
+        `noted_only`: only the functions `_note_concurrency` found throttled (what this run
+        promotes, or demotes in a rollback); the others are left as they are."""
         if not self._functions:
             return sfn.Pass(self, state_id, comment="warm standby: nothing to scale")
         branches = sfn.Parallel(self, state_id, result_path=sfn.JsonPath.DISCARD)
         for index, function in enumerate(self._functions):
-            action = "putFunctionConcurrency" if throttled else "deleteFunctionConcurrency"
-            parameters: dict[str, object] = {"FunctionName": function.function_name}
+            call: sfn.IChainable
             if throttled:
-                parameters["ReservedConcurrentExecutions"] = 0
-            task = tasks.CallAwsService(
-                self,
-                f"{state_id}{index}",
-                service="lambda",
-                action=action,
-                parameters=parameters,
-                iam_resources=[function.function_arn],
-                iam_action=f"lambda:{action[0].upper()}{action[1:]}",
-                result_path=sfn.JsonPath.DISCARD,
-            )
-            branches.branch(_retried(task, LAMBDA_TRANSIENT))
+                call = self._lambda_call(
+                    f"{state_id}{index}", "putFunctionConcurrency", function, ReservedConcurrentExecutions=0
+                )
+            else:
+                call = self._lambda_call(f"{state_id}{index}", "deleteFunctionConcurrency", function)
+            if noted_only:
+                reserved = f"{_noted(index)}.ReservedConcurrentExecutions"
+                was_throttled = sfn.Condition.and_(
+                    sfn.Condition.is_present(reserved), sfn.Condition.number_equals(reserved, 0)
+                )
+                left_as_is = sfn.Pass(self, f"{state_id}{index}LeftAsIs", comment="not at 0 before this run")
+                call = (
+                    sfn.Choice(self, f"{state_id}{index}WasThrottled")
+                    .when(was_throttled, call)
+                    .otherwise(left_as_is)
+                )
+            branches.branch(call)
         return branches
 
-    def _verify(self, state_id: str, mode: str) -> tasks.LambdaInvoke:
+    def _verify(self, state_id: str, mode: str, result_path: str = "$.verify") -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
             state_id,
@@ -260,15 +324,15 @@ class FailoverRunbook(Construct):
             payload=sfn.TaskInput.from_object({"mode": mode}),
             payload_response_only=True,
             retry_on_service_exceptions=False,
-            result_path="$.verify",
+            result_path=result_path,
         )
         return _retried(task, INVOKE_TRANSIENT)
 
     def _fail(self, state_id: str, cause: str, error: str | None = None) -> sfn.Fail:
         return sfn.Fail(self, state_id, error=error or state_id, cause=cause)
 
-    def _rollback(self, prefix: str, *, shift: bool, promote: bool, ending: sfn.Fail) -> sfn.IChainable:
-        """Put the check's path back (`shift`), then demote the standby (`promote`), then end in
+    def _rollback(self, prefix: str, *, shift: bool, ending: sfn.Fail) -> sfn.IChainable:
+        """Put the check's path back (`shift`), then demote what this run promoted, then end in
         `ending`; a step that fails is caught and the next runs all the same, but the execution
         then ends in RollbackIncomplete, its error kept in `$.failure`."""
         incomplete = self._fail(
@@ -277,8 +341,8 @@ class FailoverRunbook(Construct):
             "path and the standby's reserved concurrency by hand",
             error="RollbackIncomplete",
         )
-        demote = self._concurrency(f"{prefix}RollBackPromote", throttled=True) if promote else None
-        if demote is not None and isinstance(demote, sfn.Parallel):
+        demote = self._concurrency(f"{prefix}RollBackPromote", throttled=True) if self._functions else None
+        if isinstance(demote, sfn.Parallel):
             demote.add_catch(incomplete, result_path=FAILURE_PATH)
         if not shift:
             assert demote is not None
@@ -293,6 +357,42 @@ class FailoverRunbook(Construct):
         put_back.add_catch(demote_after_failure.next(incomplete), result_path=FAILURE_PATH)
         return put_back.next(demote.next(ending))
 
+    def _unless_primary_down(self, prefix: str, what: str, *, shift: bool) -> sfn.IChainable:
+        """After `what` failed: probe the primary; roll back only if it answers healthy.
+        Otherwise (or if the probe fails too) the primary's check is failing by itself and
+        Route 53 answers with the standby: demoting it would throttle the only Region serving,
+        so nothing is rolled back."""
+        undone = "the check reads its own path again and " if shift else ""
+        rolled_back = self._fail(
+            f"{prefix}Failed",
+            f"{what} failed (see $.failure); the primary answers its health path, so the run is "
+            f"rolled back: {undone}the standby functions this run promoted are demoted again",
+        )
+        left = (
+            "the standby is left promoted as far as this run got, so it keeps serving (demoting "
+            "it would throttle the only Region serving)"
+            if self._functions
+            else "the warm standby serves"
+        )
+        kept = self._fail(
+            f"{prefix}FailedStandbyKept",
+            f"{what} failed (see $.failure), and the primary did not answer its health path (see "
+            "$.primary): its check fails by itself, so Route 53 answers with the standby. Nothing "
+            f"is rolled back: {left}. Finish the failover by hand or run it again once the API "
+            "that failed answers; fail back when the primary recovers",
+            error=f"{prefix}Failed",
+        )
+        probe = self._verify(f"{prefix}ProbePrimary", "failback", result_path=PRIMARY_PATH)
+        probe.add_catch(kept, result_path=PRIMARY_PATH)
+        return probe.next(
+            sfn.Choice(self, f"{prefix}PrimaryHealthy")
+            .when(
+                sfn.Condition.boolean_equals(f"{PRIMARY_PATH}.healthy", True),
+                self._rollback(prefix, shift=shift, ending=rolled_back),
+            )
+            .otherwise(kept)
+        )
+
     def _definition(self) -> sfn.IChainable:
         failover = self._failover()
         failback = self._failback()
@@ -304,44 +404,39 @@ class FailoverRunbook(Construct):
         )
 
     def _failover(self) -> sfn.IChainable:
-        """Promote, shift, verify; a failed step or verify rolls back what ran, in order."""
+        """Note, promote, shift, verify; a failed step or verify rolls back what ran, in order."""
         promote = self._concurrency("Promote", throttled=False)
         shift = self._point_check("ShiftToStandby", forced_down=True)
         verify = self._verify("VerifyStandby", "failover")
+        chain = sfn.Chain.start(promote)
         if isinstance(promote, sfn.Parallel):  # a pilot light: a branch may have run
+            note_failed = self._fail(
+                "NoteFailed",
+                "reading the standby's reserved concurrency failed (see $.failure); nothing changed",
+                error="PromoteFailed",
+            )
+            chain = self._note_concurrency(note_failed).next(promote)
             promote.add_catch(
-                self._rollback(
-                    "Promote",
-                    shift=False,
-                    promote=True,
-                    ending=self._fail(
-                        "PromoteFailed", "promoting the standby failed (see $.failure); rolled back"
-                    ),
-                ),
+                self._unless_primary_down("Promote", "promoting the standby", shift=False),
                 result_path=FAILURE_PATH,
             )
-        # A refused UpdateHealthCheck changed nothing: only the promotion is undone.
-        shift_failed = self._fail(
-            "ShiftFailed",
-            "updating the primary's health check failed (see $.failure); the standby is demoted "
-            "again, traffic stays where Route 53 sends it",
-        )
+        # A failed UpdateHealthCheck may have landed (a timeout): a rollback writes the path back.
         shift.add_catch(
-            self._rollback("Shift", shift=False, promote=True, ending=shift_failed)
-            if self._functions
-            else shift_failed,
+            self._unless_primary_down("Shift", "updating the primary's health check", shift=True),
             result_path=FAILURE_PATH,
         )
         verify_failed = self._rollback(
             "Verify",
             shift=True,
-            promote=bool(self._functions),
-            ending=self._fail("VerifyFailed", "the standby did not answer its health path (see $.verify)"),
+            ending=self._fail(
+                "VerifyFailed",
+                "the standby did not answer its health path (see $.verify), or the verify call "
+                "itself failed (see $.failure); rolled back",
+            ),
         )
         verify.add_catch(verify_failed, result_path=FAILURE_PATH)
         return (
-            sfn.Chain.start(promote)
-            .next(shift)
+            chain.next(shift)
             .next(verify)
             .next(
                 sfn.Choice(self, "StandbyHealthy")
@@ -366,7 +461,8 @@ class FailoverRunbook(Construct):
         back = self._point_check("BackToStandby", forced_down=True)
         primary_failed = self._fail(
             "PrimaryVerifyFailed",
-            "the primary did not answer its health path (see $.verify)",
+            "the primary did not answer its health path (see $.verify), or the verify call itself "
+            "failed (see $.failure); traffic stays on the standby",
             error="VerifyFailed",
         )
         back.add_catch(
@@ -380,7 +476,7 @@ class FailoverRunbook(Construct):
         )
         back.next(primary_failed)
         verify.add_catch(back, result_path=FAILURE_PATH)
-        demote = self._concurrency("Demote", throttled=True)
+        demote = self._concurrency("Demote", throttled=True, noted_only=False)
         failed_back = sfn.Succeed(self, "FailedBack")
         if isinstance(demote, sfn.Parallel):
             demote.add_catch(
@@ -409,6 +505,10 @@ class FailoverRunbook(Construct):
             resource="healthcheck",
             resource_name=self._health_check_id,
         )
+
+
+def _noted(index: int) -> str:
+    return f"{STANDBY_PATH}.function{index}"
 
 
 def _retried(task: Task, errors: tuple[str, ...]) -> Task:
