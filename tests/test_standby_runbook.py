@@ -242,12 +242,18 @@ def test_a_standby_failing_its_first_cold_requests_still_verifies(world: World) 
     assert world.shifted() is False
 
 
-def test_a_failed_verify_rolls_the_shift_and_the_promotion_back(world: World) -> None:
+def test_a_failed_verify_sends_traffic_back_and_leaves_the_standby_promoted(world: World) -> None:
+    """The check reads the primary again, so traffic follows the primary's real health; the
+    standby is not demoted: if the primary is down too, Route 53 answers with the standby, and
+    a demotion would throttle the only Region left."""
     world.pilot_light()
     Health.down.add("standby")
     result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "VerifyFailed", result
     assert world.shifted() is False
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
+    assert "run failback to demote" in result["cause"]
+    assert world.run("failback")["status"] == "SUCCEEDED"  # what demotes it, once wanted
     assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
 
 
@@ -424,24 +430,22 @@ def refusing_the_shift(code: str, *, landed: bool = False) -> Any:
     return patch
 
 
-def test_a_shift_that_keeps_failing_rolls_back_while_the_primary_is_healthy(
+def test_a_shift_that_keeps_failing_writes_the_path_back_and_keeps_the_promotion(
     world: World, service_names: list[float]
 ) -> None:
-    """A game day on which Route 53 refuses the shift and takes the rollback's write: the
-    primary answers, so the run is rolled back, the promotion included."""
+    """A game day on which Route 53 refuses the shift and takes the rollback's write: the check
+    reads its own path, traffic stays with the healthy primary, the standby stays promoted."""
     world.pilot_light()
     with refusing_the_shift("ThrottlingException"):
         result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "ShiftFailed", result
-    assert "rolled back" in result["cause"]
     assert world.shifted() is False
-    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
 def test_a_failed_shift_that_landed_is_written_back(world: World, service_names: list[float]) -> None:
     """The shift's UpdateHealthCheck answers an error after the change was made (a timeout):
-    the rollback writes the check's own path back all the same, or traffic would leave a healthy
-    primary for a standby just demoted to concurrency 0. Before: only the promotion was undone."""
+    the rollback writes the check's own path back all the same."""
     world.pilot_light()
     patch = refusing_the_shift("PriorRequestNotComplete", landed=True)
     with patch:
@@ -449,21 +453,20 @@ def test_a_failed_shift_that_landed_is_written_back(world: World, service_names:
     assert result.get("error") == "ShiftFailed", result
     assert patch.calls[-1] == "restore"
     assert world.shifted() is False
-    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
 
 
 @pytest.mark.filterwarnings("ignore:Exception\\(Route53ClientError\\) with code Throttling:UserWarning")
 def test_in_an_outage_a_failed_shift_leaves_the_hand_promoted_standby_serving(
     world: World, service_names: list[float]
 ) -> None:
-    """The reviewer's case: the primary Region is down (its check fails by itself, Route 53
-    already answers with the standby), an operator promoted the standby by hand as the page
-    says, and Route 53's control plane answers `Throttling` to every call. Before: FAILED
-    ShiftFailed with the standby demoted to 0, throttling the only Region serving."""
+    """The primary Region is down (its check fails by itself, Route 53 already answers with the
+    standby), an operator promoted the standby by hand as the page says, and Route 53's control
+    plane answers `Throttling` to every call. An earlier version ended ShiftFailed with the
+    standby demoted to 0, throttling the only Region serving."""
     Health.down.add("primary")
     with route53_update("Throttling", times=1000):
         result = world.run("failover")
-    assert result["status"] == "FAILED" and result.get("error") == "ShiftFailed", result
+    assert result["status"] == "FAILED" and result.get("error") == "RollbackIncomplete", result
     assert "left promoted" in result["cause"]
     assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
     assert world.shifted() is True  # Route 53 answers with the standby, which serves
@@ -477,50 +480,35 @@ def test_in_an_outage_a_failed_shift_keeps_what_the_run_promoted(
     Health.down.add("primary")
     with route53_update("ThrottlingException", times=1000):
         result = world.run("failover")
-    assert result.get("error") == "ShiftFailed" and "left promoted" in result["cause"], result
+    assert result.get("error") == "RollbackIncomplete" and "left promoted" in result["cause"], result
     assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
-def test_route53_down_with_a_healthy_primary_still_demotes(world: World, service_names: list[float]) -> None:
-    """Every Route 53 call fails, the primary answers: the path cannot be written back (the shift
-    changed nothing, so nothing is lost), the standby is demoted, and the execution says the
-    rollback is incomplete."""
-    world.pilot_light()
-    with route53_update("ThrottlingException", times=1000):
-        result = world.run("failover")
-    assert result.get("error") == "RollbackIncomplete", result
-    assert world.shifted() is False
-    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
-
-
-def test_a_standby_promoted_before_the_run_is_never_demoted(world: World) -> None:
-    """One function promoted by hand, one still at 0; the standby fails its verify, so the run
-    rolls back: it demotes only the function it promoted."""
-    world.pilot_light()
-    world.lambda_.delete_function_concurrency(FunctionName=STANDBY_FUNCTIONS[0])
-    Health.down.add("standby")
-    result = world.run("failover")
-    assert result.get("error") == "VerifyFailed", result
-    assert world.shifted() is False
-    assert world.throttled() == {STANDBY_FUNCTIONS[0]: None, STANDBY_FUNCTIONS[1]: 0}
-
-
-def test_a_failed_rollback_of_the_shift_still_rolls_the_promotion_back(
+def test_a_landed_shift_whose_write_back_fails_leaves_the_standby_serving(
     world: World, service_names: list[float]
 ) -> None:
-    """The standby fails its verify; putting the check's path back then fails every attempt.
-    Before, the rollback stopped there and left the standby promoted; now the promotion is rolled
-    back all the same and the execution says the rollback is incomplete."""
+    """The standby fails its verify, then writing the check's path back fails every attempt:
+    the check still points away from a healthy primary, so Route 53 answers with the standby.
+    An earlier version demoted it then, and nothing served."""
     world.pilot_light()
     Health.down.add("standby")
     with route53_update("ThrottlingException", times=1000, after=1):  # the shift passes, the rollback not
         result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "RollbackIncomplete", result
-    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
     assert world.shifted() is True  # what could not be undone, reported by the error above
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
-def test_a_failed_verify_invocation_rolls_back_like_a_failed_verify(
+def test_a_reservation_set_on_purpose_is_left_as_it_is(world: World) -> None:
+    """Promotion deletes reserved concurrency only where it is 0 (the pilot light's switch): a
+    function someone gave a reservation of its own keeps it through failover and its failure."""
+    world.pilot_light()
+    world.lambda_.put_function_concurrency(FunctionName=STANDBY_FUNCTIONS[0], ReservedConcurrentExecutions=5)
+    assert world.run("failover")["status"] == "SUCCEEDED"
+    assert world.throttled() == {STANDBY_FUNCTIONS[0]: 5, STANDBY_FUNCTIONS[1]: None}
+
+
+def test_a_failed_verify_invocation_is_handled_like_a_failed_verify(
     world: World, service_names: list[float]
 ) -> None:
     world.pilot_light()
@@ -532,7 +520,7 @@ def test_a_failed_verify_invocation_rolls_back_like_a_failed_verify(
         result = world.run("failover")
     assert result["status"] == "FAILED" and result.get("error") == "VerifyFailed", result
     assert world.shifted() is False
-    assert world.throttled() == {name: 0 for name in STANDBY_FUNCTIONS}
+    assert world.throttled() == {name: None for name in STANDBY_FUNCTIONS}
 
 
 def test_failed_and_timed_out_executions_alarm_a_topic_cloudwatch_can_publish_to() -> None:

@@ -5,7 +5,7 @@ failover: note which standby functions are throttled (reserved concurrency 0), p
 (pilot light: delete that reserved concurrency), shift traffic (point the primary's Route 53
 health check at a path the primary never answers with 2xx/3xx, so the check is unhealthy whether
 the primary is up or down and the failover record answers with the standby), verify the standby
-answers; a failed verify puts the check's path back and demotes what this run promoted.
+answers; a failed shift or verify puts the check's own path back.
 failback: restore the check's path (it reads the primary again), verify the primary, then demote
 the standby (pilot light: reserved concurrency 0 again); a failed verify points the check away
 again.
@@ -16,18 +16,17 @@ per second per account, then HTTP 400 `Throttling`, "Quotas" in the Route 53 DG;
 call retries those errors with exponential backoff and full jitter before it counts as failed.
 A step that still fails is caught and the execution ends in a named Fail state (PromoteFailed,
 ShiftFailed, VerifyFailed, DemoteFailed, RollbackIncomplete) that the construct's
-ExecutionsFailed alarm reports. A rollback never demotes a function this run did not promote
-(one an operator promoted by hand stays promoted), and the rollback steps run in order whatever
-fails among them (put the check's path back, then demote).
+ExecutionsFailed alarm reports.
 
-A failed promote or shift rolls back only if the primary answers its health path. The likeliest
-cause of a shift that fails past its retries is Route 53's control plane (in us-east-1) being
-impaired; in a primary-Region outage the primary's check is failing by itself, Route 53's data
-plane already answers with the standby, and demoting it would throttle the only Region serving.
-So the probe asks the primary first: healthy, the run rolls back (the check's path is written
-back too: a timed-out UpdateHealthCheck may have landed, and writing the path is idempotent);
-not healthy, nothing is rolled back and the execution ends in ShiftFailedStandbyKept or
-PromoteFailedStandbyKept, saying so.
+No failure of a failover demotes the standby; only failback does. The likeliest cause of a step
+that fails past its retries is Route 53's or Lambda's control plane being impaired, and in a
+primary-Region outage the primary's check is failing by itself, so Route 53's data plane already
+answers with the standby: demoting it would throttle the only Region serving, and no probe from
+the standby Region can tell that outage apart from a healthy primary the way Route 53's checkers
+see it. A promoted standby that gets no traffic costs nothing (requests are billed). So a failed
+shift or verify only writes the check's own path back (a timed-out UpdateHealthCheck may have
+landed; writing the path is idempotent), and the traffic follows the primary's real health.
+Promotion touches only the functions found at 0: a reservation someone set on purpose stays.
 
 Why not invert the check: an inverted check is healthy when its endpoint is unhealthy ("Inverting
 health checks", Route 53 DG), so in a real outage inverting the already failing check of the
@@ -96,7 +95,6 @@ RETRY_INTERVAL = Duration.seconds(1)
 RETRY_MAX_DELAY = Duration.seconds(20)
 FAILURE_PATH = "$.failure"
 STANDBY_PATH = "$.standby"  # each standby function's GetFunctionConcurrency before Promote
-PRIMARY_PATH = "$.primary"  # the primary's probe after a failed promote or shift
 Task = TypeVar("Task", bound=sfn.TaskStateBase)
 
 
@@ -289,8 +287,8 @@ class FailoverRunbook(Construct):
         self, state_id: str, *, throttled: bool, noted_only: bool = True
     ) -> sfn.Parallel | sfn.Pass:
         """Pilot light: reserved concurrency 0 throttles every invocation; deleting it promotes.
-        `noted_only`: only the functions `_note_concurrency` found throttled (what this run
-        promotes, or demotes in a rollback); the others are left as they are."""
+        `noted_only`: only the functions `_note_concurrency` found at 0 (a reservation someone
+        set on purpose is left as it is)."""
         if not self._functions:
             return sfn.Pass(self, state_id, comment="warm standby: nothing to scale")
         branches = sfn.Parallel(self, state_id, result_path=sfn.JsonPath.DISCARD)
@@ -331,67 +329,28 @@ class FailoverRunbook(Construct):
     def _fail(self, state_id: str, cause: str, error: str | None = None) -> sfn.Fail:
         return sfn.Fail(self, state_id, error=error or state_id, cause=cause)
 
-    def _rollback(self, prefix: str, *, shift: bool, ending: sfn.Fail) -> sfn.IChainable:
-        """Put the check's path back (`shift`), then demote what this run promoted, then end in
-        `ending`; a step that fails is caught and the next runs all the same, but the execution
-        then ends in RollbackIncomplete, its error kept in `$.failure`."""
+    def _rollback(self, prefix: str, *, ending: sfn.Fail) -> sfn.IChainable:
+        """Put the check's own path back, then end in `ending` (RollbackIncomplete if that fails
+        after its retries). A rollback never demotes the standby: while the primary is down its
+        check fails by itself and Route 53 answers with the standby, which a demotion would
+        throttle, and the standby probe cannot tell that case from a healthy primary as Route
+        53's checkers see it. A promoted standby that gets no traffic costs nothing (requests
+        are billed); failback demotes it."""
         incomplete = self._fail(
             f"{prefix}RollbackIncomplete",
-            "a rollback step failed after its retries (see $.failure): check the health check's "
-            "path and the standby's reserved concurrency by hand",
+            "writing the health check's own path back failed after its retries (see $.failure): "
+            "the check may still point away from the primary; write its path back by hand "
+            "(aws route53 update-health-check --resource-path) or run failback"
+            + (
+                "; the standby is left promoted, so it serves whatever Route 53 sends it"
+                if self._functions
+                else ""
+            ),
             error="RollbackIncomplete",
         )
-        demote = self._concurrency(f"{prefix}RollBackPromote", throttled=True) if self._functions else None
-        if isinstance(demote, sfn.Parallel):
-            demote.add_catch(incomplete, result_path=FAILURE_PATH)
-        if not shift:
-            assert demote is not None
-            return demote.next(ending)
         put_back = self._point_check(f"{prefix}RollBackShift", forced_down=False)
-        if demote is None:
-            put_back.add_catch(incomplete, result_path=FAILURE_PATH)
-            return put_back.next(ending)
-        demote_after_failure = self._concurrency(f"{prefix}RollBackPromoteAfterFailure", throttled=True)
-        if isinstance(demote_after_failure, sfn.Parallel):
-            demote_after_failure.add_catch(incomplete, result_path=FAILURE_PATH)
-        put_back.add_catch(demote_after_failure.next(incomplete), result_path=FAILURE_PATH)
-        return put_back.next(demote.next(ending))
-
-    def _unless_primary_down(self, prefix: str, what: str, *, shift: bool) -> sfn.IChainable:
-        """After `what` failed: probe the primary; roll back only if it answers healthy.
-        Otherwise (or if the probe fails too) the primary's check is failing by itself and
-        Route 53 answers with the standby: demoting it would throttle the only Region serving,
-        so nothing is rolled back."""
-        undone = "the check reads its own path again and " if shift else ""
-        rolled_back = self._fail(
-            f"{prefix}Failed",
-            f"{what} failed (see $.failure); the primary answers its health path, so the run is "
-            f"rolled back: {undone}the standby functions this run promoted are demoted again",
-        )
-        left = (
-            "the standby is left promoted as far as this run got, so it keeps serving (demoting "
-            "it would throttle the only Region serving)"
-            if self._functions
-            else "the warm standby serves"
-        )
-        kept = self._fail(
-            f"{prefix}FailedStandbyKept",
-            f"{what} failed (see $.failure), and the primary did not answer its health path (see "
-            "$.primary): its check fails by itself, so Route 53 answers with the standby. Nothing "
-            f"is rolled back: {left}. Finish the failover by hand or run it again once the API "
-            "that failed answers; fail back when the primary recovers",
-            error=f"{prefix}Failed",
-        )
-        probe = self._verify(f"{prefix}ProbePrimary", "failback", result_path=PRIMARY_PATH)
-        probe.add_catch(kept, result_path=PRIMARY_PATH)
-        return probe.next(
-            sfn.Choice(self, f"{prefix}PrimaryHealthy")
-            .when(
-                sfn.Condition.boolean_equals(f"{PRIMARY_PATH}.healthy", True),
-                self._rollback(prefix, shift=shift, ending=rolled_back),
-            )
-            .otherwise(kept)
-        )
+        put_back.add_catch(incomplete, result_path=FAILURE_PATH)
+        return put_back.next(ending)
 
     def _definition(self) -> sfn.IChainable:
         failover = self._failover()
@@ -404,10 +363,12 @@ class FailoverRunbook(Construct):
         )
 
     def _failover(self) -> sfn.IChainable:
-        """Note, promote, shift, verify; a failed step or verify rolls back what ran, in order."""
+        """Note, promote, shift, verify. A failed shift or verify writes the check's own path
+        back; nothing demotes the standby (see `_rollback`)."""
         promote = self._concurrency("Promote", throttled=False)
         shift = self._point_check("ShiftToStandby", forced_down=True)
         verify = self._verify("VerifyStandby", "failover")
+        left = " The standby is left promoted: run failback to demote it." if self._functions else ""
         chain = sfn.Chain.start(promote)
         if isinstance(promote, sfn.Parallel):  # a pilot light: a branch may have run
             note_failed = self._fail(
@@ -417,21 +378,32 @@ class FailoverRunbook(Construct):
             )
             chain = self._note_concurrency(note_failed).next(promote)
             promote.add_catch(
-                self._unless_primary_down("Promote", "promoting the standby", shift=False),
+                self._fail(
+                    "PromoteFailed",
+                    "promoting the standby failed after its retries (see $.failure); the health "
+                    "check was not touched. The functions promoted before the failure stay "
+                    "promoted (idle, they cost nothing): run failover again, or failback to demote",
+                ),
                 result_path=FAILURE_PATH,
             )
-        # A failed UpdateHealthCheck may have landed (a timeout): a rollback writes the path back.
+        # A failed UpdateHealthCheck may have landed (a timeout): the rollback writes the path back.
         shift.add_catch(
-            self._unless_primary_down("Shift", "updating the primary's health check", shift=True),
+            self._rollback(
+                "Shift",
+                ending=self._fail(
+                    "ShiftFailed",
+                    "updating the primary's health check failed after its retries (see $.failure); "
+                    "its own path is written back." + left,
+                ),
+            ),
             result_path=FAILURE_PATH,
         )
         verify_failed = self._rollback(
             "Verify",
-            shift=True,
             ending=self._fail(
                 "VerifyFailed",
                 "the standby did not answer its health path (see $.verify), or the verify call "
-                "itself failed (see $.failure); rolled back",
+                "itself failed (see $.failure); the check's own path is written back." + left,
             ),
         )
         verify.add_catch(verify_failed, result_path=FAILURE_PATH)
