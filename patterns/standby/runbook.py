@@ -142,8 +142,8 @@ class FailoverRunbook(Construct):
             primary_health_url: what failback verifies (the primary API's health path).
             standby_health_url: what failover verifies (the standby API's health path).
             standby_functions: the standby's functions: failover deletes the reserved
-                concurrency of those it finds at 0, failback sets it to 0 again, and a failed
-                failover only for those it promoted (and only while the primary answers). Required
+                concurrency of those it finds at 0, failback sets it to 0 again (a failed
+                failover leaves them as they are: see the module's docstring). Required
                 (non-empty) with `pilot_light`; ignored without it. Default: none.
             pilot_light: whether the standby is held at reserved concurrency 0 until promoted
                 (True, the default) or serves all the time, smaller (False, warm standby:
@@ -262,7 +262,7 @@ class FailoverRunbook(Construct):
 
     def _note_concurrency(self, failed: sfn.IChainable) -> sfn.Chain:
         """Each standby function's GetFunctionConcurrency answer, at `_noted(index)`: what this
-        run promotes and all a rollback may demote. The answer has no ReservedConcurrentExecutions
+        run promotes. The answer has no ReservedConcurrentExecutions
         for a function without one (Lambda API Reference). One after another, not in a Parallel:
         a Parallel's output is an array, and a path into it by index is where moto's JSONPath
         departs from Step Functions' (it answers a one-element list)."""
@@ -314,7 +314,7 @@ class FailoverRunbook(Construct):
             branches.branch(call)
         return branches
 
-    def _verify(self, state_id: str, mode: str, result_path: str = "$.verify") -> tasks.LambdaInvoke:
+    def _verify(self, state_id: str, mode: str) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
             state_id,
@@ -322,7 +322,7 @@ class FailoverRunbook(Construct):
             payload=sfn.TaskInput.from_object({"mode": mode}),
             payload_response_only=True,
             retry_on_service_exceptions=False,
-            result_path=result_path,
+            result_path="$.verify",
         )
         return _retried(task, INVOKE_TRANSIENT)
 

@@ -73,14 +73,14 @@ MAX_INTEGER = 2**31 - 1  # PostgreSQL integer
 HEALTH_TIMEOUT = 2.5
 """Seconds /health/deep waits for the databases and the cache."""
 DEEP_HEALTH_REUSE = 1.0
+"""Seconds an answer of /health/deep is reused: anyone on the internet can ask for it through
+the load balancer, and each fresh answer opens a connection to every database, so requests
+for it, however many, cost each instance at most one round of checks per second."""
 IDLE_TIMEOUT = 75.0
 """Seconds a connection may sit silent (between requests or inside one) before it is closed: a
 client that declares a body and stalls frees its thread. Longer than the ALB's 60 s idle
 timeout, as Elastic Load Balancing asks of targets, so the ALB never sends a request down a
 connection the app is closing."""
-"""Seconds an answer of /health/deep is reused: anyone on the internet can ask for it through
-the load balancer, and each fresh answer opens a connection to every database, so requests
-for it, however many, cost each instance at most one round of checks per second."""
 
 
 class BadRequest(Exception):
