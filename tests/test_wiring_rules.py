@@ -29,6 +29,23 @@ CASES = [
     # L2 ARecord refuses one itself).
     ("failover", "primary-without-a-health-check", "FailoverPrimaryHealthCheck", {}, ["Primary"]),
     ("failover", "primary-with-a-health-check", "FailoverPrimaryHealthCheck", {}, []),
+    # SnapStart restores only published versions: $LATEST (the function's own ARN or name, or a
+    # function URL without a qualifier) runs Init cold each time; a function without SnapStart is
+    # not this rule's business.
+    (
+        "snap_start",
+        "snap-start-function-invoked-unqualified",
+        "SnapStartInvokedUnqualified",
+        {},
+        ["QueueMapping", "GetOrders", "Url"],
+    ),
+    (
+        "snap_start",
+        "snap-start-function-invoked-by-alias-or-qualified-name",
+        "SnapStartInvokedUnqualified",
+        {},
+        [],
+    ),
     # ECS services: circuit breaker with rollback, Spot only for X86_64, consumers that can
     # decrypt their queue, Container Insights under the metrics backlog scaling divides by.
     (

@@ -19,6 +19,7 @@ from . import (
     proxy,
     queues,
     retention,
+    snap_start,
     state_machines,
     streams,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "queues",
     "retention",
     "run",
+    "snap_start",
     "state_machines",
     "streams",
 ]
