@@ -30,9 +30,11 @@ from ..shared.defaults import (
     acknowledge,
     dead_letter_queue,
     encryption_key,
+    function_behind,
     new_alarm_topic,
     notifying_alarm,
     profile_of,
+    qualifier_of,
     secure_queue,
 )
 from ..shared.nag_findings import wildcard_resource
@@ -448,7 +450,8 @@ class EventRouter(Construct):
         lambda_.EventInvokeConfig(
             self,
             f"{name}InvokeConfig",
-            function=function,
+            function=function_behind(function),
+            qualifier=qualifier_of(function),
             on_failure=QueueDestination(failure_queue),
             retry_attempts=2,
             max_event_age=self._max_event_age,

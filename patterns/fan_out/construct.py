@@ -32,10 +32,12 @@ from ..shared.defaults import (
     acknowledge,
     dead_letter_queue,
     encryption_key,
+    function_behind,
     grant_send,
     new_alarm_topic,
     notifying_alarm,
     profile_of,
+    qualifier_of,
     secure_queue,
 )
 from ..shared.props import PropError, exclusive, expect, whole_seconds, within
@@ -370,7 +372,8 @@ class FanOut(Construct):
         lambda_.EventInvokeConfig(
             scope,
             "AsyncInvokeConfig",
-            function=function,
+            function=function_behind(function),
+            qualifier=qualifier_of(function),
             on_failure=FailureQueueDestination(failure_queue),
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,

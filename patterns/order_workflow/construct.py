@@ -40,6 +40,7 @@ from ..shared.defaults import (
     acknowledge,
     dead_letter_queue,
     encryption_key,
+    function_behind,
     log_group,
     new_alarm_topic,
     profile_of,
@@ -338,8 +339,9 @@ class OrderWorkflow(Construct):
         key: kms.IKey | None = self.payment_tokens.encryption_key
         if key is not None:
             key.grant(payment_function, *VAULT_KEY_ACTIONS)
-        if isinstance(payment_function, lambda_.Function):
-            payment_function.add_environment(PAYMENT_TOKENS_ENV, self.payment_tokens.table_name)
+        behind = function_behind(payment_function)  # an alias has no environment of its own
+        if isinstance(behind, lambda_.Function):
+            behind.add_environment(PAYMENT_TOKENS_ENV, self.payment_tokens.table_name)
 
     # The state machine -------------------------------------------------------------------------
 

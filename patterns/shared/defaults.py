@@ -26,6 +26,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -99,8 +100,11 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on one construct (and its children), with the reason.
 
     `finding` is a single finding id such as `AwsSolutions-SQS3` or
-    `AwsSolutions-IAM5[Resource::*]`; a whole stack or app is refused.
+    `AwsSolutions-IAM5[Resource::*]`; a whole stack or app is refused. On a Lambda alias or
+    version it lands on the function behind it, where cdk-nag reports the function's findings.
     """
+    if isinstance(construct, (lambda_.Alias, lambda_.Version)):
+        construct = function_behind(construct)
     if isinstance(construct, (cdk.Stack, cdk.App, cdk.Stage)):
         raise ValueError(f"acknowledge: {finding} must name one construct, not a whole stack or app")
     if "*" in finding.split("[", 1)[0] or not finding.strip():
@@ -111,6 +115,27 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
             f"{MIN_ACKNOWLEDGEMENT_REASON} characters"
         )
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def function_behind(function: lambda_.IFunction) -> lambda_.IFunction:
+    """The function an alias or version publishes (a SnapStart function's `live` alias), else
+    `function` itself: what holds the environment, and what cdk-nag reports on."""
+    if isinstance(function, lambda_.Alias):
+        return function.version.lambda_
+    if isinstance(function, lambda_.Version):
+        return function.lambda_
+    return function
+
+
+def qualifier_of(function: lambda_.IFunction) -> str | None:
+    """The alias name or version an alias or version invokes, else None ($LATEST). Lambda keeps
+    an asynchronous-invocation configuration per qualifier, so the one for `live` must say
+    `live`: CDK's EventInvokeConfig given an alias writes the alias's name with `$LATEST`."""
+    if isinstance(function, lambda_.Alias):
+        return function.alias_name
+    if isinstance(function, lambda_.Version):
+        return function.version
+    return None
 
 
 def encryption_key(
