@@ -20,6 +20,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
 
 from patterns.event_driven import EventRouter
 from patterns.fan_out import FanOut
@@ -82,6 +83,15 @@ def event_rule(stack: cdk.Stack, code: Path, qualified: bool) -> None:
     )
 
 
+def schedule(stack: cdk.Stack, code: Path, qualified: bool) -> None:
+    report = snap_function(stack, "Report", code)
+    EventRouter(stack, "Router").add_schedule(
+        "Nightly",
+        expression=scheduler.ScheduleExpression.cron(minute="30", hour="1"),
+        target=report.invocable if qualified else report.function,
+    )
+
+
 def workflow(stack: cdk.Stack, code: Path, qualified: bool) -> None:
     steps = {
         step: snap_function(stack, step.title(), code, invoked_synchronously_by="the order workflow")
@@ -106,6 +116,7 @@ BUILDERS: dict[str, Callable[[cdk.Stack, Path, bool], None]] = {
     "FanOut": fan_out,
     "StreamPipeline": streaming,
     "EventRouter": event_rule,
+    "EventRouterSchedule": schedule,
     "OrderWorkflow": workflow,
 }
 
