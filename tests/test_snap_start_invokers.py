@@ -112,6 +112,13 @@ def rest_api(stack: cdk.Stack, code: Path, qualified: bool) -> None:
     )
 
 
+INVOKERS = {
+    "FanOut": "AWS::Lambda::EventSourceMapping",
+    "StreamPipeline": "AWS::Lambda::EventSourceMapping",
+    "EventRouter": "AWS::Events::Rule",
+    "EventRouterSchedule": "AWS::Scheduler::Schedule",
+    "OrderWorkflow": "AWS::StepFunctions::StateMachine",
+}
 BUILDERS: dict[str, Callable[[cdk.Stack, Path, bool], None]] = {
     "FanOut": fan_out,
     "StreamPipeline": streaming,
@@ -131,15 +138,19 @@ def test_each_construct_takes_the_live_alias_through_the_gate_and_invokes_it(
     BUILDERS[construct](stack, code, True)
     document = synthesized(stack)
     assert findings(document) == []
-    aliases = [logical_id for logical_id, _ in resources(document, "AWS::Lambda::Alias")]
-    assert aliases, "no live alias was published"
+    model = Model({"UserStack": document})
+    invokers = [r for r in model.of_type(INVOKERS[construct]) if r.stack == "UserStack"]
+    named = {t.resource.type for invoker in invokers for t in model.targets(invoker.properties, "UserStack")}
+    assert "AWS::Lambda::Alias" in named, f"no {INVOKERS[construct]} names the live alias"
 
 
 @pytest.mark.parametrize("construct", sorted(BUILDERS))
 def test_the_function_itself_handed_to_a_construct_is_found(code: Path, construct: str) -> None:
     stack = fresh_stack(nag=False)
     BUILDERS[construct](stack, code, False)
-    assert findings(synthesized(stack)) != []
+    document = synthesized(stack)
+    found = findings(document)
+    assert found and {document["Resources"][f]["Type"] for f in found} == {INVOKERS[construct]}
 
 
 def test_an_api_integration_on_the_function_is_found_and_on_the_alias_is_not(code: Path) -> None:

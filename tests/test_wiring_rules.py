@@ -37,7 +37,7 @@ CASES = [
         "snap-start-function-invoked-unqualified",
         "SnapStartInvokedUnqualified",
         {},
-        ["QueueMapping", "GetOrders", "Url"],
+        ["QueueMapping", "LatestMapping", "GetOrders", "Url"],
     ),
     (
         "snap_start",

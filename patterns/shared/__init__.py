@@ -6,16 +6,7 @@ new VPCs that need no AZ lookup (`vpc`).
 Each pattern package imports from here; copy this folder with any pattern.
 """
 
-from .defaults import PRODUCTION, PROFILES, SANDBOX, Profile, acknowledge, function_behind, profile_of
+from .defaults import PRODUCTION, PROFILES, SANDBOX, Profile, acknowledge, profile_of
 from .python_function import PythonFunction
 
-__all__ = [
-    "PRODUCTION",
-    "PROFILES",
-    "SANDBOX",
-    "Profile",
-    "PythonFunction",
-    "acknowledge",
-    "function_behind",
-    "profile_of",
-]
+__all__ = ["PRODUCTION", "PROFILES", "SANDBOX", "Profile", "PythonFunction", "acknowledge", "profile_of"]

@@ -58,7 +58,8 @@ def _expressions(value: Any) -> Iterator[Any]:
 
 
 def _unqualified(model: Model, invoker: Resource, value: Any) -> Iterator[Resource]:
-    """The SnapStart functions `value` names without a qualifier (`name:alias`, `arn:...:7`)."""
+    """The SnapStart functions `value` names without a qualifier (`name:alias`, `arn:...:7`), or
+    with `:$LATEST`."""
     for expression in _expressions(value):
         rendered = model.render(expression, invoker.stack)
         for index, token in enumerate(rendered.tokens):
@@ -67,7 +68,7 @@ def _unqualified(model: Model, invoker: Resource, value: Any) -> Iterator[Resour
                 continue
             placeholder = f"${{Token[{index}]}}"
             after = rendered.text.split(placeholder, 1)[1] if placeholder in rendered.text else ""
-            if not after.startswith(":"):
+            if not after.startswith(":") or after.startswith(":$LATEST"):
                 yield target.resource
 
 
@@ -80,7 +81,10 @@ def _unqualified(model: Model, invoker: Resource, value: Any) -> Iterator[Resour
 )
 def snap_start_invoked_unqualified(model: Model, settings: Settings) -> Iterator[Violation]:
     for invoker in model.of_type(*INVOKING_PROPERTIES):
-        if invoker.type == "AWS::Lambda::Url" and invoker.properties.get("Qualifier"):
+        if invoker.type == "AWS::Lambda::Url" and invoker.properties.get("Qualifier") not in (
+            None,
+            "$LATEST",
+        ):
             continue
         for prop in INVOKING_PROPERTIES[invoker.type]:
             reported: set[Resource] = set()
